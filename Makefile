@@ -1,0 +1,56 @@
+# The commands people type. `make demo` and `make test` set up everything on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-quick lint bench bench-quick venv services mwaa-bundle clean
+
+## demo: set up, start a local stack with sample data, run the DAG for real, print what it exported
+demo: venv services
+	$(BIN)/python -m scripts.demo
+
+## test: lint and the whole test suite (soak and 1M-document runs included) against real local services
+test: venv services
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-quick: everything but the slow tests (soak, 1M-document measurements)
+test-quick: venv services
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## bench: side-by-side benchmark (see bench/README in README.md); bench-quick finishes in ~2 minutes
+bench: venv services
+	$(BIN)/python -m bench
+
+bench-quick: venv services
+	$(BIN)/python -m bench --quick
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt dags/constraints.txt
+	./scripts/ensure_system_deps.sh
+	$(PYTHON) -m venv $(VENV)
+	grep -v '^--constraint' requirements.txt > $(VENV)/requirements-local.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check \
+		-r $(VENV)/requirements-local.txt -r requirements-dev.txt -c dags/constraints.txt
+	touch $@
+
+services:
+	./scripts/ensure_mysql.sh
+
+## mwaa-bundle: build/plugins.zip and build/dags/ (DAG, constraints, include/) ready to upload
+mwaa-bundle:
+	rm -rf build && mkdir -p build/dags
+	cp dags/message_export.py dags/constraints.txt dags/.airflowignore build/dags/
+	cp -r include build/dags/include
+	cp requirements.txt build/requirements.txt
+	cd plugins && zip -qr ../build/plugins.zip message_export -x '*__pycache__*'
+	@echo "upload build/dags/* to the DAGs folder, build/plugins.zip and build/requirements.txt to the environment's S3 bucket"
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .demo

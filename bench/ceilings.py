@@ -1,0 +1,219 @@
+"""Each stage of the stack measured bare, at the pipeline's own settings.
+
+- S3: concurrent PUTs of archive-sized bodies at ``s3.max_concurrency``, through the latency proxy;
+- Elasticsearch: ``_mget`` of ``fetch_chunk_size`` ids; and, for reference, the whole read of a
+  chunk (``_mget`` plus one ``terms`` search per related index);
+- MySQL: bulk outcome updates (``record_results``' executemany INSERT ... ON DUPLICATE KEY UPDATE,
+  the product's own statement) on a scratch copy of the ledger, one commit per chunk.
+
+Every figure is "messages per second" for one worker: one PUT, one ``_mget`` entry and one
+ledger row per message.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+import MySQLdb
+from botocore.config import Config
+from elasticsearch import Elasticsearch
+
+from bench.measure import rate
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def window_ids(es: Elasticsearch, index: str, timestamp_field: str, day: datetime, limit: int) -> list[str]:
+    """Return up to ``limit`` ids of ``day`` (PIT + ``search_after``); untimed set-up."""
+    pit = es.open_point_in_time(index=index, keep_alive="2m")["id"]
+    ids: list[str] = []
+    search_after = None
+    query = {"range": {timestamp_field: {"gte": day.isoformat(), "lt": (day + timedelta(days=1)).isoformat()}}}
+    try:
+        while len(ids) < limit:
+            page = es.search(
+                pit={"id": pit, "keep_alive": "2m"},
+                query=query,
+                sort=[{timestamp_field: "asc"}, {"_shard_doc": "asc"}],
+                size=min(5000, limit - len(ids)),
+                source=False,
+                search_after=search_after,
+                track_total_hits=False,
+            )
+            hits = page["hits"]["hits"]
+            if not hits:
+                break
+            ids.extend(hit["_id"] for hit in hits)
+            search_after = hits[-1]["sort"]
+    finally:
+        es.close_point_in_time(id=pit)
+    return ids
+
+
+def s3_put_ceiling(
+    s3_url: str, bucket: str, puts: int, body_bytes: int, concurrency: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """PUT ``puts`` objects of ``body_bytes`` with ``concurrency`` threads sharing one client."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 8},
+            max_pool_connections=concurrency,
+            tcp_keepalive=True,
+        ),
+    )
+    body = os.urandom(body_bytes // 2).hex().encode()[:body_bytes]
+    run = uuid.uuid4().hex[:8]
+
+    def put(number: int) -> None:
+        client.put_object(Bucket=bucket, Key=f"ceiling/{run}/{number:07d}.json", Body=body, **extra)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(put, range(concurrency)))  # warm the connection pool: steady state only
+        started = time.perf_counter()
+        list(pool.map(put, range(concurrency, concurrency + puts)))
+        seconds = time.perf_counter() - started
+    return {
+        "puts": puts,
+        "body_bytes": body_bytes,
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "per_second": rate(puts, seconds),
+    }
+
+
+def es_read_ceilings(
+    es_url: str,
+    message_index: str,
+    related: dict[str, str],
+    related_id_field: str,
+    timestamp_field: str,
+    day: datetime,
+    chunk_size: int,
+    chunks: int,
+) -> dict[str, Any]:
+    """Time ``_mget`` of ``chunks`` chunks of ids, then the full read (``_mget`` + related searches)."""
+    es = Elasticsearch(es_url, request_timeout=120)
+    try:
+        ids = window_ids(es, message_index, timestamp_field, day, chunk_size * chunks)
+        batches = _chunks(ids, chunk_size)
+        es.mget(index=message_index, ids=batches[0][:10])  # open the connection
+
+        started = time.perf_counter()
+        for batch in batches:
+            docs = es.mget(index=message_index, ids=batch)["docs"]
+            assert all(doc.get("found") for doc in docs), "mget ceiling: documents missing"
+        mget_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        for batch in batches:
+            es.mget(index=message_index, ids=batch)
+            for index in related.values():
+                es.search(
+                    index=index,
+                    query={"terms": {related_id_field: batch}},
+                    size=10_000,
+                    track_total_hits=True,
+                    sort=["_doc"],
+                )
+        read_seconds = time.perf_counter() - started
+    finally:
+        es.close()
+    return {
+        "mget": {
+            "messages": len(ids),
+            "chunk_size": chunk_size,
+            "seconds": mget_seconds,
+            "per_second": rate(len(ids), mget_seconds),
+        },
+        "chunk_read": {
+            "messages": len(ids),
+            "chunk_size": chunk_size,
+            "related_indices": len(related),
+            "seconds": read_seconds,
+            "per_second": rate(len(ids), read_seconds),
+        },
+    }
+
+
+def mysql_bulk_ceiling(mysql: dict[str, Any], rows: int, chunk_size: int) -> dict[str, Any]:
+    """Record ``rows`` outcomes with the product's bulk statement on a scratch ledger database."""
+    from message_export.hooks.tracking import SCHEMA_STATEMENTS
+    from message_export.resources import load_sql
+
+    scratch = f"{mysql['database']}_ceiling"
+    admin = MySQLdb.connect(host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"])
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{scratch}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        db = MySQLdb.connect(
+            host=mysql["host"],
+            port=mysql["port"],
+            user=mysql["user"],
+            passwd=mysql["password"],
+            db=scratch,
+            charset="utf8mb4",
+        )
+        try:
+            return _time_record_results(db, rows, chunk_size, load_sql, SCHEMA_STATEMENTS)
+        finally:
+            db.close()
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{scratch}`")
+        admin.close()
+
+
+def _time_record_results(db: Any, rows: int, chunk_size: int, load_sql: Any, schema: tuple[str, ...]) -> dict:
+    lease = uuid.uuid4().hex
+    start = datetime(2024, 10, 1)
+    ids = [f"ceiling-{number:08d}".encode() for number in range(rows)]
+    with db.cursor() as cursor:
+        for statement in schema:
+            cursor.execute(load_sql(statement))
+        for chunk in _chunks(ids, 5000):
+            cursor.executemany(
+                load_sql("track_messages"), [(mid, 1, 1 + n % 200, start) for n, mid in enumerate(chunk)]
+            )
+        cursor.execute("UPDATE message_tracking SET status = 'in_progress', lease_token = %s, attempts = 1", (lease,))
+    db.commit()
+    record = load_sql("record_results")
+    started = time.perf_counter()
+    for chunk in _chunks(ids, chunk_size):
+        with db.cursor() as cursor:
+            cursor.executemany(
+                record,
+                [
+                    (
+                        mid,
+                        1,
+                        1,
+                        start,
+                        "completed",
+                        f"s3://message-archive/messages/dt=2024-10-01/{mid.decode()}.json",
+                        None,
+                        lease,
+                    )
+                    for mid in chunk
+                ],
+            )
+        db.commit()
+    seconds = time.perf_counter() - started
+    with db.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM message_tracking WHERE status = 'completed' AND lease_token IS NULL")
+        (done,) = cursor.fetchone()
+    if done != rows:
+        raise RuntimeError(f"mysql ceiling: {done} of {rows} rows recorded")
+    return {"rows": rows, "chunk_size": chunk_size, "seconds": seconds, "per_second": rate(rows, seconds)}

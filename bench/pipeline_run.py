@@ -1,0 +1,65 @@
+"""The pipeline, exactly as the DAG's tasks call it: schema, window, extract, ``process_batch`` × N."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from bench.measure import peak_rss_mb, reset_peak_rss, rss_mb
+from bench.stage_timers import export_stage_timers
+
+
+def open_window(day: datetime, run_id: str) -> dict[str, Any]:
+    """Run ``ensure_schema`` and ``resolve_window`` for ``day``; return the window payload."""
+    from message_export import pipeline
+
+    pipeline.ensure_schema()
+    window = pipeline.resolve_window(
+        pipeline.RunFacts(
+            run_id=run_id,
+            run_type="manual",
+            logical_date=None,
+            data_interval_start=None,
+            data_interval_end=None,
+            params={"start_date": day.date().isoformat()},
+        )
+    )
+    if window is None:
+        raise RuntimeError(f"resolve_window found nothing due for {day:%Y-%m-%d}")
+    return window
+
+
+def run_pipeline(day: datetime, run_id: str = "bench") -> dict[str, Any]:
+    """Export the window of ``day`` on one worker; time extraction and processing separately."""
+    from message_export import pipeline
+
+    window = open_window(day, run_id)
+    rss_before = rss_mb()
+    reset_peak_rss()
+    started = time.perf_counter()
+    batch_ids = pipeline.extract(window)
+    extract_seconds = time.perf_counter() - started
+
+    timers = export_stage_timers()
+    completed = failed = 0
+    started = time.perf_counter()
+    try:
+        for batch_id in batch_ids:
+            counts = pipeline.process_batch(batch_id, run_id)
+            completed += counts["completed"]
+            failed += counts["failed"]
+    finally:
+        timers.uninstall()
+    process_seconds = time.perf_counter() - started
+    return {
+        "window": window["start_date"],
+        "batches": len(batch_ids),
+        "completed": completed,
+        "failed": failed,
+        "extract_seconds": extract_seconds,
+        "process_seconds": process_seconds,
+        "stages": timers.snapshot(),
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": peak_rss_mb(),
+    }

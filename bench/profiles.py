@@ -1,0 +1,97 @@
+"""How big each part of the benchmark is, for the full run and for ``--quick``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+FIRST_DAY = datetime(2024, 10, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Injected per-request latency: ``fixed_ms`` plus a uniform draw in ``[0, jitter_ms]``."""
+
+    fixed_ms: float
+    jitter_ms: float
+
+    @property
+    def mean_ms(self) -> float:
+        return self.fixed_ms + self.jitter_ms / 2
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    scaling_sizes: tuple[int, int, int]
+    """Messages per window for the three pipeline runs; the largest is "the pipeline" (N)."""
+    baseline_messages: int
+    """Messages the reference design processes (one at a time) for its rate."""
+    extraction_ids: int
+    airflow_batches: int
+    airflow_batch_size: int
+    ceiling_puts: int
+    ceiling_mget_chunks: int
+    ceiling_mysql_rows: int
+    es_latency: Latency = Latency(fixed_ms=2.0, jitter_ms=2.0)
+    s3_latency: Latency = Latency(fixed_ms=15.0, jitter_ms=10.0)
+    body_bytes: int = 2048
+    max_related: int = 5
+
+    # One UTC day per data set, so every run exports its own window.
+    @property
+    def baseline_day(self) -> datetime:
+        """The reference design reads the smallest scaling window (its extraction caps at 10,000)."""
+        return self.scaling_days[0]
+
+    @property
+    def airflow_day(self) -> datetime:
+        return FIRST_DAY + timedelta(days=1)
+
+    @property
+    def scaling_days(self) -> tuple[datetime, datetime, datetime]:
+        return (FIRST_DAY, FIRST_DAY + timedelta(days=2), FIRST_DAY + timedelta(days=3))
+
+    @property
+    def extraction_day(self) -> datetime:
+        return FIRST_DAY + timedelta(days=4)
+
+    @property
+    def airflow_messages(self) -> int:
+        return self.airflow_batches * self.airflow_batch_size
+
+    def describe(self) -> dict[str, Any]:
+        figures = asdict(self)
+        figures["days"] = {
+            "baseline": self.baseline_day.date().isoformat(),
+            "scaling": [day.date().isoformat() for day in self.scaling_days],
+            "airflow": self.airflow_day.date().isoformat(),
+            "extraction": self.extraction_day.date().isoformat(),
+        }
+        return figures
+
+
+FULL = Profile(
+    name="full",
+    scaling_sizes=(2_000, 20_000, 100_000),
+    baseline_messages=1_000,
+    extraction_ids=1_000_000,
+    airflow_batches=20,
+    airflow_batch_size=500,
+    ceiling_puts=5_000,
+    ceiling_mget_chunks=20,
+    ceiling_mysql_rows=50_000,
+)
+
+QUICK = Profile(
+    name="quick",
+    scaling_sizes=(300, 1_000, 3_000),
+    baseline_messages=150,
+    extraction_ids=50_000,
+    airflow_batches=10,
+    airflow_batch_size=50,
+    ceiling_puts=1_000,
+    ceiling_mget_chunks=4,
+    ceiling_mysql_rows=10_000,
+)

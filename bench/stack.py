@@ -1,0 +1,245 @@
+"""The local stack the benchmark runs against, with realistic injected latency.
+
+- Elasticsearch-compatible server in its own process (``python -m tests.support.es_server``), so
+  worker processes measure only their own memory and the server never shares their GIL;
+- moto's S3 server behind the latency-injecting proxy, in this (orchestrating) process, which only
+  waits while workers measure;
+- the local MySQL/MariaDB server, in a fresh database dropped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import MySQLdb
+import yaml
+
+from bench.environment import REPO
+from bench.profiles import Latency
+
+BUCKET = "message-archive"
+MYSQL = {
+    "host": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MYSQL_PORT", "3306")),
+    "user": os.environ.get("MYSQL_USER", "root"),
+    "password": os.environ.get("MYSQL_PASSWORD", ""),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class EsProcess:
+    """The Elasticsearch-compatible server as a child process."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> EsProcess:
+        log = self._log_path.open("wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.es_server", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"Elasticsearch-compatible server exited with {self._process.returncode}; see {self._log_path}"
+                )
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    response.read()
+                return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Elasticsearch-compatible server did not answer on {self.url} within {timeout}s")
+
+    def set_latency(self, latency: Latency | None) -> None:
+        """Inject ``latency`` on every request (``None``: none)."""
+        from tests.support.es_server import FAULT_PREFIX  # the server's control API path
+
+        request = urllib.request.Request(f"{self.url}{FAULT_PREFIX}", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        if latency is None:
+            return
+        body = json.dumps({"fixed_ms": latency.fixed_ms, "jitter_ms": latency.jitter_ms}).encode()
+        request = urllib.request.Request(
+            f"{self.url}{FAULT_PREFIX}/latency", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def rss_mb(self) -> float | None:
+        import psutil
+
+        if self._process is None:
+            return None
+        try:
+            return psutil.Process(self._process.pid).memory_info().rss / 2**20
+        except psutil.Error:
+            return None
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+
+class S3Stack:
+    """moto's S3 server and the latency proxy in front of it, in this process."""
+
+    def __init__(self, seed: int = 0) -> None:
+        from tests.support.s3_proxy import S3FaultProxy
+        from tests.support.s3_server import MotoS3Server, create_bucket
+
+        self.moto = MotoS3Server().start()
+        self.proxy = S3FaultProxy(self.moto.url, seed=seed).start()
+        create_bucket(self.moto.url, BUCKET)
+
+    @property
+    def url(self) -> str:
+        """The endpoint clients use: the proxy."""
+        return self.proxy.url
+
+    def set_latency(self, latency: Latency | None) -> None:
+        self.proxy.faults.clear()
+        if latency is not None:
+            self.proxy.faults.add_latency(fixed_ms=latency.fixed_ms, jitter_ms=latency.jitter_ms)
+
+    def mean_object_size(self, prefix: str) -> int:
+        """Mean size of up to 1,000 objects under ``prefix`` (read from moto directly)."""
+        from tests.support.s3_server import s3_client
+
+        page = s3_client(self.moto.url).list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)
+        sizes = [obj["Size"] for obj in page.get("Contents", [])]
+        if not sizes:
+            raise RuntimeError(f"no objects under s3://{BUCKET}/{prefix}")
+        return round(sum(sizes) / len(sizes))
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        self.moto.stop()
+
+
+@dataclass
+class MySqlDatabase:
+    """A fresh database for one bench run, plus sibling databases (``<name>_<suffix>``) for phases
+    that need an empty ledger of their own; all dropped together."""
+
+    name: str
+    siblings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls) -> MySqlDatabase:
+        name = f"message_export_bench_{uuid.uuid4().hex[:10]}"
+        _create_database(name)
+        return cls(name)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {**MYSQL, "database": self.name}
+
+    def sibling(self, suffix: str) -> str:
+        """Create and return the database ``<name>_<suffix>``."""
+        name = f"{self.name}_{suffix}"
+        _create_database(name)
+        self.siblings.append(name)
+        return name
+
+    def server_settings(self) -> dict[str, Any]:
+        """The server settings that bound the ledger's figures."""
+        names = ("version", "innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_flush_method")
+        with _admin() as admin, admin.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(f"@@{name}" for name in names))
+            values = cursor.fetchone()
+        return {
+            name: value.decode() if isinstance(value, bytes) else value
+            for name, value in zip(names, values, strict=True)
+        }
+
+    def drop(self) -> None:
+        with _admin() as admin, admin.cursor() as cursor:
+            # the ceilings worker makes and drops `<name>_ceiling` itself; dropped again if it died
+            for name in (self.name, f"{self.name}_ceiling", *self.siblings):
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _create_database(name: str) -> None:
+    with _admin() as admin, admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+
+
+class _admin:
+    def __enter__(self) -> Any:
+        self._conn = MySQLdb.connect(
+            host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"]
+        )
+        return self._conn
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.close()
+
+
+def connection_environment(es_url: str, s3_url: str, database: str) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` variables for the three connections the export uses."""
+    es_port = int(es_url.rsplit(":", 1)[1])
+    return {
+        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT": json.dumps(
+            {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
+        ),
+        "AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(
+            {
+                "conn_type": "mysql",
+                "host": MYSQL["host"],
+                "port": MYSQL["port"],
+                "login": MYSQL["user"],
+                "password": MYSQL["password"],
+                "schema": database,
+                "extra": {"charset": "utf8mb4"},
+            }
+        ),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "test",
+                "password": "test",
+                "extra": {"region_name": "us-east-1", "endpoint_url": s3_url},
+            }
+        ),
+    }
+
+
+def write_config(path: Path, **overrides: Any) -> Path:
+    """Write the packaged default config with ``overrides`` (top-level keys) to ``path``."""
+    config = yaml.safe_load((REPO / "include/config/message_export.yaml").read_text(encoding="utf-8"))
+    config.update(overrides)
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path

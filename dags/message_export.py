@@ -1,0 +1,113 @@
+"""
+### message_export
+
+Archives each UTC day of Elasticsearch messages to S3 — one JSON document per message with its
+history, status and audit records — and records every message, batch and job in MySQL.
+
+`ensure_schema` → `resolve_window` → `extract` → `process_batch` × N → `retry_failed` → `finalize`,
+plus `trigger_next_window` when the chain is behind. Trigger with params to (re-)export one day.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.task.trigger_rule import TriggerRule
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+DAG_ID = "message_export"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+    },
+    params={
+        "start_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Day to export (UTC), e.g. 2024-10-01. Empty: the next due day.",
+        ),
+        "end_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Exclusive end; must be start_date + 1 day. Optional.",
+        ),
+        "reprocess": Param(
+            False, type="boolean", description="Re-export messages of that day that were already exported."
+        ),
+    },
+    tags=["export", "elasticsearch", "s3"],
+    doc_md=__doc__,
+)
+def message_export() -> None:
+    @task
+    def ensure_schema() -> None:
+        from message_export import pipeline
+
+        pipeline.ensure_schema()
+
+    @task.short_circuit
+    def resolve_window() -> dict | None:
+        from message_export import pipeline
+
+        return pipeline.resolve_window(pipeline.RunFacts.from_context(get_current_context()))
+
+    @task
+    def extract(window: dict) -> list[int]:
+        from message_export import pipeline
+
+        return pipeline.extract(window)
+
+    @task(map_index_template="{{ batch_label }}", retries=3)
+    def process_batch(batch_id: int) -> dict:
+        from message_export import pipeline
+
+        context = get_current_context()
+        return pipeline.process_batch(
+            batch_id, context["run_id"], label=lambda text: context.__setitem__("batch_label", text)
+        )
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def retry_failed(window: dict) -> dict:
+        from message_export import pipeline
+
+        return pipeline.retry_failed(window, get_current_context()["run_id"])
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1)
+    def finalize(window: dict) -> dict:
+        from message_export import pipeline
+
+        return pipeline.finalize(window)
+
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
+    def next_window_due(window: dict) -> bool:
+        from message_export import pipeline
+
+        return pipeline.next_window_due(window)
+
+    trigger_next_window = TriggerDagRunOperator(task_id="trigger_next_window", trigger_dag_id=DAG_ID)
+
+    window = resolve_window()
+    batches = extract(window)
+    processed = process_batch.expand(batch_id=batches)
+    retried = retry_failed(window)
+    ensure_schema() >> window
+    processed >> retried >> finalize(window)
+    batches >> next_window_due(window) >> trigger_next_window
+
+
+message_export()

@@ -1,0 +1,23 @@
+-- One row per message. message_id is VARBINARY so ids compare byte for byte, exactly as
+-- Elasticsearch stores them (no case folding, no trailing-space padding, no Unicode collation).
+CREATE TABLE IF NOT EXISTS message_tracking (
+    message_id VARBINARY(512) NOT NULL COMMENT 'Elasticsearch _id, UTF-8 bytes',
+    job_id BIGINT UNSIGNED NOT NULL,
+    batch_id BIGINT UNSIGNED NOT NULL,
+    status VARCHAR(16) NOT NULL DEFAULT 'pending' COMMENT 'pending | in_progress | completed | failed',
+    start_date DATETIME NOT NULL COMMENT 'start of the window the message was extracted for',
+    s3_path VARCHAR(1100) NULL COMMENT 'full s3:// URI of the archived JSON',
+    attempts INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'processing attempts so far',
+    last_error VARCHAR(1000) NULL COMMENT 'why the last attempt failed',
+    last_attempted DATETIME(6) NULL,
+    lease_token CHAR(32) CHARACTER SET ascii NULL COMMENT 'worker holding the message while in_progress',
+    lease_expires_at DATETIME(6) NULL COMMENT 'after this, another worker may reclaim the message',
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (message_id),
+    KEY ix_message_tracking_batch (batch_id, status),
+    KEY ix_message_tracking_job (job_id, status),
+    KEY ix_message_tracking_retry (status, last_attempted),
+    KEY ix_message_tracking_lease (lease_token),
+    CONSTRAINT ck_message_tracking_status CHECK (status IN ('pending', 'in_progress', 'completed', 'failed'))
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

@@ -1,0 +1,3 @@
+UPDATE message_tracking
+SET lease_expires_at = NOW(6) + INTERVAL %(lease_seconds)s SECOND
+WHERE lease_token = %(lease_token)s AND status = 'in_progress'

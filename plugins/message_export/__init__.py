@@ -1,0 +1,1 @@
+"""message_export: archive Elasticsearch messages to S3 with a MySQL ledger."""

@@ -1,0 +1,157 @@
+"""The export configuration file, validated at load time."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from message_export.resources import include_path
+
+CONFIG_ENV = "MESSAGE_EXPORT_CONFIG"
+DEFAULT_CONFIG = "config/message_export.yaml"
+
+# Index and field names end up in request paths and queries: only allow what Elasticsearch allows.
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,254}$")
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,254}$")
+_SECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Connections(_Strict):
+    elasticsearch: str = "elasticsearch_default"
+    mysql: str = "mysql_default"
+    aws: str = "aws_default"
+
+
+class SearchSettings(_Strict):
+    message_index: str
+    timestamp_field: str = "timestamp"
+    related_id_field: str = "message_id"
+    related: dict[str, str] = Field(default_factory=dict)
+    page_size: int = Field(5000, ge=100, le=10000)
+    pit_keep_alive: str = "5m"
+    request_timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(6, ge=0, le=20)
+
+    @field_validator("message_index")
+    @classmethod
+    def _index(cls, value: str) -> str:
+        if not _INDEX_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid Elasticsearch index name")
+        return value
+
+    @field_validator("timestamp_field", "related_id_field")
+    @classmethod
+    def _field(cls, value: str) -> str:
+        if not _FIELD_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid field name")
+        return value
+
+    @field_validator("related")
+    @classmethod
+    def _related(cls, value: dict[str, str]) -> dict[str, str]:
+        for section, index in value.items():
+            if section in ("message_id", "message") or not _SECTION_NAME.match(section):
+                raise ValueError(f"section name {section!r} must be lower_snake_case and not message/message_id")
+            if not _INDEX_NAME.match(index):
+                raise ValueError(f"{index!r} (section {section!r}) is not a valid Elasticsearch index name")
+        return value
+
+
+class ArchiveSettings(_Strict):
+    bucket: str
+    prefix: str = "messages"
+    server_side_encryption: Literal["AES256", "aws:kms", "none"] = "AES256"
+    kms_key_id: str | None = None
+    acl: Literal["bucket-owner-full-control", "private"] | None = None
+    max_concurrency: int = Field(32, ge=1, le=256)
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _BUCKET_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid S3 bucket name")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value or len(value) > 200 or any(ord(c) < 32 for c in value):
+            raise ValueError(f"{value!r} must be 1-200 printable characters")
+        return value
+
+    @model_validator(mode="after")
+    def _kms(self) -> ArchiveSettings:
+        if self.kms_key_id and self.server_side_encryption != "aws:kms":
+            raise ValueError("kms_key_id is set but server_side_encryption is not 'aws:kms'")
+        return self
+
+
+class RetrySettings(_Strict):
+    backoff_seconds: float = Field(30.0, ge=0)
+    max_backoff_seconds: float = Field(900.0, ge=0)
+    time_budget_seconds: float = Field(600.0, ge=0)
+
+
+class ExportConfig(_Strict):
+    start_date: date
+    connections: Connections = Field(default_factory=Connections)
+    elasticsearch: SearchSettings
+    s3: ArchiveSettings
+    batch_size: int = Field(500, ge=1, le=50000)
+    max_batches: int = Field(200, ge=1, le=1000)
+    max_attempts: int = Field(5, ge=1, le=100)
+    fetch_chunk_size: int = Field(1000, ge=1, le=10000)
+    lease_seconds: int = Field(900, ge=10)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+
+
+def config_path() -> Path:
+    """Return the config file in use: ``$MESSAGE_EXPORT_CONFIG`` or the packaged default."""
+    override = os.environ.get(CONFIG_ENV)
+    return Path(override) if override else include_path(DEFAULT_CONFIG)
+
+
+def _describe(error: ValidationError, path: Path) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"unknown key '{key}' (remove it or check its spelling)")
+        elif item["type"] == "missing":
+            problems.append(f"missing key '{key}'")
+        else:
+            problems.append(f"key '{key}': {item['msg']} (got {item.get('input')!r})")
+    return f"invalid config {path}: " + "; ".join(problems)
+
+
+def load_config(path: Path | str | None = None) -> ExportConfig:
+    """Read and validate the config file; raise :class:`ConfigError` naming the bad key."""
+    path = Path(path) if path else config_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; create it or point {CONFIG_ENV} at one") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}".replace("\n", " ")) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(raw).__name__}")
+    try:
+        return ExportConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path)) from None

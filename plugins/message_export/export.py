@@ -1,0 +1,146 @@
+"""Exporting leased messages: fetch from Elasticsearch, archive to S3, record in MySQL."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from message_export.batching import chunked
+from message_export.config import ExportConfig
+from message_export.documents import RelatedDocument, build_archive_document, message_day
+from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
+from message_export.hooks.search import MessageSearchHook
+from message_export.hooks.tracking import MessageTrackingHook
+from message_export.keys import archive_key, s3_uri
+from message_export.model import ClaimedMessage, MessageOutcome
+
+log = logging.getLogger(__name__)
+MAX_LOGGED_FAILURES = 20
+
+
+@dataclass
+class ExportSummary:
+    """What one export pass did."""
+
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    bytes_written: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, outcomes: Sequence[MessageOutcome], bytes_written: int) -> None:
+        for outcome in outcomes:
+            if outcome.status == "completed":
+                self.completed += 1
+            else:
+                self.failed += 1
+                if len(self.failures) < MAX_LOGGED_FAILURES:
+                    self.failures.append((outcome.message.message_id, outcome.error or ""))
+        self.bytes_written += bytes_written
+
+    def log_failures(self, logger: logging.Logger, what: str) -> None:
+        for message_id, reason in self.failures:
+            logger.warning("%s: message %r failed: %s", what, message_id, reason)
+        if self.failed > len(self.failures):
+            logger.warning(
+                "%s: ... and %d more failed messages (see message_tracking.last_error)",
+                what,
+                self.failed - len(self.failures),
+            )
+
+
+@dataclass(frozen=True)
+class ExportServices:
+    """The three hooks an export needs, built from the config's connection ids."""
+
+    search: MessageSearchHook
+    tracking: MessageTrackingHook
+    archive: MessageArchiveHook
+
+    @classmethod
+    def from_config(cls, config: ExportConfig) -> ExportServices:
+        return cls(
+            search=MessageSearchHook(
+                config.connections.elasticsearch,
+                request_timeout=config.elasticsearch.request_timeout,
+                max_retries=config.elasticsearch.max_retries,
+            ),
+            tracking=MessageTrackingHook(config.connections.mysql),
+            archive=MessageArchiveHook(
+                config.connections.aws,
+                max_concurrency=config.s3.max_concurrency,
+                server_side_encryption=config.s3.server_side_encryption,
+                kms_key_id=config.s3.kms_key_id,
+                acl=config.s3.acl,
+            ),
+        )
+
+
+class MessageExporter:
+    """Turns leased messages into archived objects and ledger updates, a chunk at a time.
+
+    Per chunk: one ``_mget`` for the messages, one search per related index, concurrent PUTs,
+    one bulk ledger update. Memory is bounded by the chunk size, whatever the batch size.
+    """
+
+    def __init__(self, config: ExportConfig, services: ExportServices, run_metadata: Mapping[str, str]) -> None:
+        self._config = config
+        self._services = services
+        self._metadata = dict(run_metadata)
+
+    def export(self, claimed: Sequence[ClaimedMessage], lease_token: str) -> ExportSummary:
+        """Export ``claimed`` messages held under ``lease_token``; record every outcome."""
+        summary = ExportSummary(claimed=len(claimed))
+        started = time.monotonic()
+        tracking = self._services.tracking
+        for index, chunk in enumerate(chunked(list(claimed), self._config.fetch_chunk_size)):
+            if index:
+                tracking.renew_lease(lease_token, self._config.lease_seconds)
+            try:
+                outcomes, written = self._export_chunk(chunk)
+            except Exception as error:  # noqa: BLE001 - recorded per message, retried by retry_failed
+                log.warning("chunk of %d messages failed as a whole: %s", len(chunk), error)
+                reason = f"{type(error).__name__}: {error}"
+                outcomes, written = [MessageOutcome.failed(m, reason) for m in chunk], 0
+            tracking.record_results(lease_token, outcomes)
+            summary.add(outcomes, written)
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _export_chunk(self, chunk: Sequence[ClaimedMessage]) -> tuple[list[MessageOutcome], int]:
+        cfg = self._config
+        es_cfg = cfg.elasticsearch
+        search = self._services.search
+        ids = [m.message_id for m in chunk]
+        messages = search.fetch_messages(es_cfg.message_index, ids)
+        related: dict[str, dict[str, list[RelatedDocument]]] = {
+            section: search.fetch_related(index, es_cfg.related_id_field, ids, es_cfg.timestamp_field)
+            for section, index in es_cfg.related.items()
+        }
+        outcomes: list[MessageOutcome] = []
+        pending: list[tuple[ClaimedMessage, ArchiveObject]] = []
+        for message in chunk:
+            source = messages.get(message.message_id, f"not returned by _mget from '{es_cfg.message_index}'")
+            if isinstance(source, str):
+                outcomes.append(MessageOutcome.failed(message, source))
+                continue
+            body = build_archive_document(
+                message.message_id,
+                source,
+                {section: docs.get(message.message_id, []) for section, docs in related.items()},
+                es_cfg.timestamp_field,
+            )
+            day = message_day(source, es_cfg.timestamp_field, fallback=message.window_start.date())
+            pending.append((message, ArchiveObject(archive_key(cfg.s3.prefix, day, message.message_id), body)))
+        results = self._services.archive.put_objects(cfg.s3.bucket, [obj for _, obj in pending], self._metadata)
+        written = 0
+        for (message, obj), result in zip(pending, results, strict=True):
+            if result.ok:
+                outcomes.append(MessageOutcome.archived(message, s3_uri(cfg.s3.bucket, obj.key)))
+                written += len(obj.body)
+            else:
+                outcomes.append(MessageOutcome.failed(message, result.error or "S3 put failed"))
+        return outcomes, written

@@ -1,0 +1,134 @@
+"""S3: one JSON object per message, written concurrently through one shared client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+log = logging.getLogger(__name__)
+
+
+class ArchiveError(RuntimeError):
+    """The archive bucket cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ArchiveObject:
+    key: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class PutResult:
+    key: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _client_error_text(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return f"S3 {status} {info.get('Code')}: {info.get('Message')}"
+    return f"S3 {type(error).__name__}: {error}"
+
+
+class MessageArchiveHook(S3Hook):
+    """Writes archive objects with server-side encryption, an optional ACL and run metadata.
+
+    Retries use botocore's ``standard`` mode (jittered exponential backoff on throttling, 5xx and
+    connection errors); the connection pool is sized to the upload concurrency. Objects are only
+    ever put — never deleted — and their bodies are deterministic, so a repeated PUT (after a lost
+    response or a retried task) stores the same bytes again.
+    """
+
+    hook_name = "Amazon S3 (message export archive)"
+
+    def __init__(
+        self,
+        aws_conn_id: str = "aws_default",
+        *,
+        max_concurrency: int = 32,
+        max_attempts: int = 8,
+        server_side_encryption: str = "AES256",
+        kms_key_id: str | None = None,
+        acl: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            max_pool_connections=max_concurrency,
+            connect_timeout=10,
+            read_timeout=60,
+            tcp_keepalive=True,
+        )
+        super().__init__(aws_conn_id=aws_conn_id, config=config, **kwargs)
+        self._max_concurrency = max_concurrency
+        self._put_args: dict[str, str] = {"ContentType": "application/json; charset=utf-8"}
+        if server_side_encryption != "none":
+            self._put_args["ServerSideEncryption"] = server_side_encryption
+        if kms_key_id:
+            self._put_args["SSEKMSKeyId"] = kms_key_id
+        if acl:
+            self._put_args["ACL"] = acl
+
+    def check_bucket(self, bucket: str, prefix: str) -> None:
+        """Fail with a clear message when the bucket is missing, forbidden or unreachable.
+
+        Lists one key under ``prefix`` rather than calling HeadBucket, so a ListBucket permission
+        restricted to the prefix is enough.
+        """
+        try:
+            self.get_conn().list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/", MaxKeys=1)
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                raise ArchiveError(
+                    f"S3 bucket '{bucket}' does not exist (AWS connection '{self.aws_conn_id}'); "
+                    "create it or fix s3.bucket in the config file"
+                ) from None
+            if status == 403:
+                raise ArchiveError(
+                    f"S3 bucket '{bucket}': access denied for AWS connection '{self.aws_conn_id}'; "
+                    f"grant s3:ListBucket (prefix {prefix}/*) and s3:PutObject/GetObject on {prefix}/* "
+                    "(see README, IAM policy)"
+                ) from None
+            raise ArchiveError(f"S3 bucket '{bucket}': {_client_error_text(error)}") from None
+        except BotoCoreError as error:
+            raise ArchiveError(
+                f"S3 unreachable for AWS connection '{self.aws_conn_id}': {error}; check endpoint and network"
+            ) from None
+
+    def put_objects(
+        self, bucket: str, objects: Sequence[ArchiveObject], metadata: Mapping[str, str]
+    ) -> list[PutResult]:
+        """Put ``objects`` concurrently; return one result per object, in order."""
+        client = self.get_conn()
+        extra = {**self._put_args, "Metadata": dict(metadata)}
+
+        def put(obj: ArchiveObject) -> PutResult:
+            try:
+                client.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, **extra)
+            except (ClientError, BotoCoreError) as error:
+                return PutResult(obj.key, _client_error_text(error))
+            return PutResult(obj.key)
+
+        if not objects:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self._max_concurrency, len(objects))) as pool:
+            return list(pool.map(put, objects))
+
+    def count_objects(self, bucket: str, prefix: str) -> int:
+        """Return how many objects exist under ``prefix``."""
+        paginator = self.get_conn().get_paginator("list_objects_v2")
+        return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))

@@ -1,0 +1,60 @@
+"""The ledger's records as the domain sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from message_export.windows import Window
+
+COMPLETED = "completed"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    window: Window
+    status: str
+    extraction_completed: bool
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    job_id: int
+    batch_number: int
+    total_messages: int
+
+    @property
+    def label(self) -> str:
+        """The mapped task's name in the UI."""
+        return f"batch {self.batch_number} · {self.total_messages} msgs"
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message leased to this worker for one processing attempt."""
+
+    message_id: str
+    job_id: int
+    batch_id: int
+    window_start: datetime
+
+
+@dataclass(frozen=True)
+class MessageOutcome:
+    """The result of one attempt: ``completed`` with its ``s3_path`` or ``failed`` with a reason."""
+
+    message: ClaimedMessage
+    status: str
+    s3_path: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def archived(cls, message: ClaimedMessage, s3_path: str) -> MessageOutcome:
+        return cls(message, COMPLETED, s3_path=s3_path)
+
+    @classmethod
+    def failed(cls, message: ClaimedMessage, error: str) -> MessageOutcome:
+        return cls(message, FAILED, error=error[:1000])

@@ -1,0 +1,139 @@
+"""`make demo`: a local stack with sample data, the real DAG run for each due day, and a summary.
+
+Starts the Elasticsearch-compatible server and moto's S3 server in this process, uses the local
+MariaDB/MySQL (database `message_export_demo`, recreated), seeds a few thousand realistic messages
+over several days, runs the DAG with dag.test() until no window is due, and prints what it did.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / ".demo"
+DATABASE = "message_export_demo"
+DAYS = 3
+PER_DAY = 1500
+
+
+def main() -> int:
+    DEMO.mkdir(exist_ok=True)
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(DEMO / "airflow"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "MESSAGE_EXPORT_CONFIG": str(DEMO / "message_export.yaml"),
+        }
+    )
+    sys.path.insert(0, str(REPO / "plugins"))
+    import MySQLdb
+    import yaml
+    from elasticsearch import Elasticsearch
+
+    from tests.support.es_server import EsCompatServer
+    from tests.support.s3_server import MotoS3Server, create_bucket
+    from tests.support.sample_data import SampleSpec, create_indices, seed
+
+    print("» starting the Elasticsearch-compatible server and the S3 server (moto)")
+    es_server = EsCompatServer().start()
+    s3_server = MotoS3Server().start()
+    create_bucket(s3_server.url, "message-archive")
+    mysql_host, mysql_port = os.environ.get("MYSQL_HOST", "127.0.0.1"), int(os.environ.get("MYSQL_PORT", "3306"))
+    admin = MySQLdb.connect(host=mysql_host, port=mysql_port, user="root", passwd=os.environ.get("MYSQL_PASSWORD", ""))
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+        cursor.execute(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    admin.select_db(DATABASE)
+    es_port = int(es_server.url.rsplit(":", 1)[1])
+    os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"] = json.dumps(
+        {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
+    )
+    os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(
+        {"conn_type": "mysql", "host": mysql_host, "port": mysql_port, "login": "root",
+         "password": os.environ.get("MYSQL_PASSWORD", ""), "schema": DATABASE, "extra": {"charset": "utf8mb4"}}
+    )
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {"conn_type": "aws", "login": "demo", "password": "demo",
+         "extra": {"region_name": "us-east-1", "endpoint_url": s3_server.url}}
+    )
+    config = yaml.safe_load((REPO / "include/config/message_export.yaml").read_text())
+    (DEMO / "message_export.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    start = datetime.combine(config["start_date"], datetime.min.time(), tzinfo=UTC)
+    print(f"» seeding {DAYS * PER_DAY} sample messages over {DAYS} days from {start:%Y-%m-%d}"
+          " (with history/status/audit records)")
+    es = Elasticsearch(es_server.url)
+    create_indices(es)
+    seed(es, SampleSpec(start=start, days=DAYS, messages_per_day=PER_DAY, seed=42))
+
+    print("» initialising the Airflow metadata database (.demo/airflow)")
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    from airflow.dag_processing.dagbag import DagBag
+
+    logging.getLogger("airflow").setLevel(logging.WARNING)
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["message_export"]
+    bound = start + timedelta(days=DAYS)
+    print(f"» running the message_export DAG until no window is due (logical date {bound:%Y-%m-%d})")
+    for _ in range(DAYS + 1):
+        began = time.monotonic()
+        run = dag.test(logical_date=bound)
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT start_date, status, total_messages, completed_messages FROM job_runs "
+                "ORDER BY updated_at DESC LIMIT 1"
+            )
+            last = cursor.fetchone()
+        state = getattr(run.state, "value", run.state)
+        print(f"  run {state:<8} {time.monotonic() - began:5.1f}s  latest job: {last}")
+        if state != "success":
+            break
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM job_runs")
+            if cursor.fetchone()[0] >= DAYS:
+                break
+
+    print("\n=== what was exported ===")
+    with admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT job_id, start_date, end_date, status, total_messages, completed_messages, failed_messages, "
+            "next_run_date FROM job_runs ORDER BY start_date"
+        )
+        header = ("job", "window (UTC)", "status", "total", "archived", "failed", "next_run_date")
+        print("{:>4}  {:<24} {:<10} {:>6} {:>8} {:>6}  {}".format(*header))
+        for job_id, begins, ends, status, total, done, failed, nxt in cursor.fetchall():
+            window = f"{begins:%Y-%m-%d} → {ends:%Y-%m-%d}"
+            print(f"{job_id:>4}  {window:<24} {status:<10} {total:>6} {done:>8} {failed:>6}  {nxt:%Y-%m-%d}")
+        cursor.execute("SELECT s3_path FROM message_tracking WHERE status='completed' ORDER BY s3_path LIMIT 3")
+        paths = [row[0] for row in cursor.fetchall()]
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_server.url, aws_access_key_id="demo", aws_secret_access_key="demo",
+                      region_name="us-east-1")
+    count = sum(p.get("KeyCount", 0) for p in s3.get_paginator("list_objects_v2").paginate(Bucket="message-archive"))
+    print(f"\n{count} objects in s3://message-archive/messages/, e.g.:")
+    for path in paths:
+        print(f"  {path}")
+    if paths:
+        key = paths[0].split("/", 3)[3]
+        body = json.loads(s3.get_object(Bucket="message-archive", Key=key)["Body"].read())
+        print(f"\n{paths[0]}: message_id={body['message_id']!r}, "
+              f"{len(body['history'])} history, {len(body['status'])} status, {len(body['audit'])} audit records")
+    print(f"\nledger: MySQL database '{DATABASE}' on {mysql_host}:{mysql_port} (tables job_runs, batch_progress, "
+          "message_tracking)")
+    es_server.stop()
+    s3_server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Real services for integration and reliability tests: MariaDB/MySQL, moto's S3 server behind a
+fault-injecting proxy, and the Elasticsearch-compatible server, all over HTTP/TCP; plus an Airflow metadata DB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import MySQLdb
+import pytest
+
+from tests.harness.stack import Stack, StackServices
+
+if TYPE_CHECKING:
+    from tests.support.es_server import EsCompatServer
+    from tests.support.s3_proxy import S3FaultProxy
+    from tests.support.s3_server import MotoS3Server
+
+MYSQL = {
+    "host": os.environ.get("MYSQL_TEST_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MYSQL_TEST_PORT", "3306")),
+    "user": os.environ.get("MYSQL_TEST_USER", "root"),
+    "password": os.environ.get("MYSQL_TEST_PASSWORD", ""),
+}
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Initialise the Airflow metadata DB of the test session's AIRFLOW_HOME."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ, check=False
+    )
+    if result.returncode:
+        pytest.fail(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def mysql_database() -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    name = f"message_export_test_{uuid.uuid4().hex[:10]}"
+    admin = MySQLdb.connect(host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"])
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "mysql",
+            "host": MYSQL["host"],
+            "port": MYSQL["port"],
+            "login": MYSQL["user"],
+            "password": MYSQL["password"],
+            "schema": name,
+            "extra": {"charset": "utf8mb4"},
+        }
+    )
+    yield name
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def es_server() -> Iterator[EsCompatServer]:
+    from tests.support.es_server import EsCompatServer
+
+    server = EsCompatServer(seed=7).start()
+    os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"] = json.dumps(
+        {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": int(server.url.rsplit(":", 1)[1]), "schema": "http"}
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_servers() -> Iterator[tuple[MotoS3Server, S3FaultProxy]]:
+    from tests.support.s3_proxy import S3FaultProxy
+    from tests.support.s3_server import MotoS3Server
+
+    moto = MotoS3Server().start()
+    proxy = S3FaultProxy(moto.url, seed=11).start()
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "test",
+            "password": "test",
+            "extra": {"region_name": "us-east-1", "endpoint_url": proxy.url},
+        }
+    )
+    yield moto, proxy
+    proxy.stop()
+    moto.stop()
+
+
+@pytest.fixture(scope="session")
+def services(airflow_db, mysql_database, es_server, s3_servers) -> StackServices:
+    moto, proxy = s3_servers
+    return StackServices(mysql={**MYSQL, "database": mysql_database}, es=es_server, moto=moto, s3_proxy=proxy)
+
+
+@pytest.fixture
+def stack(services: StackServices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """A clean slate for one test: empty ledger, indices, bucket and faults; its own config file."""
+    stack = Stack(services, tmp_path)
+    stack.reset()
+    monkeypatch.setenv("MESSAGE_EXPORT_CONFIG", str(stack.write_config()))
+    yield stack
+    stack.close()

@@ -1,0 +1,319 @@
+"""The integration-test stack: service handles, seeding, running the DAG and checking invariants."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+import boto3
+import MySQLdb
+import yaml
+from elasticsearch import Elasticsearch, helpers
+
+if TYPE_CHECKING:
+    from tests.support.es_server import EsCompatServer
+    from tests.support.s3_proxy import S3FaultProxy
+    from tests.support.s3_server import MotoS3Server
+
+REPO = Path(__file__).resolve().parents[2]
+BUCKET = "message-archive"
+PREFIX = "messages"
+RELATED = {"history": "message_history", "status": "message_status", "audit": "message_audit"}
+INDICES = ("messages", *RELATED.values())
+
+
+@dataclass(frozen=True)
+class StackServices:
+    mysql: dict[str, Any]
+    es: EsCompatServer
+    moto: MotoS3Server
+    s3_proxy: S3FaultProxy
+
+
+@dataclass
+class RunResult:
+    state: str
+    task_states: dict[str, list[str]] = field(default_factory=dict)
+
+    def states_of(self, task_id: str) -> list[str]:
+        return self.task_states.get(task_id, [])
+
+
+@cache
+def export_dag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags["message_export"]
+
+
+class Stack:
+    """One test's view of the services, with a clean slate."""
+
+    def __init__(self, services: StackServices, tmp_path: Path) -> None:
+        self.services = services
+        self.tmp_path = tmp_path
+        self.es = Elasticsearch(services.es.url, request_timeout=60)
+        self.s3 = boto3.client(
+            "s3",
+            endpoint_url=services.moto.url,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name="us-east-1",
+        )
+        self._db = MySQLdb.connect(
+            host=services.mysql["host"],
+            port=services.mysql["port"],
+            user=services.mysql["user"],
+            passwd=services.mysql["password"],
+            db=services.mysql["database"],
+            charset="utf8mb4",
+            autocommit=True,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        with self._db.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS message_tracking, batch_progress, job_runs")
+        self.services.es.reset()
+        self.services.s3_proxy.faults.clear()
+        self.services.moto.reset()
+        self.s3.create_bucket(Bucket=BUCKET)
+        self.create_indices()
+
+    def close(self) -> None:
+        self.services.es.faults.clear()
+        self.services.s3_proxy.faults.clear()
+        self._db.close()
+        self.es.close()
+
+    def write_config(self, **overrides: Any) -> Path:
+        config: dict[str, Any] = {
+            "start_date": "2024-10-01",
+            "connections": {"elasticsearch": "elasticsearch_default", "mysql": "mysql_default", "aws": "aws_default"},
+            "elasticsearch": {
+                "message_index": "messages",
+                "timestamp_field": "timestamp",
+                "related_id_field": "message_id",
+                "related": dict(RELATED),
+                "page_size": 1000,
+                "max_retries": 3,
+            },
+            "s3": {"bucket": BUCKET, "prefix": PREFIX},
+            "batch_size": 50,
+            "max_batches": 20,
+            "max_attempts": 3,
+            "fetch_chunk_size": 200,
+            "lease_seconds": 60,
+            "retry": {"backoff_seconds": 0.2, "max_backoff_seconds": 1, "time_budget_seconds": 20},
+        }
+        for key, value in overrides.items():
+            target = config
+            *parents, leaf = key.split(".")
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = value
+        path = self.tmp_path / "message_export.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    # -- seeding ------------------------------------------------------------------------------
+
+    def create_indices(self) -> None:
+        for index in INDICES:
+            properties: dict[str, Any] = {"timestamp": {"type": "date"}}
+            if index != "messages":
+                properties["message_id"] = {"type": "keyword"}
+            self.es.indices.create(index=index, mappings={"properties": properties})
+
+    def index_messages(
+        self, messages: Mapping[str, Mapping[str, Any]], related: Iterable[tuple[str, str, dict]] = ()
+    ) -> None:
+        """Index ``id -> source`` messages and ``(index, doc_id, source)`` related documents, then refresh."""
+        actions = [{"_index": "messages", "_id": mid, "_source": dict(src)} for mid, src in messages.items()]
+        actions += [{"_index": index, "_id": doc_id, "_source": src} for index, doc_id, src in related]
+        helpers.bulk(self.es, actions, chunk_size=2000, refresh=True)
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run_dag(self, *, logical_date: Any = "now", conf: dict | None = None, backfill: bool = False) -> RunResult:
+        """Run the real DAG with ``dag.test()``; ``backfill=True`` makes it a backfill-type run."""
+        from airflow.serialization.definitions.dag import SerializedDAG
+        from airflow.utils.types import DagRunType
+
+        dag = export_dag()
+        kwargs: dict[str, Any] = {"run_conf": conf or {}}
+        if logical_date != "now":
+            kwargs["logical_date"] = logical_date
+        with ExitStack() as stack:
+            if backfill:
+                # dag.test() only creates manual runs; a backfill run is the same run with the
+                # backfill run type (and the data interval of its logical date), as the scheduler
+                # creates for `airflow backfill create`.
+                original = SerializedDAG.create_dagrun
+
+                def as_backfill(self: Any, *args: Any, **kw: Any) -> Any:
+                    kw["run_type"] = DagRunType.BACKFILL_JOB
+                    return original(self, *args, **kw)
+
+                stack.enter_context(mock.patch.object(SerializedDAG, "create_dagrun", as_backfill))
+            run = dag.test(**kwargs)
+        return RunResult(state=str(getattr(run.state, "value", run.state)), task_states=self._task_states(run.run_id))
+
+    @staticmethod
+    def _task_states(run_id: str) -> dict[str, list[str]]:
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        states: dict[str, list[str]] = {}
+        with create_session() as session:
+            rows = session.execute(
+                select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state)
+                .where(TaskInstance.dag_id == "message_export", TaskInstance.run_id == run_id)
+                .order_by(TaskInstance.task_id, TaskInstance.map_index)
+            ).all()
+        for task_id, _map_index, state in rows:
+            states.setdefault(task_id, []).append(str(getattr(state, "value", state)))
+        return states
+
+    # -- reading state ------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Any = None) -> list[tuple]:
+        with self._db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def tracking(self) -> dict[str, dict[str, Any]]:
+        rows = self.query(
+            "SELECT message_id, job_id, batch_id, status, s3_path, attempts, last_error, lease_token "
+            "FROM message_tracking"
+        )
+        return {
+            mid.decode("utf-8", "surrogatepass"): {
+                "job_id": job_id,
+                "batch_id": batch_id,
+                "status": status,
+                "s3_path": s3_path,
+                "attempts": attempts,
+                "last_error": last_error,
+                "lease_token": lease,
+            }
+            for mid, job_id, batch_id, status, s3_path, attempts, last_error, lease in rows
+        }
+
+    def jobs(self) -> list[dict[str, Any]]:
+        cols = [
+            "job_id",
+            "start_date",
+            "end_date",
+            "status",
+            "next_run_date",
+            "total_messages",
+            "completed_messages",
+            "failed_messages",
+            "extraction_completed_at",
+            "last_error",
+        ]
+        rows = self.query(f"SELECT {', '.join(cols)} FROM job_runs ORDER BY start_date")
+        return [dict(zip(cols, row, strict=True)) for row in rows]
+
+    def object_keys(self) -> dict[str, str]:
+        """Every object in the bucket: key -> ETag."""
+        keys: dict[str, str] = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for obj in page.get("Contents", []):
+                keys[obj["Key"]] = obj["ETag"]
+        return keys
+
+    def body(self, key: str) -> bytes:
+        return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+    def expected_document(self, message_id: str) -> dict[str, Any]:
+        """The archive document for ``message_id`` read back independently: get + search per index."""
+        source = self.es.get(index="messages", id=message_id)["_source"]
+        expected: dict[str, Any] = {"message_id": message_id, "message": source}
+        for section, index in RELATED.items():
+            hits = helpers.scan(self.es, index=index, query={"query": {"term": {"message_id": message_id}}})
+            ordered = sorted(
+                hits, key=lambda h: (datetime.fromisoformat(h["_source"]["timestamp"].replace("Z", "+00:00")), h["_id"])
+            )
+            expected[section] = [h["_source"] for h in ordered]
+        return expected
+
+    def archive_figures(self, expected_ids: Iterable[str]) -> dict[str, int]:
+        """Counts for a reliability report: lost/duplicated are measured, not assumed."""
+        from message_export.keys import parse_archive_key
+
+        expected = set(expected_ids)
+        seen: dict[str, int] = {}
+        unexpected = 0
+        for key in self.object_keys():
+            try:
+                _prefix, _day, mid = parse_archive_key(key)
+            except ValueError:
+                unexpected += 1
+                continue
+            seen[mid] = seen.get(mid, 0) + 1
+            if mid not in expected:
+                unexpected += 1
+        rows = self.tracking()
+        return {
+            "messages": len(expected),
+            "completed": sum(1 for r in rows.values() if r["status"] == "completed"),
+            "failed": sum(1 for r in rows.values() if r["status"] == "failed"),
+            "lost": len(expected - set(seen)),
+            "duplicated": sum(n - 1 for n in seen.values()) + unexpected,
+            "extra_attempts": sum(r["attempts"] for r in rows.values()) - len(rows),
+            "max_attempts_seen": max((r["attempts"] for r in rows.values()), default=0),
+        }
+
+    def assert_invariants(self, expected_ids: Iterable[str], *, check_bodies: bool | int = True) -> None:
+        """Every expected message completed exactly once at its key, nothing else in the bucket,
+        bodies equal to the independently read documents, no message left in limbo."""
+        from message_export.keys import parse_archive_key
+
+        expected = set(expected_ids)
+        tracking = self.tracking()
+        assert set(tracking) == expected, f"tracked {len(tracking)} vs expected {len(expected)}"
+        statuses = {row["status"] for row in tracking.values()}
+        assert statuses == {"completed"}, f"statuses {statuses}"
+        assert all(row["lease_token"] is None for row in tracking.values())
+        keys = self.object_keys()
+        by_id = {}
+        for key in keys:
+            prefix, _day, mid = parse_archive_key(key)
+            assert prefix == PREFIX
+            assert mid not in by_id, f"two objects for {mid!r}"
+            by_id[mid] = key
+        assert set(by_id) == expected, "objects in S3 do not match the tracked messages"
+        for mid, row in tracking.items():
+            assert row["s3_path"] == f"s3://{BUCKET}/{by_id[mid]}"
+        sample = sorted(expected) if check_bodies is True else sorted(expected)[: int(check_bodies)]
+        for mid in sample:
+            body = self.body(by_id[mid])
+            assert json.loads(body) == self.expected_document(mid), mid
+
+
+def prepare_window(day: str) -> tuple[dict[str, Any], list[int]]:
+    """Run the DAG's first steps in-process for ``day``: schema, job row, extraction."""
+    from message_export import pipeline
+
+    pipeline.ensure_schema()
+    window = pipeline.resolve_window(
+        pipeline.RunFacts(
+            run_id=f"prepare-{day}", run_type="manual", logical_date=None, data_interval_start=None,
+            data_interval_end=None, params={"start_date": day},
+        )
+    )
+    assert window is not None
+    return window, pipeline.extract(window)

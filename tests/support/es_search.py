@@ -1,0 +1,367 @@
+"""``_search``, ``_count``, point in time and scroll for the Elasticsearch-compatible server."""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import itertools
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support import es_errors
+from tests.support.es_faults import FaultController
+from tests.support.es_mapping import filter_source, source_filter_spec
+from tests.support.es_query import Query, compile_query, count
+from tests.support.es_sort import SortClause, after_key, build_clauses, make_display, ordered, parse_sort
+from tests.support.es_store import Snapshot, Store
+
+DEFAULT_TRACK_TOTAL_HITS = 10_000
+_TIME_VALUE = re.compile(r"^(-?\d+)(nanos|micros|ms|s|m|h|d)$")
+_UNIT_S = {"nanos": 1e-9, "micros": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_time_value(raw: Any, setting: str) -> float:
+    """``1m`` → 60.0 seconds (Elasticsearch time units); 400 on anything else."""
+    match = _TIME_VALUE.match(str(raw).strip())
+    if not match:
+        raise es_errors.illegal_argument(
+            f"failed to parse setting [{setting}] with value [{raw}] as a time value: unit is missing or unrecognized"
+        )
+    return int(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def _bool(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("true", "1", "")
+
+
+@dataclass
+class Context:
+    """A point in time or scroll: snapshots of its indices and when it expires (monotonic seconds)."""
+
+    snapshots: list[Snapshot]
+    expires_at: float
+    # scroll only
+    request: dict[str, Any] = field(default_factory=dict)
+    last_key: tuple | None = None
+    total: dict[str, Any] | None = None
+
+
+def _new_id(prefix: bytes, counter: int) -> str:
+    raw = prefix + counter.to_bytes(8, "big") + secrets.token_bytes(16)
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+class SearchService:
+    def __init__(self, store: Store, faults: FaultController) -> None:
+        self.store = store
+        self.faults = faults
+        self.pits: dict[str, Context] = {}
+        self.scrolls: dict[str, Context] = {}
+        self._ids = itertools.count(1)
+
+    def reset(self) -> None:
+        self.pits.clear()
+        self.scrolls.clear()
+
+    def expire_all(self) -> None:
+        self.pits.clear()
+        self.scrolls.clear()
+
+    # --- contexts ---------------------------------------------------------------------------------------------
+
+    def open_pit(self, index_expr: str, params: dict[str, str]) -> dict[str, Any]:
+        if "keep_alive" not in params:
+            raise es_errors.validation("[keep_alive] is not specified")
+        keep_alive = parse_time_value(params["keep_alive"], "keep_alive")
+        indices = self.store.resolve(
+            index_expr, ignore_unavailable=_bool(params.get("ignore_unavailable"), False), allow_no_indices=True
+        )
+        pit_id = _new_id(b"esc-pit\x00", next(self._ids))
+        self.pits[pit_id] = Context([i.snapshot() for i in indices], time.monotonic() + keep_alive)
+        shards = len(indices)
+        return {"id": pit_id, "_shards": {"total": shards, "successful": shards, "skipped": 0, "failed": 0}}
+
+    def close_pit(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        pit_id = (body or {}).get("id")
+        if not pit_id:
+            raise es_errors.validation("[id] is required")
+        context = self.pits.pop(pit_id, None)
+        freed = 1 if context is not None and context.expires_at > time.monotonic() else 0
+        # Like ClearScrollResponse: nothing freed answers 404 with the same body.
+        return (200 if freed else 404), {"succeeded": True, "num_freed": freed}
+
+    def _context(self, contexts: dict[str, Context], context_id: str, keep_alive: Any) -> Context:
+        context = contexts.get(context_id)
+        now = time.monotonic()
+        if context is None or context.expires_at <= now:
+            contexts.pop(context_id, None)
+            raise es_errors.search_context_missing(context_id)
+        if keep_alive is not None:
+            context.expires_at = now + parse_time_value(keep_alive, "keep_alive")
+        return context
+
+    def clear_scroll(self, body: dict[str, Any] | None, path_id: str | None) -> tuple[int, dict[str, Any]]:
+        raw = (body or {}).get("scroll_id", path_id)
+        ids = raw if isinstance(raw, list) else [s for s in str(raw or "").split(",") if s]
+        if ids == ["_all"]:
+            freed = len(self.scrolls)
+            self.scrolls.clear()
+        else:
+            now = time.monotonic()
+            freed = sum(1 for i in ids if (c := self.scrolls.pop(i, None)) is not None and c.expires_at > now)
+        return (200 if freed else 404), {"succeeded": True, "num_freed": freed}
+
+    # --- search -----------------------------------------------------------------------------------------------
+
+    def search(self, index_expr: str | None, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        request = _request(params, body or {})
+        for unsupported in ("aggs", "aggregations", "highlight", "script_fields", "collapse", "rescore"):
+            if request.get(unsupported):
+                raise es_errors.illegal_argument(f"[{unsupported}] is not supported by the es-compat test server")
+        pit = request.get("pit")
+        scroll = params.get("scroll")
+        if pit is not None:
+            if index_expr:
+                raise es_errors.validation(
+                    "[indices] cannot be used with point in time. Do not specify any index with point in time."
+                )
+            if scroll:
+                raise es_errors.validation("using [point in time] is not allowed in a scroll context")
+            pit_id = pit.get("id") if isinstance(pit, dict) else None
+            if not pit_id:
+                raise es_errors.parsing("[pit] failed to parse field [id]")
+            snapshots = self._context(self.pits, pit_id, pit.get("keep_alive")).snapshots
+        else:
+            indices = self.store.resolve(
+                index_expr,
+                ignore_unavailable=_bool(params.get("ignore_unavailable"), False),
+                allow_no_indices=_bool(params.get("allow_no_indices"), True),
+            )
+            snapshots = [i.snapshot() for i in indices]
+        size, from_ = int(request.get("size", 10)), int(request.get("from", 0))
+        from_ = 0 if from_ == -1 else from_
+        if size < 0 or from_ < 0:
+            raise es_errors.illegal_argument(f"[{'size' if size < 0 else 'from'}] parameter cannot be negative")
+        for snap in snapshots:
+            limit = snap.index.max_result_window
+            if scroll and size > limit:
+                raise es_errors.scroll_batch_too_large(snap.index.name, limit, size)
+            if not scroll and from_ + size > limit:
+                raise es_errors.max_result_window(snap.index.name, limit, from_ + size)
+        if request.get("search_after") is not None:
+            if from_ > 0:
+                raise es_errors.illegal_argument("`from` parameter must be set to 0 when `search_after` is used.")
+            if scroll:
+                raise es_errors.illegal_argument("`search_after` cannot be used in a scroll context.")
+        response = self._execute(snapshots, request, from_, size, None, pit is not None, scrolling=bool(scroll))
+        if scroll:
+            keep_alive = parse_time_value(scroll, "scroll")
+            scroll_id = _new_id(b"esc-scr\x00", next(self._ids))
+            self.scrolls[scroll_id] = Context(
+                snapshots,
+                time.monotonic() + keep_alive,
+                request={**request, "size": size},
+                last_key=response.pop("_last_key"),
+                total=response["hits"].get("total"),
+            )
+            response = {"_scroll_id": scroll_id, **response}
+        else:
+            response.pop("_last_key")
+        if pit is not None:
+            response = {"pit_id": pit["id"], **response}
+        self._partial(response, params, request, snapshots)
+        response["took"] = int((time.perf_counter() - started) * 1000)
+        return response
+
+    def scroll(self, params: dict[str, str], body: dict[str, Any] | None, path_id: str | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        body = body or {}
+        scroll_id = body.get("scroll_id") or params.get("scroll_id") or path_id
+        if not scroll_id:
+            raise es_errors.validation("scrollId is missing")
+        context = self._context(self.scrolls, scroll_id, body.get("scroll", params.get("scroll")))
+        request = context.request
+        response = self._execute(
+            context.snapshots,
+            request,
+            0,
+            int(request["size"]),
+            context.last_key,
+            False,
+            total=context.total,
+            scrolling=True,
+        )
+        last = response.pop("_last_key")
+        if last is not None:
+            context.last_key = last
+        response = {"_scroll_id": scroll_id, **response}
+        self._partial(response, params, request, context.snapshots)
+        response["took"] = int((time.perf_counter() - started) * 1000)
+        return response
+
+    def count(self, index_expr: str | None, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
+        request = _request(params, body or {})
+        indices = self.store.resolve(
+            index_expr,
+            ignore_unavailable=_bool(params.get("ignore_unavailable"), False),
+            allow_no_indices=_bool(params.get("allow_no_indices"), True),
+        )
+        total = sum(count(s, compile_query(s, request.get("query"))) for s in (i.snapshot() for i in indices))
+        n = len(indices)
+        response: dict[str, Any] = {
+            "count": total,
+            "_shards": {"total": n, "successful": n, "skipped": 0, "failed": 0},
+        }
+        self._partial(response, params, request, [i.snapshot() for i in indices])
+        return response
+
+    def _partial(
+        self, response: dict[str, Any], params: dict[str, str], request: dict[str, Any], snapshots: list[Snapshot]
+    ) -> None:
+        if not self.faults.take_partial():
+            return
+        name = snapshots[0].index.name if snapshots else "_all"
+        allow = request.get("allow_partial_search_results", params.get("allow_partial_search_results"))
+        if not _bool(allow, True):
+            raise es_errors.partial_shards_failure(name)
+        shards = response["_shards"]
+        shards["total"] += 1
+        shards["failed"] += 1
+        cause = es_errors.shard_unavailable_cause(name).cause()
+        shards["failures"] = [{"shard": 1, "index": name, "node": es_errors.NODE_ID, "reason": cause}]
+
+    def _execute(
+        self,
+        snapshots: list[Snapshot],
+        request: dict[str, Any],
+        from_: int,
+        size: int,
+        internal_after: tuple | None,
+        with_pit: bool,
+        total: dict[str, Any] | None = None,
+        scrolling: bool = False,
+    ) -> dict[str, Any]:
+        need_keys = scrolling or len(snapshots) > 1
+        sort = parse_sort(request.get("sort"))
+        mapped = {f for s in snapshots for f, _ in sort if f in s.index.fields}
+        compiled: list[tuple[Snapshot, Query, list[SortClause]]] = []
+        for snap in snapshots:
+            q = compile_query(snap, request.get("query"))
+            compiled.append((snap, q, build_clauses(snap, sort, mapped, with_pit)))
+        search_after = request.get("search_after")
+        generators = []
+        for position, (snap, q, clauses) in enumerate(compiled):
+            after = internal_after
+            if after is None and search_after is not None:
+                after = after_key(clauses, list(search_after), q.score)
+            generators.append(ordered(snap, position, q, clauses, after, need_keys))
+        merged = heapq.merge(*generators) if len(generators) != 1 else generators[0]
+        page = list(itertools.islice(merged, from_, from_ + size)) if size else []
+        for generator in generators:
+            generator.close()
+        if total is None:
+            total = _total(compiled, request.get("track_total_hits"))
+        fetch, includes, excludes = source_filter_spec(
+            request.get("_source"), request.get("_source_includes"), request.get("_source_excludes")
+        )
+        if request.get("stored_fields") == "_none_":
+            fetch = False
+        show_sort = bool(sort) or with_pit
+        scored = not sort or any(f == "_score" for f, _ in sort)
+        hits = []
+        max_score: float | None = None
+        displays = [make_display(s, p, c, q.score) for p, (s, q, c) in enumerate(compiled)] if show_sort else []
+        for key, ord_ in page:
+            position = key[-1] >> 32 if key is not None else 0
+            snap, q, clauses = compiled[position]
+            index = snap.index
+            score = q.score if scored else None
+            if score is not None:
+                max_score = score if max_score is None else max(max_score, score)
+            hit: dict[str, Any] = {"_index": index.name, "_id": index.ids[ord_], "_score": score}
+            if fetch:
+                hit["_source"] = filter_source(index.source(ord_), includes, excludes)
+            if show_sort:
+                hit["sort"] = displays[position](ord_)
+            hits.append(hit)
+        n = len(snapshots)
+        hits_body: dict[str, Any] = {}
+        if total is not None:
+            hits_body["total"] = total
+        hits_body["max_score"] = max_score
+        hits_body["hits"] = hits
+        return {
+            "took": 0,
+            "timed_out": False,
+            "_shards": {"total": n, "successful": n, "skipped": 0, "failed": 0},
+            "hits": hits_body,
+            "_last_key": page[-1][0] if page else None,
+        }
+
+
+def _total(compiled: list[tuple[Snapshot, Query, Any]], track: Any) -> dict[str, Any] | None:
+    if track is None:
+        limit: int | None = DEFAULT_TRACK_TOTAL_HITS
+    elif isinstance(track, bool) or str(track).lower() in ("true", "false"):
+        if not _bool(track, True):
+            return None
+        limit = None
+    else:
+        limit = int(track)
+        if limit == -1:
+            return None
+        if limit < 0:
+            raise es_errors.illegal_argument(
+                f"[track_total_hits] parameter must be positive or equals to -1, got {limit}"
+            )
+    value = 0
+    for snap, q, _ in compiled:
+        value += count(snap, q, None if limit is None else limit - value + 1)
+        if limit is not None and value > limit:
+            return {"value": limit, "relation": "gte"}
+    return {"value": value, "relation": "eq"}
+
+
+_PARAM_KEYS = ("size", "from", "sort", "_source", "_source_includes", "_source_excludes", "track_total_hits")
+
+
+def _request(params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    """The effective search request: body, with URL parameters filled in (parameters win, like Elasticsearch)."""
+    if not isinstance(body, dict):
+        raise es_errors.parsing("request body is required to be an object")
+    request = dict(body)
+    for key in _PARAM_KEYS:
+        if key in params:
+            request[key] = params[key]
+    if "allow_partial_search_results" in params:
+        request["allow_partial_search_results"] = params["allow_partial_search_results"]
+    if "q" in params:
+        request["query"] = _query_string(params["q"])
+    for key in ("size", "from"):
+        if key in request and request[key] is not None:
+            try:
+                request[key] = int(request[key])
+            except (TypeError, ValueError) as error:
+                raise es_errors.illegal_argument(f"Failed to parse int parameter [{key}]") from error
+    return request
+
+
+def _query_string(text: str) -> dict[str, Any]:
+    """A tiny subset of the Lucene syntax of ``q=``: ``*``, ``field:value``, ``field:(a OR b)``."""
+    text = text.strip()
+    if text in ("", "*", "*:*"):
+        return {"match_all": {}}
+    field_name, sep, value = text.partition(":")
+    if not sep:
+        return {"match_all": {}}
+    value = value.strip().strip("()")
+    values = [v.strip().strip('"') for v in re.split(r"\s+OR\s+", value)]
+    return {"bool": {"should": [{"match": {field_name: v}} for v in values], "minimum_should_match": 1}}

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from message_export.config import CONFIG_ENV, ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+VALID = (REPO / "include/config/message_export.yaml").read_text()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_packaged_config_loads_with_documented_values():
+    config = load_config(REPO / "include/config/message_export.yaml")
+    assert str(config.start_date) == "2024-10-01"
+    assert config.connections.elasticsearch == "elasticsearch_default"
+    assert config.elasticsearch.related == {
+        "history": "message_history",
+        "status": "message_status",
+        "audit": "message_audit",
+    }
+    assert (config.s3.bucket, config.s3.prefix, config.batch_size, config.max_attempts) == (
+        "message-archive",
+        "messages",
+        500,
+        5,
+    )
+
+
+def test_env_var_overrides_path(tmp_path, monkeypatch):
+    path = write(tmp_path, VALID.replace("batch_size: 500", "batch_size: 42"))
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    assert load_config().batch_size == 42
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t + "\nbatchsize: 3\n", "unknown key 'batchsize'"),
+        (lambda t: t.replace("batch_size: 500", "batch_size: lots"), "key 'batch_size'"),
+        (lambda t: t.replace("start_date: 2024-10-01", "start_date: someday"), "key 'start_date'"),
+        (lambda t: t.replace("bucket: message-archive", "bucket: Not_A_Bucket"), "key 's3.bucket'"),
+        (
+            lambda t: t.replace("message_index: messages", "message_index: 'Bad Index'"),
+            "key 'elasticsearch.message_index'",
+        ),
+        (lambda t: t.replace("  bucket: message-archive\n", ""), "missing key 's3.bucket'"),
+        (lambda t: t.replace("max_attempts: 5", "max_attempts: 0"), "key 'max_attempts'"),
+    ],
+)
+def test_invalid_config_names_the_key_and_the_file(tmp_path, change, message):
+    path = write(tmp_path, change(VALID))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "a: [unclosed"))
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(write(tmp_path, "- a list"))
+
+
+def test_kms_key_requires_kms_encryption(tmp_path):
+    text = VALID.replace("  prefix: messages", "  prefix: messages\n  kms_key_id: abc")
+    with pytest.raises(ConfigError, match="kms_key_id"):
+        load_config(write(tmp_path, text))
