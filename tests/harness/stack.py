@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
@@ -46,8 +45,10 @@ class RunResult:
         return self.task_states.get(task_id, [])
 
 
-@cache
 def export_dag() -> Any:
+    """A freshly parsed DAG for every run: ``dag.test()`` runs tasks in this process, and resolving a
+    run's conf writes the values into the DAG's own ``Param`` objects, so a parsed DAG reused across
+    runs would carry one run's params into the next (a worker parses the file per task)."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
