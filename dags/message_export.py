@@ -82,13 +82,13 @@ def message_export() -> None:
         )
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
-    def retry_failed(window: dict) -> dict:
+    def retry_failed(window: dict | None) -> dict:
         from message_export import pipeline
 
         return pipeline.retry_failed(window, get_current_context()["run_id"])
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=1)
-    def finalize(window: dict) -> dict:
+    def finalize(window: dict | None) -> dict:
         from message_export import pipeline
 
         return pipeline.finalize(window)

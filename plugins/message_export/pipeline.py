@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowSkipException,
+)
 
 from message_export.batching import plan_batches
 from message_export.config import ConfigError, ExportConfig, load_config
@@ -279,9 +284,21 @@ def process_batch(batch_id: int, run_id: str, label: Callable[[str], None] | Non
     return {"batch_id": batch_id, "completed": summary.completed, "failed": summary.failed}
 
 
+def _require_window(window: Mapping[str, Any] | None, step: str) -> Mapping[str, Any]:
+    """``retry_failed`` and ``finalize`` run whatever happened upstream; without a window (the schema
+    or window step failed) there is nothing of this run to retry or close."""
+    if window is None:
+        raise AirflowSkipException(
+            f"{step}: no window was resolved for this run (ensure_schema or resolve_window failed; "
+            "their log says why), so there is nothing to do"
+        )
+    return window
+
+
 @explained
-def retry_failed(window: Mapping[str, Any], run_id: str) -> dict[str, int]:
+def retry_failed(window: Mapping[str, Any] | None, run_id: str) -> dict[str, int]:
     """Retry failed (and abandoned) messages of this and earlier jobs, with backoff, within a time budget."""
+    window = _require_window(window, "retry_failed")
     config = load_config()
     services = _services(config)
     tracking = services.tracking
@@ -339,9 +356,19 @@ def retry_failed(window: Mapping[str, Any], run_id: str) -> dict[str, int]:
     return {"attempted": total.claimed, "recovered": total.completed, "failed": total.failed}
 
 
+def _reconciliation_figure(problems: list[str], measure: Callable[[], int]) -> int | None:
+    """A count for reconciliation; when it cannot be taken, the job still closes (as failed), and why."""
+    try:
+        return measure()
+    except (SearchError, ArchiveError) as error:
+        problems.append(f"reconciliation count unavailable: {error}")
+        return None
+
+
 @explained
-def finalize(window: Mapping[str, Any]) -> dict[str, Any]:
+def finalize(window: Mapping[str, Any] | None) -> dict[str, Any]:
     """Close the job row and reconcile it; fail when messages of the job are not archived."""
+    window = _require_window(window, "finalize")
     config = load_config()
     services = _services(config)
     tracking = services.tracking
@@ -349,22 +376,27 @@ def finalize(window: Mapping[str, Any]) -> dict[str, Any]:
     counts = tracking.job_counts(job.job_id)
     total = sum(counts.values())
     unfinished = counts["pending"] + counts["in_progress"]
-    source_count = services.search.count_window(
-        config.elasticsearch.message_index, config.elasticsearch.timestamp_field, job.window
-    )
-    archived_objects = services.archive.count_objects(config.s3.bucket, day_prefix(config.s3.prefix, job.window.day))
-    problems = []
+    problems: list[str] = []
     if not job.extraction_completed:
         problems.append("extraction did not complete")
+    source_count = _reconciliation_figure(
+        problems,
+        lambda: services.search.count_window(
+            config.elasticsearch.message_index, config.elasticsearch.timestamp_field, job.window
+        ),
+    )
+    archived_objects = _reconciliation_figure(
+        problems, lambda: services.archive.count_objects(config.s3.bucket, day_prefix(config.s3.prefix, job.window.day))
+    )
     if counts["failed"]:
         failures = tracking.job_failures(job.job_id, limit=10)
         listed = "; ".join(f"{mid!r} ({attempts} attempts): {err}" for mid, attempts, err in failures)
         problems.append(f"{counts['failed']} messages failed: {listed}")
     if unfinished:
         problems.append(f"{unfinished} messages not processed (pending/in_progress)")
-    if job.extraction_completed and source_count > total:
+    if job.extraction_completed and source_count is not None and source_count > total:
         problems.append(f"Elasticsearch reports {source_count} messages in the window but only {total} are tracked")
-    if archived_objects < counts["completed"]:
+    if archived_objects is not None and archived_objects < counts["completed"]:
         problems.append(
             f"{counts['completed']} messages completed but only {archived_objects} objects under the window's prefix"
         )
@@ -381,7 +413,7 @@ def finalize(window: Mapping[str, Any]) -> dict[str, Any]:
         last_error="; ".join(problems)[:2000] or None,
     )
     log.info(
-        "job %s window %s %s: %d messages, %d archived, %d failed, %d unfinished; Elasticsearch count %d, objects %d",
+        "job %s window %s %s: %d messages, %d archived, %d failed, %d unfinished; Elasticsearch count %s, objects %s",
         job.job_id,
         job.window,
         status.upper(),

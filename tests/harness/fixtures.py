@@ -110,3 +110,28 @@ def stack(services: StackServices, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("MESSAGE_EXPORT_CONFIG", str(stack.write_config()))
     yield stack
     stack.close()
+
+
+@pytest.fixture
+def task_output(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Iterator[TaskOutput]:
+    """Everything a run's task logs show under ``dag.test()``: log records and what tasks printed
+    (a task's failure and its exception are printed, not logged through ``logging``)."""
+    caplog.set_level("DEBUG")
+    yield TaskOutput(caplog, capfd)
+
+
+class TaskOutput:
+    def __init__(self, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+        self._caplog = caplog
+        self._capsys = capsys
+        self._printed: list[str] = []
+
+    def text(self) -> str:
+        captured = self._capsys.readouterr()
+        self._printed += [captured.out, captured.err]
+        return "\n".join([self._caplog.text, *self._printed])
+
+    def clear(self) -> None:
+        self.text()
+        self._printed.clear()
+        self._caplog.clear()

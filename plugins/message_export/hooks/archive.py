@@ -131,4 +131,10 @@ class MessageArchiveHook(S3Hook):
     def count_objects(self, bucket: str, prefix: str) -> int:
         """Return how many objects exist under ``prefix``."""
         paginator = self.get_conn().get_paginator("list_objects_v2")
-        return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))
+        try:
+            return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))
+        except (ClientError, BotoCoreError) as error:
+            raise ArchiveError(
+                f"S3 bucket '{bucket}': could not count the objects under '{prefix}' with AWS connection "
+                f"'{self.aws_conn_id}': {_client_error_text(error)}; check the bucket and s3:ListBucket on the prefix"
+            ) from None

@@ -82,8 +82,11 @@ class MessageTrackingHook(MySqlHook):
         except Exception as error:
             code = _error_code(error)
             target = self._describe_target()
-            if code == 1045:
-                raise TrackingError(f"{target}: access denied; check the connection's login and password") from None
+            if code in (1044, 1045, 1698):  # database / password / no-password access denied
+                raise TrackingError(
+                    f"{target}: access denied ({code}); check the connection's login and password and the user's "
+                    "grants on the database"
+                ) from None
             if code == 1049:
                 raise TrackingError(
                     f"{target}: database does not exist; create it or fix the connection's schema"

@@ -1,0 +1,137 @@
+"""Transient faults of Elasticsearch, S3 and MySQL, injected over the wire, are absorbed: nothing
+lost, nothing duplicated, every body exact."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime
+
+import MySQLdb
+
+from tests.harness.data import day_of_messages
+from tests.harness.stack import Stack
+
+
+def seed(stack: Stack, count: int, day: date = date(2024, 10, 1)) -> set[str]:
+    messages, related = day_of_messages(day, count)
+    stack.index_messages(messages, related)
+    return set(messages)
+
+
+LOGICAL = datetime(2024, 10, 2, tzinfo=UTC)
+
+
+def test_elasticsearch_429_5xx_and_dropped_connections_are_retried(stack: Stack, report):
+    ids = seed(stack, 300)
+    # the shipped default budget: 6 retries, so six faults in a row on one request are absorbed
+    stack.write_config(**{"elasticsearch.max_retries": 6})
+    faults = stack.services.es.faults
+    faults.add_error(path_pattern=r"_mget", status=429, count=4)
+    faults.add_error(path_pattern=r"_search", status=503, count=3)
+    faults.add_error(path_pattern=r"_count", status=502, count=1)
+    faults.add_error(path_pattern=r"_pit", status=504, count=1)
+    faults.drop_connections(path_pattern=r"_mget", count=2)
+    faults.add_latency(fixed_ms=1, jitter_ms=2)
+    result = stack.run_dag(logical_date=LOGICAL)
+    assert result.state == "success", result.task_states
+    stack.assert_invariants(ids, check_bodies=30)
+    figures = stack.archive_figures(ids)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
+    report.update(figures, faults_injected="ES: 4×429 _mget, 3×503 _search, 502 _count, 504 _pit, 2 dropped")
+
+
+def test_s3_throttling_errors_drops_and_lost_responses_are_retried(stack: Stack, report):
+    ids = seed(stack, 300)
+    faults = stack.services.s3_proxy.faults
+    faults.add_error(503, methods=["PUT"], count=15)  # SlowDown
+    faults.add_error(500, methods=["PUT"], count=5)  # InternalError
+    faults.drop_connections(methods=["PUT"], count=5)
+    faults.lose_responses(methods=["PUT"], count=10)  # the PUT lands, the reply does not
+    result = stack.run_dag(logical_date=LOGICAL)
+    assert result.state == "success", result.task_states
+    counters = faults.counters()
+    assert (counters.errors, counters.drops, counters.lost_responses) == (20, 5, 10)
+    stack.assert_invariants(ids)  # every body exact: re-PUTs after lost responses wrote the same bytes
+    figures = stack.archive_figures(ids)
+    # absorbed by botocore's standard retries: no message needed a second attempt
+    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
+    report.update(figures, faults_injected="S3: 15×503 SlowDown, 5×500, 5 dropped, 10 lost responses")
+
+
+def test_lost_s3_response_is_neither_failure_nor_rewrite_with_other_bytes(stack: Stack):
+    ids = seed(stack, 40)
+    stack.services.s3_proxy.faults.lose_responses(methods=["PUT"], count=40)  # every first reply is lost
+    result = stack.run_dag(logical_date=LOGICAL)
+    assert result.state == "success", result.task_states
+    assert {r["attempts"] for r in stack.tracking().values()} == {1}
+    stack.assert_invariants(ids)
+
+
+def _exporter_connections(stack: Stack) -> list[int]:
+    rows = stack.query(
+        "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+    )
+    return [row[0] for row in rows]
+
+
+def test_mysql_connections_killed_from_another_session_are_recovered(stack: Stack, report):
+    ids = seed(stack, 400)
+    stack.write_config(batch_size=100, fetch_chunk_size=50)
+    stack.services.s3_proxy.faults.add_latency(fixed_ms=5)
+    stop = threading.Event()
+    kills: list[int] = []
+
+    def killer() -> None:
+        while not stop.is_set():
+            for conn_id in _exporter_connections(stack):
+                try:
+                    stack.query(f"KILL CONNECTION {int(conn_id)}")
+                    kills.append(conn_id)
+                except MySQLdb.OperationalError:
+                    pass  # already gone
+            time.sleep(0.4)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    try:
+        result = stack.run_dag(logical_date=LOGICAL)
+    finally:
+        stop.set()
+        thread.join()
+    assert len(kills) >= 3, kills
+    assert result.state == "success", result.task_states
+    stack.assert_invariants(ids, check_bodies=20)
+    figures = stack.archive_figures(ids)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0
+    report.update(figures, faults_injected=f"MySQL: {len(kills)} connections killed mid-run")
+
+
+def test_mysql_lock_wait_timeout_is_retried(stack: Stack, services, report):
+    from tests.harness.stack import prepare_window
+
+    ids = seed(stack, 60)
+    _window, [batch_id, *_] = prepare_window("2024-10-01")
+    original = stack.query("SELECT @@GLOBAL.innodb_lock_wait_timeout")[0][0]
+    stack.query("SET GLOBAL innodb_lock_wait_timeout = 1")
+    blocker = MySQLdb.connect(
+        host=services.mysql["host"], port=services.mysql["port"], user=services.mysql["user"],
+        passwd=services.mysql["password"], db=services.mysql["database"],
+    )
+    try:
+        cursor = blocker.cursor()
+        cursor.execute("SELECT message_id FROM message_tracking WHERE batch_id = %s FOR UPDATE", (batch_id,))
+        threading.Timer(2.5, blocker.rollback).start()  # hold the rows for longer than the timeout
+        from message_export import pipeline
+
+        result = pipeline.process_batch(batch_id, "lock-wait")
+    finally:
+        stack.query(f"SET GLOBAL innodb_lock_wait_timeout = {int(original)}")
+        time.sleep(0.1)
+        blocker.close()
+    assert result["failed"] == 0 and result["completed"] == 50
+    rows = stack.tracking()
+    assert sum(1 for r in rows.values() if r["status"] == "completed") == 50
+    report.update(stack.archive_figures({m for m, r in rows.items() if r["status"] == "completed"}),
+                  faults_injected="MySQL: lock wait timeout (1205) on the claim")
+    assert len(ids) == 60

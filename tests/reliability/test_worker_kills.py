@@ -1,0 +1,117 @@
+"""Hard kills, zombies and stale workers: a batch always ends archived exactly once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import MySQLdb
+import pytest
+
+from tests.harness.data import day_of_messages
+from tests.harness.stack import Stack, prepare_window
+from tests.reliability.conftest import wait_until
+
+BATCH = 50  # the test config's batch_size
+
+
+def seed_and_extract(stack: Stack, count: int = 100) -> tuple[set[str], list[int]]:
+    messages, related = day_of_messages(date(2024, 10, 1), count)
+    stack.index_messages(messages, related)
+    _window, batch_ids = prepare_window("2024-10-01")
+    return set(messages), batch_ids
+
+
+def batch_rows(stack: Stack, batch_id: int) -> dict[str, dict]:
+    return {m: r for m, r in stack.tracking().items() if r["batch_id"] == batch_id}
+
+
+def puts(stack: Stack) -> int:
+    return stack.services.s3_proxy.faults.counters().by_method.get("PUT", {}).get("forwarded", 0)
+
+
+def assert_batch_done(stack: Stack, batch_id: int, *, max_attempts: int) -> None:
+    rows = batch_rows(stack, batch_id)
+    assert len(rows) == BATCH
+    assert {r["status"] for r in rows.values()} == {"completed"}
+    assert all(1 <= r["attempts"] <= max_attempts for r in rows.values())
+    progress = stack.query(
+        "SELECT status, total_messages, processed, failed FROM batch_progress WHERE batch_id = %s", (batch_id,)
+    )
+    assert progress == [("completed", BATCH, BATCH, 0)]
+
+
+@pytest.mark.parametrize("kill_point", ["after_claim", "during_puts", "after_puts_before_ledger_update"])
+def test_sigkilled_batch_is_finished_by_its_retry(stack: Stack, services, start_worker, kill_point, report):
+    ids, batch_ids = seed_and_extract(stack)
+    batch_id = batch_ids[0]
+    proxy = stack.services.s3_proxy.faults
+    proxy.add_latency(fixed_ms=40)
+    blocker = None
+    worker = start_worker(batch_id)
+    wait_until(lambda: any(r["status"] == "in_progress" for r in batch_rows(stack, batch_id).values()), what="claim")
+    if kill_point == "during_puts":
+        wait_until(lambda: puts(stack) >= 10, what="some PUTs")
+    elif kill_point == "after_puts_before_ledger_update":
+        # hold the batch's rows so the worker's bulk update waits, then kill it once every PUT landed
+        blocker = MySQLdb.connect(
+            host=services.mysql["host"], port=services.mysql["port"], user=services.mysql["user"],
+            passwd=services.mysql["password"], db=services.mysql["database"],
+        )
+        blocker.cursor().execute("SELECT message_id FROM message_tracking WHERE batch_id = %s FOR UPDATE", (batch_id,))
+        wait_until(lambda: puts(stack) >= BATCH, what="all PUTs")
+        assert {r["status"] for r in batch_rows(stack, batch_id).values()} == {"in_progress"}
+    worker.kill()
+    if blocker is not None:
+        blocker.rollback()
+        blocker.close()
+    assert {r["status"] for r in batch_rows(stack, batch_id).values()} != {"completed"}
+    proxy.clear()
+    retry = start_worker(batch_id).finish()  # Airflow's task retry: same batch, new process
+    assert retry["failed"] == 0, retry
+    assert_batch_done(stack, batch_id, max_attempts=2)
+    batch_ids_in_s3 = {m for m in ids if m in batch_rows(stack, batch_id)}
+    figures = stack.archive_figures(batch_ids_in_s3)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0
+    rows = stack.tracking()
+    for mid in batch_ids_in_s3:
+        assert json.loads(stack.body(rows[mid]["s3_path"].split("/", 3)[3])) == stack.expected_document(mid)
+    report.update(figures, faults_injected=f"SIGKILL {kill_point}")
+
+
+def test_zombie_and_replacement_running_together_are_harmless(stack: Stack, start_worker, report):
+    ids, batch_ids = seed_and_extract(stack)
+    batch_id = batch_ids[0]
+    stack.services.s3_proxy.faults.add_latency(fixed_ms=10, jitter_ms=10)
+    zombie, replacement = start_worker(batch_id, "zombie"), start_worker(batch_id, "replacement")
+    results = [zombie.finish(), replacement.finish()]
+    assert all("error" not in r for r in results), results
+    assert_batch_done(stack, batch_id, max_attempts=2)
+    mine = {m for m in ids if m in batch_rows(stack, batch_id)}
+    figures = stack.archive_figures(mine)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0
+    report.update(figures, faults_injected="same batch run twice concurrently")
+
+
+def test_stale_worker_that_wakes_up_cannot_overwrite_newer_state(stack: Stack, start_worker, report):
+    ids, batch_ids = seed_and_extract(stack)
+    batch_id = batch_ids[0]
+    proxy = stack.services.s3_proxy.faults
+    proxy.add_latency(fixed_ms=30)
+    stale = start_worker(batch_id, "stale")
+    wait_until(lambda: puts(stack) >= 1, what="the stale worker's first PUT")
+    stale.pause()  # e.g. a long GC pause or a network partition: Airflow declares it a zombie
+    proxy.clear()
+    fresh = start_worker(batch_id, "fresh").finish()
+    assert fresh["failed"] == 0, fresh
+    before = batch_rows(stack, batch_id)
+    # from now on every PUT fails: the stale worker will try to record failures
+    proxy.add_error(403, methods=["PUT"])
+    stale.resume()
+    stale.finish()
+    after = batch_rows(stack, batch_id)
+    assert after == before  # fenced: completed rows untouched
+    assert_batch_done(stack, batch_id, max_attempts=2)
+    figures = stack.archive_figures({m for m in ids if m in after})
+    assert figures["lost"] == 0 and figures["duplicated"] == 0
+    report.update(figures, faults_injected="stale worker paused, replaced, resumed into S3 errors")
