@@ -54,6 +54,7 @@ def main() -> int:
         cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
         cursor.execute(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     admin.select_db(DATABASE)
+    admin.autocommit(True)  # every query sees what the DAG's runs committed
     es_port = int(es_server.url.rsplit(":", 1)[1])
     os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"] = json.dumps(
         {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
@@ -90,11 +91,16 @@ def main() -> int:
         with admin.cursor() as cursor:
             cursor.execute(
                 "SELECT start_date, status, total_messages, completed_messages FROM job_runs "
-                "ORDER BY updated_at DESC LIMIT 1"
+                "ORDER BY job_id DESC LIMIT 1"
             )
             last = cursor.fetchone()
         state = getattr(run.state, "value", run.state)
-        print(f"  run {state:<8} {time.monotonic() - began:5.1f}s  latest job: {last}")
+        took = f"run {state:<8} {time.monotonic() - began:5.1f}s"
+        if last:
+            day, status, total, done = last
+            print(f"  {took}  window {day:%Y-%m-%d}: {status}, {done}/{total} archived")
+        else:
+            print(f"  {took}  no window exported")
         if state != "success":
             break
         with admin.cursor() as cursor:

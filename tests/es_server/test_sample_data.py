@@ -117,11 +117,8 @@ def test_measure_small() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(REAL_CLUSTER, reason="measures the in-process server")
-def test_measure_one_million(request: pytest.FixtureRequest) -> None:
-    # ~1.5 minutes: only when slow tests are selected (``-m slow``), so the default es_server run stays quick.
-    markexpr = request.config.getoption("markexpr") or ""
-    if "slow" not in markexpr or "not slow" in markexpr:
-        pytest.skip("1M-document measurement: run with -m slow")
+def test_measure_one_million() -> None:
+    # ~1.5 minutes: part of `make test`, left out of `make test-quick` (-m "not slow").
     result = measure(1_000_000)
     print(
         f"\n1M documents: load {result['load_seconds']}s, PIT/search_after pass {result['pass_seconds']}s "
