@@ -247,7 +247,7 @@ class MessageTrackingHook(MySqlHook):
         start = _naive_utc(job.window.start)
         self._execute_many(
             "track_messages",
-            [(_id_bytes(mid), job.job_id, batch_id, start) for mid, batch_id in rows],
+            [(_id_bytes(mid), job.job_id, batch_id, start, "pending") for mid, batch_id in rows],
         )
 
     def reset_for_reprocess(self, job_id: int) -> int:
