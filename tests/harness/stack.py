@@ -267,7 +267,7 @@ class Stack:
             seen[mid] = seen.get(mid, 0) + 1
             if mid not in expected:
                 unexpected += 1
-        rows = self.tracking()
+        rows = {mid: row for mid, row in self.tracking().items() if mid in expected}
         return {
             "messages": len(expected),
             "completed": sum(1 for r in rows.values() if r["status"] == "completed"),
