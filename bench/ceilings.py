@@ -185,7 +185,7 @@ def _time_record_results(db: Any, rows: int, chunk_size: int, load_sql: Any, sch
             cursor.execute(load_sql(statement))
         for chunk in _chunks(ids, 5000):
             cursor.executemany(
-                load_sql("track_messages"), [(mid, 1, 1 + n % 200, start) for n, mid in enumerate(chunk)]
+                load_sql("track_messages"), [(mid, 1, 1 + n % 200, start, "pending") for n, mid in enumerate(chunk)]
             )
         cursor.execute("UPDATE message_tracking SET status = 'in_progress', lease_token = %s, attempts = 1", (lease,))
     db.commit()

@@ -74,7 +74,7 @@ class Profile:
 
 FULL = Profile(
     name="full",
-    scaling_sizes=(2_000, 20_000, 100_000),
+    scaling_sizes=(2_000, 20_000, 50_000),
     baseline_messages=1_000,
     extraction_ids=1_000_000,
     airflow_batches=20,

@@ -118,7 +118,7 @@ def main(argv: list[str], workdir: Path) -> int:
     database = MySqlDatabase.create()
     s3 = es = None
     try:
-        s3 = S3Stack()
+        s3 = S3Stack(workdir / "moto-server.log")
         es = EsProcess(workdir / "es-server.log").start()
         os.environ.update(connection_environment(es.url, s3.url, database.name))
         os.environ["MESSAGE_EXPORT_CONFIG"] = str(write_config(workdir / "message_export.yaml"))

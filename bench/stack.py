@@ -2,8 +2,8 @@
 
 - Elasticsearch-compatible server in its own process (``python -m tests.support.es_server``), so
   worker processes measure only their own memory and the server never shares their GIL;
-- moto's S3 server behind the latency-injecting proxy, in this (orchestrating) process, which only
-  waits while workers measure;
+- moto's S3 server in its own process too, behind the latency-injecting proxy, which runs in this
+  (orchestrating) process: it only waits while workers measure, and moto gets a GIL of its own;
 - the local MySQL/MariaDB server, in a fresh database dropped at the end.
 """
 
@@ -43,8 +43,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class EsProcess:
-    """The Elasticsearch-compatible server as a child process."""
+class ServerProcess:
+    """A local HTTP server as a child process, started and stopped with the benchmark."""
+
+    name = "server"
 
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
@@ -52,44 +54,26 @@ class EsProcess:
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> EsProcess:
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         log = self._log_path.open("wb")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.es_server", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self._process = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"Elasticsearch-compatible server exited with {self._process.returncode}; see {self._log_path}"
-                )
+                raise RuntimeError(f"{self.name} exited with {self._process.returncode}; see {self._log_path}")
             try:
                 with urllib.request.urlopen(self.url, timeout=2) as response:
                     response.read()
                 return self
+            except urllib.error.HTTPError:
+                return self  # it answers (moto's root path is not a page)
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"Elasticsearch-compatible server did not answer on {self.url} within {timeout}s")
-
-    def set_latency(self, latency: Latency | None) -> None:
-        """Inject ``latency`` on every request (``None``: none)."""
-        from tests.support.es_server import FAULT_PREFIX  # the server's control API path
-
-        request = urllib.request.Request(f"{self.url}{FAULT_PREFIX}", method="DELETE")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-        if latency is None:
-            return
-        body = json.dumps({"fixed_ms": latency.fixed_ms, "jitter_ms": latency.jitter_ms}).encode()
-        request = urllib.request.Request(
-            f"{self.url}{FAULT_PREFIX}/latency", data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+        raise RuntimeError(f"{self.name} did not answer on {self.url} within {timeout}s")
 
     def rss_mb(self) -> float | None:
         import psutil
@@ -113,14 +97,48 @@ class EsProcess:
         self._process = None
 
 
+class MotoProcess(ServerProcess):
+    """moto's S3 server (``python -m moto.server``)."""
+
+    name = "moto S3 server"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+
+class EsProcess(ServerProcess):
+    """The Elasticsearch-compatible server."""
+
+    name = "Elasticsearch-compatible server"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "tests.support.es_server", "--host", "127.0.0.1", "--port", str(self.port)]
+
+    def set_latency(self, latency: Latency | None) -> None:
+        """Inject ``latency`` on every request (``None``: none)."""
+        from tests.support.es_server import FAULT_PREFIX  # the server's control API path
+
+        request = urllib.request.Request(f"{self.url}{FAULT_PREFIX}", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        if latency is None:
+            return
+        body = json.dumps({"fixed_ms": latency.fixed_ms, "jitter_ms": latency.jitter_ms}).encode()
+        request = urllib.request.Request(
+            f"{self.url}{FAULT_PREFIX}/latency", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+
 class S3Stack:
-    """moto's S3 server and the latency proxy in front of it, in this process."""
+    """moto's S3 server (its own process) and the latency proxy in front of it (this process)."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, log_path: Path, seed: int = 0) -> None:
         from tests.support.s3_proxy import S3FaultProxy
-        from tests.support.s3_server import MotoS3Server, create_bucket
+        from tests.support.s3_server import create_bucket
 
-        self.moto = MotoS3Server().start()
+        self.moto = MotoProcess(log_path).start()
         self.proxy = S3FaultProxy(self.moto.url, seed=seed).start()
         create_bucket(self.moto.url, BUCKET)
 
