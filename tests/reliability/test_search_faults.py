@@ -1,0 +1,99 @@
+"""Elasticsearch faults that look like success: an expired point in time mid-extraction, partial
+results, a message gone between extraction and processing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, date, datetime
+from typing import Any
+
+import MySQLdb
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from tests.harness.data import day_of_messages
+from tests.harness.stack import Stack, prepare_window
+from tests.reliability.conftest import wait_until
+
+
+def seed(stack: Stack, count: int) -> set[str]:
+    messages, related = day_of_messages(date(2024, 10, 1), count)
+    stack.index_messages(messages, related)
+    return set(messages)
+
+
+def tracked_rows(stack: Stack) -> int:
+    try:
+        return stack.query("SELECT COUNT(*) FROM message_tracking")[0][0]
+    except MySQLdb.ProgrammingError:  # ensure_schema has not created the table yet
+        return 0
+
+
+def test_point_in_time_expiring_mid_extraction_misses_and_duplicates_nothing(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+):
+    ids = seed(stack, 3000)
+    stack.write_config(**{"elasticsearch.page_size": 100})
+    stack.services.es.faults.add_latency(fixed_ms=40)  # 30 pages: time to expire the PIT between two of them
+    caplog.set_level(logging.INFO, logger="message_export")
+    outcome: dict[str, Any] = {}
+
+    def extract() -> None:
+        try:
+            outcome["batches"] = prepare_window("2024-10-01")[1]
+        except Exception as error:  # reported by the assertion below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=extract)
+    worker.start()
+    wait_until(lambda: tracked_rows(stack) >= 500, what="the first pages")
+    stack.services.es.expire_pits()
+    worker.join(timeout=120)
+    stack.services.es.faults.clear()
+    assert "error" not in outcome, outcome.get("error")
+    assert "point in time expired during extraction" in caplog.text  # the resume did happen
+    tracked = stack.tracking()
+    assert set(tracked) == ids  # none missed; the primary key makes "none duplicated" structural
+    assert {row["status"] for row in tracked.values()} == {"pending"}
+    totals = stack.query("SELECT COALESCE(SUM(total_messages), 0) FROM batch_progress")[0][0]
+    assert totals == len(ids)  # every id counted in exactly one batch
+
+
+def test_partial_search_results_are_rejected_and_retried(stack: Stack):
+    ids = seed(stack, 200)
+    _window, batch_ids = prepare_window("2024-10-01")
+    faults = stack.services.es.faults
+    faults.partial_results(count=3)
+    from message_export import pipeline
+
+    for batch_id in batch_ids:
+        pipeline.process_batch(batch_id, "partial")
+    assert faults.counters()["partial"] == 3  # the faults did fire ...
+    stack.assert_invariants(ids)  # ... and no body lacks a related document
+
+
+def test_partial_count_is_an_error_not_a_number(stack: Stack):
+    from message_export.hooks.search import MessageSearchHook, PartialResultsError
+    from message_export.windows import Window
+
+    seed(stack, 10)
+    stack.services.es.faults.partial_results(count=1)
+    window = Window(datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 10, 2, tzinfo=UTC))
+    with pytest.raises(PartialResultsError, match="incomplete results"):
+        MessageSearchHook().count_window("messages", "timestamp", window)
+
+
+def test_message_gone_before_processing_is_failed_not_found(stack: Stack):
+    ids = seed(stack, 20)
+    _window, [batch_id] = prepare_window("2024-10-01")
+    gone = sorted(ids)[7]
+    stack.es.delete(index="messages", id=gone, refresh=True)
+    from message_export import pipeline
+
+    with pytest.raises(AirflowFailException, match="1 of 20 messages failed"):
+        pipeline.process_batch(batch_id, "gone")
+    rows = stack.tracking()
+    assert rows[gone]["status"] == "failed" and "not found" in rows[gone]["last_error"]
+    assert {rows[m]["status"] for m in ids - {gone}} == {"completed"}
+    assert not any(gone in key for key in stack.object_keys())
