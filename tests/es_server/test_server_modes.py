@@ -246,3 +246,13 @@ def test_reset(es: Elasticsearch) -> None:
         assert not client.indices.exists(index="x")
         assert server.faults.counters()["requests"] == 1  # the exists call, after the reset
         client.close()
+
+
+def test_stalled_request_is_a_client_timeout_then_service_resumes(server: EsCompatServer, es_url: str) -> None:
+    server.faults.stall(2.0, path_pattern=r"^/$", count=1)
+    client = Elasticsearch(es_url, request_timeout=0.5, max_retries=0)
+    with pytest.raises(elasticsearch.ConnectionTimeout):
+        client.info()
+    assert client.info()["tagline"] == "You Know, for Search"
+    assert server.faults.counters()["stalls"] == 1
+    client.close()

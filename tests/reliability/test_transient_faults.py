@@ -134,3 +134,18 @@ def test_mysql_lock_wait_timeout_is_retried(stack: Stack, services, report):
     figures = stack.archive_figures(ids)
     assert figures["extra_attempts"] == 0  # the claim statement was retried, not the messages
     report.update(figures, faults_injected="MySQL: lock wait timeout (1205) on the claim")
+
+
+def test_elasticsearch_timeouts_are_retried(stack: Stack, report):
+    ids = seed(stack, 200)
+    stack.write_config(**{"elasticsearch.request_timeout": 1.0})
+    faults = stack.services.es.faults
+    faults.stall(3.0, path_pattern=r"_mget", count=2)  # answered after the client gave up: a read timeout
+    faults.stall(3.0, path_pattern=r"_search", count=1)
+    result = stack.run_dag(logical_date=LOGICAL)
+    assert result.state == "success", result.task_states
+    assert faults.counters()["stalls"] == 3
+    stack.assert_invariants(ids, check_bodies=30)
+    figures = stack.archive_figures(ids)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
+    report.update(figures, faults_injected="ES: 3 requests answered after the 1 s client timeout")

@@ -24,6 +24,7 @@ class _Rule:
     methods: frozenset[str] | None = None
     fixed_ms: float = 0.0
     jitter_ms: float = 0.0
+    seconds: float = 0.0
     fired: int = 0
     seen: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -49,7 +50,9 @@ class _Rule:
             out.update(fixed_ms=self.fixed_ms, jitter_ms=self.jitter_ms)
         else:
             out.update(count=self.count, probability=self.probability)
-        if self.kind in ("error", "drop"):
+        if self.kind == "stall":
+            out["seconds"] = self.seconds
+        if self.kind in ("error", "drop", "stall"):
             out.update(
                 path_pattern=self.pattern.pattern if self.pattern else ".*",
                 methods=sorted(self.methods) if self.methods else None,
@@ -76,7 +79,7 @@ class FaultController:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._next = 0
-        self._counters = dict.fromkeys(("requests", "errors", "drops", "partial", "latency_applied"), 0)
+        self._counters = dict.fromkeys(("requests", "errors", "drops", "partial", "stalls", "latency_applied"), 0)
 
     def _rule(self, kind: str, **kwargs: Any) -> _Rule:
         with self._lock:
@@ -136,6 +139,28 @@ class FaultController:
             methods=frozenset(m.upper() for m in methods) if methods else None,
         )
 
+    def stall(
+        self,
+        seconds: float,
+        path_pattern: str = ".*",
+        count: int | None = None,
+        probability: float | None = None,
+        methods: list[str] | None = None,
+    ) -> None:
+        """Hold matching requests for ``seconds`` before answering: longer than a client's timeout, it
+        is a timeout as the client sees it (the server answers late, to a closed connection)."""
+        self._check(count, probability)
+        if seconds <= 0:
+            raise ValueError("seconds must be > 0")
+        self._rule(
+            "stall",
+            seconds=float(seconds),
+            pattern=re.compile(path_pattern),
+            count=count,
+            probability=probability,
+            methods=frozenset(m.upper() for m in methods) if methods else None,
+        )
+
     def partial_results(self, count: int | None = None, probability: float | None = None) -> None:
         """Make the next searches report a failed shard (or fail, with ``allow_partial_search_results=false``)."""
         self._check(count, probability)
@@ -171,6 +196,12 @@ class FaultController:
                     delay_ms += rule.fixed_ms + (rule.rng.uniform(0, rule.jitter_ms) if rule.jitter_ms else 0.0)
             if latency:
                 self._counters["latency_applied"] += 1
+            for rule in self._rules:
+                if rule.kind == "stall" and rule.applies(method, path) and rule.fire():
+                    self._counters["stalls"] += 1
+                    delay_ms += rule.seconds * 1000.0
+                    break
+            if delay_ms:
                 decision.delay_s = delay_ms / 1000.0
             for rule in self._rules:
                 if rule.kind in ("error", "drop") and rule.applies(method, path) and rule.fire():
@@ -210,5 +241,10 @@ class FaultController:
             )
         elif action == "partial":
             self.partial_results(body.get("count"), body.get("probability"))
+        elif action == "stall":
+            self.stall(
+                float(body["seconds"]), body.get("path_pattern", ".*"), body.get("count"), body.get("probability"),
+                body.get("methods"),
+            )
         else:
             raise KeyError(action)
