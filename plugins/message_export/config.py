@@ -79,6 +79,7 @@ class ArchiveSettings(_Strict):
     kms_key_id: str | None = None
     acl: Literal["bucket-owner-full-control", "private"] | None = None
     max_concurrency: int = Field(32, ge=1, le=256)
+    read_timeout: float = Field(60.0, gt=0)
 
     @field_validator("bucket")
     @classmethod

@@ -72,6 +72,7 @@ class ExportServices:
             archive=MessageArchiveHook(
                 config.connections.aws,
                 max_concurrency=config.s3.max_concurrency,
+                read_timeout=config.s3.read_timeout,
                 server_side_encryption=config.s3.server_side_encryption,
                 kms_key_id=config.s3.kms_key_id,
                 acl=config.s3.acl,

@@ -149,3 +149,18 @@ def test_elasticsearch_timeouts_are_retried(stack: Stack, report):
     figures = stack.archive_figures(ids)
     assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
     report.update(figures, faults_injected="ES: 3 requests answered after the 1 s client timeout")
+
+
+def test_s3_timeouts_are_retried(stack: Stack, report):
+    ids = seed(stack, 100)
+    stack.write_config(**{"s3.read_timeout": 1.0})
+    faults = stack.services.s3_proxy.faults
+    faults.add_latency(3000, methods=["PUT"], count=4)  # 4 PUTs answered after the client's 1 s read timeout
+    result = stack.run_dag(logical_date=LOGICAL)
+    assert result.state == "success", result.task_states
+    # each timed-out PUT was sent again: more PUTs reached S3 than there are messages
+    assert faults.counters().by_method["PUT"]["requests"] >= len(ids) + 4
+    stack.assert_invariants(ids)  # the slow PUTs landed late; their retries wrote the same bytes
+    figures = stack.archive_figures(ids)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
+    report.update(figures, faults_injected="S3: 4 PUTs answered after the 1 s read timeout")

@@ -109,6 +109,7 @@ class _Latency:
     pattern: re.Pattern[str]
     methods: frozenset[str] | None
     rng: random.Random
+    remaining: int | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -116,6 +117,7 @@ class _Latency:
             "jitter_ms": self.jitter_ms,
             "path_pattern": self.pattern.pattern,
             "methods": sorted(self.methods) if self.methods else None,
+            "remaining": self.remaining,
         }
 
 
@@ -200,8 +202,12 @@ class FaultController:
         jitter_ms: float = 0,
         path_pattern: str = ".*",
         methods: list[str] | None = None,
+        count: int | None = None,
     ) -> None:
-        """Delay each matching request by ``fixed_ms`` plus a uniform draw in ``[0, jitter_ms]``."""
+        """Delay each matching request (only the next ``count`` of them, if given) by ``fixed_ms`` plus a
+        uniform draw in ``[0, jitter_ms]``; a delay beyond the client's read timeout is a timeout."""
+        if count is not None and count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
         if fixed_ms < 0 or jitter_ms < 0:
             raise ValueError(f"latency must be >= 0 ms, got fixed_ms={fixed_ms!r}, jitter_ms={jitter_ms!r}")
         with self._lock:
@@ -212,6 +218,7 @@ class FaultController:
                     _compile(path_pattern),
                     _methods(methods),
                     self._next_rng(),
+                    count,
                 )
             )
 
@@ -308,10 +315,14 @@ class FaultController:
             request_id = f"{self._totals['requests']:016X}"
             delay_ms = 0.0
             for latency in self._latency:
+                if latency.remaining == 0:
+                    continue
                 if (latency.methods is None or method in latency.methods) and latency.pattern.search(target):
                     delay_ms += latency.fixed_ms + (
                         latency.rng.uniform(0, latency.jitter_ms) if latency.jitter_ms else 0
                     )
+                    if latency.remaining is not None:
+                        latency.remaining -= 1
             for rule in self._rules:
                 if not rule.matches(method, target):
                     continue

@@ -472,7 +472,9 @@ def test_http_control_api(proxy: S3FaultProxy, bucket: str) -> None:
     assert state["counters"]["errors"] == 1
     assert state["counters"]["by_method"]["HEAD"]["errors"] == 1
     assert [rule["kind"] for rule in state["rules"]] == ["error", "drop", "lost_response"]
-    assert state["latency"] == [{"fixed_ms": 1.0, "jitter_ms": 2.0, "path_pattern": ".*", "methods": None}]
+    assert state["latency"] == [
+        {"fixed_ms": 1.0, "jitter_ms": 2.0, "path_pattern": ".*", "methods": None, "remaining": None}
+    ]
 
     status, state = _control(proxy, "DELETE", "/__fault__")
     assert status == 200

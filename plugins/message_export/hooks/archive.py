@@ -60,6 +60,7 @@ class MessageArchiveHook(S3Hook):
         *,
         max_concurrency: int = 32,
         max_attempts: int = 8,
+        read_timeout: float = 60.0,
         server_side_encryption: str = "AES256",
         kms_key_id: str | None = None,
         acl: str | None = None,
@@ -69,7 +70,7 @@ class MessageArchiveHook(S3Hook):
             retries={"mode": "standard", "max_attempts": max_attempts},
             max_pool_connections=max_concurrency,
             connect_timeout=10,
-            read_timeout=60,
+            read_timeout=read_timeout,
             tcp_keepalive=True,
         )
         super().__init__(aws_conn_id=aws_conn_id, config=config, **kwargs)
