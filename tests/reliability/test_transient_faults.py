@@ -22,6 +22,15 @@ def seed(stack: Stack, count: int, day: date = date(2024, 10, 1)) -> set[str]:
 LOGICAL = datetime(2024, 10, 2, tzinfo=UTC)
 
 
+def assert_absorbed(stack: Stack, ids: set[str], report: dict, faults_injected: str, check_bodies: bool | int = True):
+    """The invariants hold and the clients' own retries absorbed every fault: no message needed a
+    second attempt. Records the scenario's figures for the README table."""
+    stack.assert_invariants(ids, check_bodies=check_bodies)
+    figures = stack.archive_figures(ids)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
+    report.update(figures, faults_injected=faults_injected)
+
+
 def test_elasticsearch_429_5xx_and_dropped_connections_are_retried(stack: Stack, report):
     ids = seed(stack, 300)
     # the shipped default budget: 6 retries, so six faults in a row on one request are absorbed
@@ -35,10 +44,9 @@ def test_elasticsearch_429_5xx_and_dropped_connections_are_retried(stack: Stack,
     faults.add_latency(fixed_ms=1, jitter_ms=2)
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
-    stack.assert_invariants(ids, check_bodies=30)
-    figures = stack.archive_figures(ids)
-    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
-    report.update(figures, faults_injected="ES: 4×429 _mget, 3×503 _search, 502 _count, 504 _pit, 2 dropped")
+    assert_absorbed(
+        stack, ids, report, "ES: 4×429 _mget, 3×503 _search, 502 _count, 504 _pit, 2 dropped", check_bodies=30
+    )
 
 
 def test_s3_throttling_errors_drops_and_lost_responses_are_retried(stack: Stack, report):
@@ -52,11 +60,8 @@ def test_s3_throttling_errors_drops_and_lost_responses_are_retried(stack: Stack,
     assert result.state == "success", result.task_states
     counters = faults.counters()
     assert (counters.errors, counters.drops, counters.lost_responses) == (20, 5, 10)
-    stack.assert_invariants(ids)  # every body exact: re-PUTs after lost responses wrote the same bytes
-    figures = stack.archive_figures(ids)
-    # absorbed by botocore's standard retries: no message needed a second attempt
-    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
-    report.update(figures, faults_injected="S3: 15×503 SlowDown, 5×500, 5 dropped, 10 lost responses")
+    # every body exact: re-PUTs after lost responses wrote the same bytes; botocore's retries absorbed it all
+    assert_absorbed(stack, ids, report, "S3: 15×503 SlowDown, 5×500, 5 dropped, 10 lost responses")
 
 
 def test_lost_s3_response_is_neither_failure_nor_rewrite_with_other_bytes(stack: Stack):
@@ -130,10 +135,8 @@ def test_mysql_lock_wait_timeout_is_retried(stack: Stack, services, report):
         time.sleep(0.1)
         blocker.close()
     assert result["failed"] == 0 and result["completed"] == 50
-    stack.assert_invariants(ids)
-    figures = stack.archive_figures(ids)
-    assert figures["extra_attempts"] == 0  # the claim statement was retried, not the messages
-    report.update(figures, faults_injected="MySQL: lock wait timeout (1205) on the claim")
+    # the claim statement was retried, not the messages
+    assert_absorbed(stack, ids, report, "MySQL: lock wait timeout (1205) on the claim")
 
 
 def test_elasticsearch_timeouts_are_retried(stack: Stack, report):
@@ -145,10 +148,7 @@ def test_elasticsearch_timeouts_are_retried(stack: Stack, report):
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
     assert faults.counters()["stalls"] == 3
-    stack.assert_invariants(ids, check_bodies=30)
-    figures = stack.archive_figures(ids)
-    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
-    report.update(figures, faults_injected="ES: 3 requests answered after the 1 s client timeout")
+    assert_absorbed(stack, ids, report, "ES: 3 requests answered after the 1 s client timeout", check_bodies=30)
 
 
 def test_s3_timeouts_are_retried(stack: Stack, report):
@@ -160,7 +160,5 @@ def test_s3_timeouts_are_retried(stack: Stack, report):
     assert result.state == "success", result.task_states
     # each timed-out PUT was sent again: more PUTs reached S3 than there are messages
     assert faults.counters().by_method["PUT"]["requests"] >= len(ids) + 4
-    stack.assert_invariants(ids)  # the slow PUTs landed late; their retries wrote the same bytes
-    figures = stack.archive_figures(ids)
-    assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
-    report.update(figures, faults_injected="S3: 4 PUTs answered after the 1 s read timeout")
+    # the slow PUTs landed late; their retries wrote the same bytes
+    assert_absorbed(stack, ids, report, "S3: 4 PUTs answered after the 1 s read timeout")
