@@ -11,6 +11,14 @@ from typing import Any
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from message_export.ledger_reads import (
+    BatchRecord,
+    DayRecord,
+    FailedMessage,
+    LedgerSpan,
+    MessageWhereabouts,
+    StatusCounts,
+)
 from message_export.model import Batch, ClaimedMessage, Job, MessageOutcome
 from message_export.resources import load_sql
 from message_export.windows import Window
@@ -354,4 +362,128 @@ class MessageTrackingHook(MySqlHook):
                 )
                 for o in outcomes
             ],
+        )
+
+    # -- read-only views of the ledger (the dashboard) -----------------------------------------
+
+    def ledger_span(self, first_day: date, end_day: date) -> LedgerSpan:
+        """Return the first exported day and the job counts of the days in ``[first_day, end_day)``."""
+        rows = self._fetch(
+            "dashboard_ledger_span",
+            {"from_start": datetime.combine(first_day, time(0)), "to_start": datetime.combine(end_day, time(0))},
+        )
+        first, days, completed, failed, running = rows[0]
+        return LedgerSpan(
+            first_day=first.date() if first is not None else None,
+            days=int(days),
+            completed_days=int(completed),
+            failed_days=int(failed),
+            running_days=int(running),
+        )
+
+    def days_between(self, first_day: date, end_day: date) -> list[DayRecord]:
+        """Return the job rows of the days in ``[first_day, end_day)``, newest first."""
+        rows = self._fetch(
+            "dashboard_jobs_between",
+            {"from_start": datetime.combine(first_day, time(0)), "to_start": datetime.combine(end_day, time(0))},
+        )
+        return [self._day_record(row) for row in rows]
+
+    def day_record(self, day: date) -> DayRecord | None:
+        """Return the job row of ``day``, or ``None`` if the day was never exported."""
+        rows = self._fetch("dashboard_job_of_day", {"start_date": datetime.combine(day, time(0))})
+        return self._day_record(rows[0]) if rows else None
+
+    def live_job_counts(self, job_id: int) -> StatusCounts:
+        """Return the job's messages per status as they stand now."""
+        return StatusCounts.from_rows(self.job_counts(job_id))
+
+    def batch_count(self, job_id: int) -> int:
+        return int(self._fetch("dashboard_job_batch_count", {"job_id": job_id})[0][0])
+
+    def batch_records(self, job_id: int, offset: int, limit: int) -> list[BatchRecord]:
+        """Return one page of the job's batches with live message counts."""
+        rows = self._fetch("dashboard_job_batches", {"job_id": job_id, "offset": offset, "limit": limit})
+        if not rows:
+            return []
+        batch_ids = [int(row[0]) for row in rows]
+        counted: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
+        for batch_id, status, messages in self._fetch(
+            "dashboard_batch_status_counts",
+            {"first_batch_id": min(batch_ids), "last_batch_id": max(batch_ids)},
+        ):
+            if int(batch_id) in counted:
+                counted[int(batch_id)][_id_text(status)] = int(messages)
+        return [
+            BatchRecord(
+                batch_id=int(batch_id),
+                batch_number=int(number),
+                status=_id_text(status),
+                counts=StatusCounts.from_rows(counted[int(batch_id)]),
+                updated_at=_aware(updated_at),
+            )
+            for batch_id, number, status, _total, _processed, _failed, updated_at in rows
+        ]
+
+    def failed_messages(self, job_id: int, offset: int, limit: int) -> list[FailedMessage]:
+        """Return one page of the job's failed messages, in message id order."""
+        rows = self._fetch("dashboard_job_failures_page", {"job_id": job_id, "offset": offset, "limit": limit})
+        return [
+            FailedMessage(
+                message_id=_id_text(mid),
+                batch_id=int(batch_id),
+                attempts=int(attempts),
+                reason=error or "",
+                last_attempted=_aware(attempted) if attempted is not None else None,
+            )
+            for mid, batch_id, attempts, error, attempted in rows
+        ]
+
+    def find_message(self, message_id: str) -> MessageWhereabouts | None:
+        """Return where ``message_id`` stands, or ``None`` if no export ever tracked it."""
+        rows = self._fetch("dashboard_find_message", {"message_id": _id_bytes(message_id)})
+        if not rows:
+            return None
+        mid, status, s3_path, attempts, error, attempted, start, batch_id, dag_run_id = rows[0]
+        return MessageWhereabouts(
+            message_id=_id_text(mid),
+            status=_id_text(status),
+            day=start.date(),
+            batch_id=int(batch_id),
+            attempts=int(attempts),
+            s3_path=s3_path,
+            reason=error,
+            last_attempted=_aware(attempted) if attempted is not None else None,
+            dag_run_id=_id_text(dag_run_id) if dag_run_id is not None else None,
+        )
+
+    @staticmethod
+    def _day_record(row: Sequence[Any]) -> DayRecord:
+        (
+            job_id,
+            start,
+            _end,
+            status,
+            total,
+            completed,
+            failed,
+            source_count,
+            archived_objects,
+            extracted_at,
+            dag_run_id,
+            last_error,
+            updated_at,
+        ) = row
+        completed, failed = int(completed), int(failed)
+        return DayRecord(
+            job_id=int(job_id),
+            day=start.date(),
+            status=_id_text(status),
+            counts=StatusCounts(completed=completed, failed=failed, pending=max(int(total) - completed - failed, 0)),
+            source_count=None if source_count is None else int(source_count),
+            archived_objects=None if archived_objects is None else int(archived_objects),
+            extraction_completed_at=_aware(extracted_at) if extracted_at is not None else None,
+            dag_run_id=_id_text(dag_run_id) if dag_run_id is not None else None,
+            last_error=last_error,
+            updated_at=_aware(updated_at),
         )

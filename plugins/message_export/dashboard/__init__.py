@@ -1,0 +1,1 @@
+"""The export dashboard: a page inside the Airflow UI that reads the ledger through the tracking hook."""

@@ -1,0 +1,201 @@
+"""The dashboard's answers, read from the ledger through the tracking hook and shaped for JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from message_export.config import ExportConfig, load_config
+from message_export.dashboard.calendar import ONE_DAY, check_paging, day_page, last_due_day
+from message_export.hooks.tracking import MessageTrackingHook
+from message_export.ledger_reads import BatchRecord, DayRecord, FailedMessage, StatusCounts
+
+DAG_ID = "message_export"
+MAX_ROWS_PER_PAGE = 500
+RUNNING = "running"
+NOT_EXPORTED = "not_exported"
+
+
+def run_grid_path(dag_run_id: str | None) -> str | None:
+    """The Airflow UI path of a run in the grid view."""
+    return None if dag_run_id is None else f"/dags/{DAG_ID}/runs/{quote(dag_run_id, safe='')}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _counts(counts: StatusCounts) -> dict[str, int]:
+    return {
+        "completed": counts.completed,
+        "failed": counts.failed,
+        # leased messages are still on their way: the progress bar shows them as pending
+        "pending": counts.pending + counts.in_progress,
+        "total": counts.total,
+    }
+
+
+def _day_json(day: date, record: DayRecord | None) -> dict[str, Any]:
+    if record is None:
+        return {"day": day.isoformat(), "status": NOT_EXPORTED, "counts": _counts(StatusCounts())}
+    return {
+        "day": day.isoformat(),
+        "status": record.status,
+        "counts": _counts(record.counts),
+        "elasticsearch_count": record.source_count,
+        "archived_objects": record.archived_objects,
+        "extraction_completed_at": _iso(record.extraction_completed_at),
+        "dag_run_id": record.dag_run_id,
+        "run_url": run_grid_path(record.dag_run_id),
+        "problem": record.last_error,
+        "updated_at": _iso(record.updated_at),
+    }
+
+
+def _batch_json(batch: BatchRecord) -> dict[str, Any]:
+    return {
+        "batch_number": batch.batch_number,
+        "batch_id": batch.batch_id,
+        "status": batch.status,
+        "counts": _counts(batch.counts),
+        "updated_at": _iso(batch.updated_at),
+    }
+
+
+def _failure_json(failure: FailedMessage) -> dict[str, Any]:
+    return {
+        "message_id": failure.message_id,
+        "batch_id": failure.batch_id,
+        "attempts": failure.attempts,
+        "reason": failure.reason,
+        "last_attempted": _iso(failure.last_attempted),
+    }
+
+
+@dataclass(frozen=True)
+class DashboardReader:
+    """Answers the dashboard's questions; one tracking hook connection per answer."""
+
+    config: ExportConfig
+
+    @classmethod
+    def from_config_file(cls) -> DashboardReader:
+        return cls(load_config())
+
+    @contextmanager
+    def _ledger(self) -> Iterator[MessageTrackingHook]:
+        hook = MessageTrackingHook(self.config.connections.mysql, max_attempts=2)
+        try:
+            yield hook
+        finally:
+            hook.close()
+
+    def days(self, page: int, per_page: int, now: datetime | None = None) -> dict[str, Any]:
+        """One page of the calendar of days, newest first, with the days due but not exported."""
+        now = now or datetime.now(UTC)
+        last_day = last_due_day(now)
+        with self._ledger() as ledger:
+            span = ledger.ledger_span(self.config.start_date, last_day + ONE_DAY)
+            # days exported on request before the configured start date are shown too
+            first_day = min(self.config.start_date, span.first_day or self.config.start_date)
+            if first_day != self.config.start_date:
+                span = ledger.ledger_span(first_day, last_day + ONE_DAY)
+            shown = day_page(first_day, last_day, page, per_page)
+            records = {record.day: record for record in ledger.days_between(shown.first, shown.end)}
+            for day, record in list(records.items()):
+                if record.status == RUNNING:
+                    records[day] = _with_counts(record, ledger.live_job_counts(record.job_id))
+            chain_next = ledger.chain_next_start(self.config.start_date).date()
+        behind = max((last_day - chain_next).days + 1, 0)
+        return {
+            "dag_id": DAG_ID,
+            "configured_start_date": self.config.start_date.isoformat(),
+            "last_due_day": last_day.isoformat(),
+            "summary": {
+                "due_days": shown.total_days,
+                "exported_days": span.days,
+                "completed_days": span.completed_days,
+                "failed_days": span.failed_days,
+                "running_days": span.running_days,
+                "not_exported_days": max(shown.total_days - span.days, 0),
+                "chain_next_day": chain_next.isoformat(),
+                "chain_days_behind": behind,
+            },
+            "page": shown.page,
+            "per_page": shown.per_page,
+            "pages": shown.pages,
+            "days": [_day_json(day, records.get(day)) for day in shown.days()],
+        }
+
+    def day(
+        self, day: date, batch_page: int, failure_page: int, per_page: int, now: datetime | None = None
+    ) -> dict[str, Any] | None:
+        """One day: its figures, one page of its batches and one page of its failed messages."""
+        check_paging(batch_page, per_page, MAX_ROWS_PER_PAGE)
+        check_paging(failure_page, per_page, MAX_ROWS_PER_PAGE)
+        now = now or datetime.now(UTC)
+        with self._ledger() as ledger:
+            record = ledger.day_record(day)
+            if record is None:
+                due = self.config.start_date <= day <= last_due_day(now)
+                return {**_day_json(day, None), "due": due, "batches": None, "failures": None} if due else None
+            counts = ledger.live_job_counts(record.job_id)
+            batch_total = ledger.batch_count(record.job_id)
+            batches = ledger.batch_records(record.job_id, (batch_page - 1) * per_page, per_page)
+            failures = ledger.failed_messages(record.job_id, (failure_page - 1) * per_page, per_page)
+        return {
+            **_day_json(day, _with_counts(record, counts)),
+            "due": True,
+            "batches": {
+                "page": batch_page,
+                "per_page": per_page,
+                "total": batch_total,
+                "items": [_batch_json(batch) for batch in batches],
+            },
+            "failures": {
+                "page": failure_page,
+                "per_page": per_page,
+                "total": counts.failed,
+                "items": [_failure_json(failure) for failure in failures],
+            },
+        }
+
+    def message(self, message_id: str) -> dict[str, Any]:
+        """Where ``message_id`` is archived, or why it is not."""
+        with self._ledger() as ledger:
+            found = ledger.find_message(message_id)
+        if found is None:
+            return {
+                "message_id": message_id,
+                "found": False,
+                "answer": "not tracked: no export has extracted a message with exactly this id "
+                "(ids are compared byte for byte: case, spaces and Unicode form matter)",
+            }
+        if found.status == "completed" and found.s3_path:
+            answer = f"archived at {found.s3_path}"
+        elif found.status == "failed":
+            answer = f"not archived: failed after {found.attempts} attempts: {found.reason or 'no reason recorded'}"
+        else:
+            answer = f"not archived yet: {found.status.replace('_', ' ')} (attempts so far: {found.attempts})"
+        return {
+            "message_id": found.message_id,
+            "found": True,
+            "status": found.status,
+            "day": found.day.isoformat(),
+            "batch_id": found.batch_id,
+            "attempts": found.attempts,
+            "s3_uri": found.s3_path,
+            "reason": found.reason,
+            "last_attempted": _iso(found.last_attempted),
+            "dag_run_id": found.dag_run_id,
+            "run_url": run_grid_path(found.dag_run_id),
+            "answer": answer,
+        }
+
+
+def _with_counts(record: DayRecord, counts: StatusCounts) -> DayRecord:
+    return replace(record, counts=counts)

@@ -1,0 +1,359 @@
+// The message_export dashboard. Every value from the ledger is inserted with textContent, never as
+// HTML, so message ids and reasons show exactly as stored. Actions go through Airflow's own REST API
+// with the logged-in user's session, so the page has no privilege of its own.
+"use strict";
+
+const DAG_ID = "message_export";
+const PREFIX = "/message-export/";
+const BASE = location.pathname.slice(0, location.pathname.indexOf(PREFIX));
+const LIVE_SECONDS = 5;
+const IDLE_SECONDS = 30;
+
+const state = { page: 1, perPage: 31, day: null, batchPage: 1, failurePage: 1, runs: new Map(), timer: null, lastRun: null };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function num(value) {
+  return value === null || value === undefined ? "—" : Number(value).toLocaleString("en-US");
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+function progressBar(counts) {
+  const total = Math.max(counts.total, 1);
+  const bar = el("div", {
+    class: "progress",
+    role: "img",
+    "data-completed": counts.completed,
+    "data-failed": counts.failed,
+    "data-pending": counts.pending,
+    "aria-label": `${counts.completed} completed, ${counts.failed} failed, ${counts.pending} pending of ${counts.total}`,
+    title: `${counts.completed} completed · ${counts.failed} failed · ${counts.pending} pending`,
+  });
+  for (const part of ["completed", "failed", "pending"]) {
+    bar.append(el("span", { class: part, style: `width:${(100 * counts[part]) / total}%` }));
+  }
+  return bar;
+}
+
+async function getJson(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" }, ...options });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? response.statusText);
+    throw new Error(`${response.status}: ${detail}`);
+  }
+  return body;
+}
+
+function notice(text, isError = false) {
+  const box = document.getElementById("notice");
+  box.hidden = !text;
+  box.className = isError ? "notice error" : "notice";
+  box.replaceChildren();
+  if (text) box.append(typeof text === "string" ? document.createTextNode(text) : text);
+}
+
+function runLink(runId) {
+  if (!runId) return document.createTextNode("—");
+  return el("a", {
+    href: `${BASE}/dags/${DAG_ID}/runs/${encodeURIComponent(runId)}`,
+    target: "_top",
+    class: "run-link",
+    text: runId,
+  });
+}
+
+// -- actions --------------------------------------------------------------------------------------
+
+async function triggerExport(day, reprocess) {
+  const verb = reprocess ? "Re-export" : "Export";
+  if (!window.confirm(`${verb} ${day}? This starts a ${DAG_ID} run as you.`)) return;
+  try {
+    const run = await getJson(`${BASE}/api/v2/dags/${DAG_ID}/dagRuns`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ logical_date: null, conf: { start_date: day, reprocess } }),
+    });
+    state.lastRun = { runId: run.dag_run_id, day, state: run.state };
+    showLastRun();
+    schedule(LIVE_SECONDS);
+  } catch (error) {
+    notice(`${verb} of ${day} was refused by Airflow: ${error.message}`, true);
+  }
+}
+
+function showLastRun() {
+  const run = state.lastRun;
+  if (!run) return;
+  const line = el("span", { id: "triggered-run" });
+  line.append(`Run for ${run.day}: `, runLink(run.runId), ` — ${run.state ?? "queued"}`);
+  notice(line);
+}
+
+async function refreshLastRun() {
+  const run = state.lastRun;
+  if (!run || ["success", "failed"].includes(run.state)) return;
+  try {
+    const fresh = await getJson(`${BASE}/api/v2/dags/${DAG_ID}/dagRuns/${encodeURIComponent(run.runId)}`);
+    run.state = fresh.state;
+    showLastRun();
+  } catch (error) {
+    /* the next refresh tries again */
+  }
+}
+
+// -- durations from Airflow's own records of the runs ------------------------------------------
+
+async function loadRunTimes(runIds) {
+  const wanted = runIds.filter((id) => id && !(state.runs.get(id)?.final));
+  if (!wanted.length) return;
+  const seconds = (start, end) => (start ? ((end ? Date.parse(end) : Date.now()) - Date.parse(start)) / 1000 : null);
+  try {
+    const body = await getJson(`${BASE}/api/v2/dags/~/dagRuns/~/taskInstances/list`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ dag_ids: [DAG_ID], dag_run_ids: wanted, task_ids: ["extract"], page_limit: wanted.length }),
+    });
+    for (const ti of body.task_instances ?? []) {
+      const entry = state.runs.get(ti.dag_run_id) ?? {};
+      entry.extraction = seconds(ti.start_date, ti.end_date);
+      state.runs.set(ti.dag_run_id, entry);
+    }
+  } catch (error) {
+    /* durations stay unknown ("—") when Airflow does not answer */
+  }
+  await Promise.all(
+    wanted.map(async (runId) => {
+      try {
+        const run = await getJson(`${BASE}/api/v2/dags/${DAG_ID}/dagRuns/${encodeURIComponent(runId)}`);
+        const entry = state.runs.get(runId) ?? {};
+        entry.run = seconds(run.start_date, run.end_date);
+        entry.final = Boolean(run.end_date);
+        state.runs.set(runId, entry);
+      } catch (error) {
+        /* a run deleted from Airflow keeps "—" */
+      }
+    }),
+  );
+}
+
+// -- the days ------------------------------------------------------------------------------------
+
+function summaryText(data) {
+  const s = data.summary;
+  const behind = s.chain_days_behind
+    ? `the daily chain is ${s.chain_days_behind} day(s) behind (next: ${s.chain_next_day})`
+    : "the daily chain is up to date";
+  return (
+    `${s.due_days} days due since ${data.configured_start_date} up to ${data.last_due_day}: ` +
+    `${s.completed_days} completed, ${s.failed_days} failed, ${s.running_days} running, ` +
+    `${s.not_exported_days} not exported; ${behind}.`
+  );
+}
+
+function pager(container, page, pages, go) {
+  container.replaceChildren(
+    el("button", { type: "button", text: "‹ Newer", onclick: () => go(page - 1), ...(page <= 1 ? { disabled: "" } : {}) }),
+    el("span", { text: `page ${page} of ${pages}` }),
+    el("button", { type: "button", text: "Older ›", onclick: () => go(page + 1), ...(page >= pages ? { disabled: "" } : {}) }),
+  );
+}
+
+function dayRow(day) {
+  const times = state.runs.get(day.dag_run_id) ?? {};
+  const exported = day.status !== "not_exported";
+  const open = el("button", { type: "button", class: "link day-link", text: day.day, onclick: () => openDay(day.day) });
+  const action = el("button", {
+    type: "button",
+    class: exported ? "reexport" : "export",
+    text: exported ? "Re-export this day" : "Export this day",
+    onclick: () => triggerExport(day.day, exported),
+  });
+  const row = el(
+    "tr",
+    { "data-day": day.day, "data-status": day.status, ...(state.day === day.day ? { class: "selected" } : {}) },
+    el("td", {}, open),
+    el("td", {}, el("span", { class: `status ${day.status}`, text: day.status.replace("_", " ") })),
+    el("td", {}, progressBar(day.counts)),
+    el("td", { class: "num", text: num(day.counts.completed) }),
+    el("td", { class: "num", text: num(day.counts.failed) }),
+    el("td", { class: "num", text: num(day.counts.pending) }),
+    el("td", { class: "num", text: num(day.counts.total) }),
+    el("td", { class: "num", text: num(day.elasticsearch_count) }),
+    el("td", { class: "num", text: num(day.archived_objects) }),
+    el("td", { class: "num", text: duration(times.extraction) }),
+    el("td", { class: "num", text: duration(times.run) }),
+    el("td", {}, runLink(day.dag_run_id)),
+    el("td", {}, action),
+  );
+  if (day.problem) row.title = day.problem;
+  return row;
+}
+
+async function loadDays() {
+  const data = await getJson(`api/days?page=${state.page}&per_page=${state.perPage}`);
+  await loadRunTimes(data.days.map((day) => day.dag_run_id).filter(Boolean));
+  document.getElementById("summary").textContent = summaryText(data);
+  document.querySelector("#days tbody").replaceChildren(...data.days.map(dayRow));
+  pager(document.getElementById("days-pager"), data.page, data.pages, (page) => {
+    state.page = page;
+    refresh();
+  });
+  return data.days.some((day) => day.status === "running");
+}
+
+// -- one day -------------------------------------------------------------------------------------
+
+function figure(label, value) {
+  return el("div", { class: "figure" }, el("strong", { text: `${label}: ` }), value);
+}
+
+async function loadDay() {
+  if (!state.day) return false;
+  const data = await getJson(
+    `api/days/${state.day}?batch_page=${state.batchPage}&failure_page=${state.failurePage}&per_page=50`,
+  );
+  document.getElementById("day-section").hidden = false;
+  document.getElementById("day-title").textContent = `Day ${data.day}`;
+  const figures = document.getElementById("day-figures");
+  figures.replaceChildren(
+    figure("Status", el("span", { class: `status ${data.status}`, text: data.status.replace("_", " ") })),
+    figure("Progress", progressBar(data.counts)),
+    figure(
+      "Messages",
+      document.createTextNode(
+        `${num(data.counts.completed)} completed, ${num(data.counts.failed)} failed, ${num(data.counts.pending)} pending of ${num(data.counts.total)} tracked`,
+      ),
+    ),
+    figure(
+      "Reconciliation",
+      document.createTextNode(
+        `Elasticsearch ${num(data.elasticsearch_count)} · tracked ${num(data.counts.total)} · S3 objects ${num(data.archived_objects)}`,
+      ),
+    ),
+    figure("Airflow run", runLink(data.dag_run_id)),
+  );
+  if (data.problem) figures.append(figure("Problem", el("span", { class: "literal reason", text: data.problem })));
+  const batches = data.batches ?? { items: [], total: 0, page: 1, per_page: 50 };
+  document.querySelector("#batches tbody").replaceChildren(
+    ...batches.items.map((batch) =>
+      el(
+        "tr",
+        { "data-batch": batch.batch_number },
+        el("td", { class: "num", text: batch.batch_number }),
+        el("td", {}, el("span", { class: `status ${batch.status}`, text: batch.status })),
+        el("td", {}, progressBar(batch.counts)),
+        el("td", { class: "num", text: num(batch.counts.completed) }),
+        el("td", { class: "num", text: num(batch.counts.failed) }),
+        el("td", { class: "num", text: num(batch.counts.pending) }),
+        el("td", { class: "num", text: num(batch.counts.total) }),
+      ),
+    ),
+  );
+  pager(document.getElementById("batch-pager"), batches.page, Math.max(Math.ceil(batches.total / batches.per_page), 1), (page) => {
+    state.batchPage = page;
+    refresh();
+  });
+  const failures = data.failures ?? { items: [], total: 0, page: 1, per_page: 50 };
+  document.querySelector("#failures tbody").replaceChildren(
+    ...failures.items.map((failure) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, el("span", { class: "literal message-id", text: failure.message_id })),
+        el("td", { class: "num", text: failure.attempts }),
+        el("td", {}, el("span", { class: "literal reason", text: failure.reason })),
+        el("td", { text: failure.last_attempted ?? "—" }),
+      ),
+    ),
+  );
+  pager(document.getElementById("failure-pager"), failures.page, Math.max(Math.ceil(failures.total / failures.per_page), 1), (page) => {
+    state.failurePage = page;
+    refresh();
+  });
+  return data.status === "running";
+}
+
+function openDay(day) {
+  state.day = day;
+  state.batchPage = 1;
+  state.failurePage = 1;
+  const url = new URL(location.href);
+  url.searchParams.set("day", day);
+  history.replaceState(null, "", url);
+  refresh();
+}
+
+// -- search --------------------------------------------------------------------------------------
+
+async function findMessage(event) {
+  event.preventDefault();
+  // the id is sent exactly as typed: spaces and Unicode form are part of an id
+  const id = document.getElementById("find-id").value;
+  const box = document.getElementById("find-answer");
+  box.hidden = false;
+  if (!id) {
+    box.textContent = "Type a message id.";
+    return;
+  }
+  try {
+    const data = await getJson(`api/messages?message_id=${encodeURIComponent(id)}`);
+    box.replaceChildren(
+      el("div", {}, el("strong", { text: "Message " }), el("span", { class: "literal message-id", text: data.message_id })),
+      el("div", { class: "find-result", text: data.answer }),
+    );
+    if (data.found) box.append(el("div", { text: `Day ${data.day}, ${data.attempts} attempt(s), run ` }, runLink(data.dag_run_id)));
+  } catch (error) {
+    box.textContent = `Search failed: ${error.message}`;
+  }
+}
+
+// -- live refresh ----------------------------------------------------------------------------------
+
+function schedule(seconds) {
+  clearTimeout(state.timer);
+  state.timer = setTimeout(refresh, seconds * 1000);
+}
+
+async function refresh() {
+  let live = false;
+  try {
+    const [daysLive, dayLive] = await Promise.all([loadDays(), loadDay()]);
+    await refreshLastRun();
+    live = daysLive || dayLive || Boolean(state.lastRun && !["success", "failed"].includes(state.lastRun.state));
+    document.getElementById("refreshed").textContent =
+      `Updated ${new Date().toISOString().slice(11, 19)} UTC; ` + (live ? `refreshing every ${LIVE_SECONDS}s while a run is going.` : `refreshing every ${IDLE_SECONDS}s.`);
+    document.body.dataset.live = String(live);
+  } catch (error) {
+    notice(`The dashboard could not read the ledger: ${error.message}`, true);
+  }
+  schedule(live ? LIVE_SECONDS : IDLE_SECONDS);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const params = new URLSearchParams(location.search);
+  const dagId = params.get("dag_id");
+  if (dagId && dagId !== DAG_ID) {
+    notice(`This dashboard shows the ${DAG_ID} DAG's export ledger, not ${dagId}.`);
+  }
+  if (params.get("day")) state.day = params.get("day");
+  document.getElementById("find-form").addEventListener("submit", findMessage);
+  refresh();
+});

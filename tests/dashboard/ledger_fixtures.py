@@ -1,0 +1,126 @@
+"""A small real ledger for the dashboard tests: generated days plus one day of hostile message ids
+written through the tracking hook's own write path (open, track, claim, record)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import MySQLdb
+
+from message_export.hooks.tracking import MessageTrackingHook
+from message_export.model import MessageOutcome
+from message_export.windows import Window
+from tests.support.ledger_generator import LedgerShape, generate_ledger
+
+MYSQL = {
+    "host": os.environ.get("MYSQL_TEST_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MYSQL_TEST_PORT", "3306")),
+    "user": os.environ.get("MYSQL_TEST_USER", "root"),
+    "password": os.environ.get("MYSQL_TEST_PASSWORD", ""),
+}
+CONN_ID = "dashboard_ledger"
+# Ids a page must show exactly as stored: markup, quotes, a decomposed (NFD) é, trailing spaces.
+HOSTILE_IDS = (
+    '<script>alert("x")</script>',
+    'it\'s "quoted" & <b>bold</b>',
+    "cafe\u0301",  # NFD: 'e' + combining acute
+    "café",  # NFC: a different id
+    "trailing  ",
+)
+HOSTILE_REASON = '<img src=x onerror="alert(1)"> failed: <b>not</b> found'
+
+
+@dataclass(frozen=True)
+class DashboardLedger:
+    database: str
+    conn_id: str
+    connection_json: str
+    shape: LedgerShape
+    hostile_day: date
+    archived_id: str
+    archived_uri: str
+
+
+def connection_json(database: str) -> str:
+    return json.dumps(
+        {
+            "conn_type": "mysql",
+            "host": MYSQL["host"],
+            "port": MYSQL["port"],
+            "login": MYSQL["user"],
+            "password": MYSQL["password"],
+            "schema": database,
+            "extra": {"charset": "utf8mb4"},
+        }
+    )
+
+
+def _write_hostile_day(hook: MessageTrackingHook, day: date) -> tuple[str, str]:
+    """A running day whose failures carry hostile ids and reasons; return one archived id and its URI."""
+    job = hook.open_job(Window.for_day(day), "manual__hostile")
+    batches = hook.ensure_batches(job.job_id, [0, 1])
+    ids = [*HOSTILE_IDS, "archived-1", "archived-2", "waiting-1"]
+    hook.track_messages(job, [(mid, batches[0] if i < 5 else batches[1]) for i, mid in enumerate(ids)])
+    hook.complete_extraction(job.job_id)
+    token = uuid.uuid4().hex
+    claimed = {m.message_id: m for m in hook.claim_batch(batches[0], token, 600, 5)}
+    claimed.update({m.message_id: m for m in hook.claim_batch(batches[1], token, 600, 5)})
+    uri = f"s3://message-archive/messages/dt={day.isoformat()}/archived-1.json"
+    outcomes = [MessageOutcome.failed(claimed[mid], HOSTILE_REASON) for mid in HOSTILE_IDS]
+    outcomes.append(MessageOutcome.archived(claimed["archived-1"], uri))
+    outcomes.append(MessageOutcome.archived(claimed["archived-2"], uri.replace("-1", "-2")))
+    hook.record_results(token, outcomes)
+    # waiting-1 stays leased (in progress): the day is still running
+    hook.refresh_batches(list(batches.values()))
+    return "archived-1", uri
+
+
+@contextmanager
+def dashboard_ledger(shape: LedgerShape, hostile_day: date) -> Iterator[DashboardLedger]:
+    """Create a database, fill it, point ``AIRFLOW_CONN_DASHBOARD_LEDGER`` at it; drop it afterwards."""
+    name = f"message_export_dash_{uuid.uuid4().hex[:10]}"
+    admin = MySQLdb.connect(host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"])
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    previous = os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}")
+    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = connection_json(name)
+    hook = MessageTrackingHook(CONN_ID)
+    try:
+        hook.ensure_schema()
+        conn = MySQLdb.connect(
+            host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"], db=name
+        )
+        try:
+            generate_ledger(conn, shape)
+        finally:
+            conn.close()
+        archived_id, uri = _write_hostile_day(hook, hostile_day)
+        yield DashboardLedger(name, CONN_ID, connection_json(name), shape, hostile_day, archived_id, uri)
+    finally:
+        hook.close()
+        if previous is None:
+            os.environ.pop(f"AIRFLOW_CONN_{CONN_ID.upper()}", None)
+        else:
+            os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = previous
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+def recent_shape(now: datetime, days: int = 6, messages_per_day: int = 1200) -> LedgerShape:
+    """Generated days ending the day before the hostile day, which is yesterday of ``now``."""
+    yesterday = now.date() - timedelta(days=1)
+    return LedgerShape(
+        first_day=yesterday - timedelta(days=days),
+        days=days,
+        messages_per_day=messages_per_day,
+        batch_size=500,
+        failed_every=300,
+        running_days=1,
+    )
