@@ -124,3 +124,24 @@ def recent_shape(now: datetime, days: int = 6, messages_per_day: int = 1200) -> 
         failed_every=300,
         running_days=1,
     )
+
+
+@contextmanager
+def read_only_login(database: str) -> Iterator[tuple[str, str]]:
+    """A MySQL user that may only SELECT from ``database`` (what the dashboard needs); dropped afterwards."""
+    user, password = f"dash_ro_{uuid.uuid4().hex[:8]}", f"ro-secret-{uuid.uuid4().hex}"
+    admin = MySQLdb.connect(host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"])
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+            cursor.execute(f"GRANT SELECT ON `{database}`.* TO %s@'%%'", (user,))
+        yield user, password
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute("DROP USER IF EXISTS %s@'%%'", (user,))
+        admin.close()
+
+
+def connection_json_as(database: str, user: str, password: str) -> str:
+    values = json.loads(connection_json(database))
+    return json.dumps({**values, "login": user, "password": password})

@@ -1,0 +1,76 @@
+"""One real Airflow stack for the dashboard's HTTP and browser tests (the stack is the slow part):
+login required (``SIMPLE_AUTH_MANAGER_ALL_ADMINS`` off), the plugins folder of this checkout, and a
+generated ledger read through a SELECT-only MySQL login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.dashboard.ledger_fixtures import (
+    DashboardLedger,
+    connection_json_as,
+    dashboard_ledger,
+    read_only_login,
+    recent_shape,
+)
+from tests.support.airflow_stack import AirflowClient, AirflowStack
+
+DAG_ID = "message_export"
+PREFIX = "/message-export"
+
+
+@dataclass(frozen=True)
+class DashboardStack:
+    stack: AirflowStack
+    ledger: DashboardLedger
+    mysql_password: str
+    now: datetime
+
+    @property
+    def base_url(self) -> str:
+        return self.stack.base_url
+
+    def client(self) -> AirflowClient:
+        return self.stack.client("admin")
+
+    def anonymous(self) -> AirflowClient:
+        return AirflowClient(self.stack.base_url)
+
+
+@pytest.fixture(scope="session")
+def dashboard_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardStack]:
+    now = datetime.now(UTC)
+    home = tmp_path_factory.mktemp("dashboard-airflow")
+    with dashboard_ledger(recent_shape(now), now.date() - timedelta(days=1)) as ledger:
+        config = Path(home) / "message_export.yaml"
+        config.write_text(
+            f"start_date: {ledger.shape.first_day - timedelta(days=3)}\n"
+            f"connections:\n  mysql: {ledger.conn_id}\n"
+            "elasticsearch:\n  message_index: messages\n"
+            "s3:\n  bucket: message-archive\n",
+            encoding="utf-8",
+        )
+        with read_only_login(ledger.database) as (user, password):
+            stack = AirflowStack(
+                home / "home",
+                dags_folder=REPO / "dags",
+                plugins_folder=REPO / "plugins",
+                env={
+                    f"AIRFLOW_CONN_{ledger.conn_id.upper()}": connection_json_as(ledger.database, user, password),
+                    "MESSAGE_EXPORT_CONFIG": str(config),
+                },
+                all_admins=False,
+                users={"admin": "admin-password"},
+            )
+            stack.start()
+            try:
+                stack.wait_for_dag(DAG_ID, timeout=180)
+                yield DashboardStack(stack, ledger, password, now)
+            finally:
+                stack.stop()

@@ -1,0 +1,120 @@
+"""The dashboard's JSON endpoints through HTTP against the real api-server (plugin loaded from plugins/)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+
+from message_export.dashboard.app import create_app
+from tests.dashboard.conftest import PREFIX, DashboardStack
+from tests.dashboard.ledger_fixtures import HOSTILE_IDS, HOSTILE_REASON
+
+
+def _concrete_paths() -> list[str]:
+    """Every route of the app, with a value for each path parameter."""
+    paths = []
+    for route in create_app().routes:
+        path = getattr(route, "path", "")
+        if path.startswith(("/openapi", "/docs", "/redoc")):
+            continue
+        paths.append(PREFIX + path.replace("{day}", "2024-01-01").replace("{name}", "dashboard.js"))
+    return paths
+
+
+def test_every_route_refuses_anonymous_and_forged_users(dashboard_stack: DashboardStack) -> None:
+    paths = _concrete_paths()
+    assert {f"{PREFIX}/", f"{PREFIX}/api/days", f"{PREFIX}/api/messages"} <= set(paths)
+    anonymous = dashboard_stack.anonymous()
+    for path in paths:
+        answer = anonymous.get(path, params={"message_id": "x"})
+        assert answer.status_code == 401, (path, answer.status_code, answer.text[:200])
+        forged = anonymous.get(path, params={"message_id": "x"}, headers={"Authorization": "Bearer not-a-token"})
+        assert forged.status_code in (401, 403), (path, forged.status_code)
+        cookie = anonymous.get(path, params={"message_id": "x"}, cookies={"_token": "forged"})
+        assert cookie.status_code in (401, 403), (path, cookie.status_code)
+
+
+def test_the_plugin_is_registered_with_its_views(dashboard_stack: DashboardStack) -> None:
+    plugins = dashboard_stack.client().json("get", "/api/v2/plugins")["plugins"]
+    ours = next(p for p in plugins if p["name"] == "message_export_dashboard")
+    destinations = {view["destination"]: view for view in ours["external_views"]}
+    assert destinations["nav"]["href"] == f"{PREFIX}/" and destinations["nav"]["url_route"]
+    assert destinations["dag"]["href"] == f"{PREFIX}/?dag_id={{DAG_ID}}"
+    assert [app["url_prefix"] for app in ours["fastapi_apps"]] == [PREFIX]
+
+
+def test_days_answer_pages_the_calendar_with_live_counts(dashboard_stack: DashboardStack) -> None:
+    client, ledger = dashboard_stack.client(), dashboard_stack.ledger
+    answer = client.json("get", f"{PREFIX}/api/days", params={"per_page": 5})
+    assert answer["pages"] == 2 and len(answer["days"]) == 5
+    assert answer["summary"]["not_exported_days"] == 3
+    newest = answer["days"][0]
+    assert newest["day"] == ledger.hostile_day.isoformat() and newest["status"] == "running"
+    assert newest["counts"] == {"completed": 2, "failed": 5, "pending": 1, "total": 8}
+    older = client.json("get", f"{PREFIX}/api/days", params={"per_page": 5, "page": 2})["days"]
+    assert [d["status"] for d in older[-3:]] == ["not_exported"] * 3
+    settled = older[-4]
+    assert settled["elasticsearch_count"] == 1200 and settled["archived_objects"] == 1196
+    assert settled["run_url"] == f"/dags/message_export/runs/{quote(settled['dag_run_id'], safe='')}"
+
+
+def test_bad_input_is_a_clear_error(dashboard_stack: DashboardStack) -> None:
+    client = dashboard_stack.client()
+    past = client.get(f"{PREFIX}/api/days", params={"page": 99})
+    assert past.status_code == 422 and "past the last page" in past.json()["detail"]
+    not_a_day = client.get(f"{PREFIX}/api/days/yesterday")
+    assert not_a_day.status_code == 422 and "'yesterday' is not a date" in not_a_day.json()["detail"]
+    future = dashboard_stack.now.date() + timedelta(days=5)
+    assert client.get(f"{PREFIX}/api/days/{future}").status_code == 404
+    assert client.get(f"{PREFIX}/api/days", params={"per_page": 1000}).status_code == 422
+
+
+def test_day_answer_lists_batches_and_hostile_failures_verbatim(dashboard_stack: DashboardStack) -> None:
+    client, ledger = dashboard_stack.client(), dashboard_stack.ledger
+    day = client.json("get", f"{PREFIX}/api/days/{ledger.hostile_day}", params={"per_page": 50})
+    assert [b["batch_number"] for b in day["batches"]["items"]] == [0, 1]
+    assert day["batches"]["items"][1]["counts"] == {"completed": 2, "failed": 0, "pending": 1, "total": 3}
+    failures = day["failures"]["items"]
+    assert sorted(f["message_id"] for f in failures) == sorted(HOSTILE_IDS)
+    assert {f["reason"] for f in failures} == {HOSTILE_REASON}
+    page_two = client.json("get", f"{PREFIX}/api/days/{ledger.hostile_day}", params={"per_page": 2, "failure_page": 2})
+    assert [f["message_id"] for f in page_two["failures"]["items"]] == [f["message_id"] for f in failures[2:4]]
+
+
+@pytest.mark.parametrize("message_id", HOSTILE_IDS)
+def test_search_answers_for_hostile_ids_exactly(dashboard_stack: DashboardStack, message_id: str) -> None:
+    answer = dashboard_stack.client().json("get", f"{PREFIX}/api/messages", params={"message_id": message_id})
+    assert answer["found"] is True and answer["message_id"] == message_id
+    assert answer["status"] == "failed" and HOSTILE_REASON in answer["answer"]
+
+
+def test_search_answers_the_s3_uri_or_why_not(dashboard_stack: DashboardStack) -> None:
+    client, ledger = dashboard_stack.client(), dashboard_stack.ledger
+    archived = client.json("get", f"{PREFIX}/api/messages", params={"message_id": ledger.archived_id})
+    assert archived["s3_uri"] == ledger.archived_uri and archived["answer"] == f"archived at {ledger.archived_uri}"
+    missing = client.json("get", f"{PREFIX}/api/messages", params={"message_id": "trailing"})  # stored with spaces
+    assert missing["found"] is False and "not tracked" in missing["answer"]
+
+
+def test_no_secret_reaches_an_answer(dashboard_stack: DashboardStack) -> None:
+    client, ledger = dashboard_stack.client(), dashboard_stack.ledger
+    answers = [
+        client.get(f"{PREFIX}/"),
+        client.get(f"{PREFIX}/static/dashboard.js"),
+        client.get(f"{PREFIX}/api/days", params={"per_page": 366}),
+        client.get(f"{PREFIX}/api/days/{ledger.hostile_day}"),
+        client.get(f"{PREFIX}/api/messages", params={"message_id": ledger.archived_id}),
+    ]
+    assert all(a.status_code == 200 for a in answers)
+    for answer in answers:
+        assert dashboard_stack.mysql_password not in answer.text
+        assert "ro-secret" not in answer.text and "password" not in answer.text.lower()
+
+
+def test_page_is_served_with_a_strict_content_security_policy(dashboard_stack: DashboardStack) -> None:
+    page = dashboard_stack.client().get(f"{PREFIX}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'self'" in policy
