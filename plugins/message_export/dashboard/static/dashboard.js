@@ -47,7 +47,9 @@ function progressBar(counts) {
     title: `${counts.completed} completed · ${counts.failed} failed · ${counts.pending} pending`,
   });
   for (const part of ["completed", "failed", "pending"]) {
-    bar.append(el("span", { class: part, style: `width:${(100 * counts[part]) / total}%` }));
+    const segment = el("span", { class: part });
+    segment.style.width = `${(100 * counts[part]) / total}%`; // CSSOM, allowed by the page's style-src 'self'
+    bar.append(segment);
   }
   return bar;
 }
@@ -82,9 +84,24 @@ function runLink(runId) {
 
 // -- actions --------------------------------------------------------------------------------------
 
+// The UI shows plugin pages in a sandboxed iframe without modals (window.confirm is blocked),
+// so the confirmation is a bar of its own.
+function askToExport(day, reprocess) {
+  const verb = reprocess ? "Re-export" : "Export";
+  const bar = el(
+    "span",
+    { id: "confirm-export" },
+    `${verb} ${day}${reprocess ? ", archiving its messages again" : ""}? This starts a ${DAG_ID} run as you. `,
+    el("button", { type: "button", class: "confirm", text: `Start ${verb.toLowerCase()}`, onclick: () => triggerExport(day, reprocess) }),
+    " ",
+    el("button", { type: "button", class: "cancel", text: "Cancel", onclick: () => notice("") }),
+  );
+  notice(bar);
+}
+
 async function triggerExport(day, reprocess) {
   const verb = reprocess ? "Re-export" : "Export";
-  if (!window.confirm(`${verb} ${day}? This starts a ${DAG_ID} run as you.`)) return;
+  notice(`${verb} of ${day}: asking Airflow for a run…`);
   try {
     const run = await getJson(`${BASE}/api/v2/dags/${DAG_ID}/dagRuns`, {
       method: "POST",
@@ -148,7 +165,8 @@ async function loadRunTimes(runIds) {
         entry.final = Boolean(run.end_date);
         state.runs.set(runId, entry);
       } catch (error) {
-        /* a run deleted from Airflow keeps "—" */
+        // a run Airflow no longer knows keeps "—" and is not asked for again
+        state.runs.set(runId, { ...(state.runs.get(runId) ?? {}), final: true });
       }
     }),
   );
@@ -184,12 +202,12 @@ function dayRow(day) {
     type: "button",
     class: exported ? "reexport" : "export",
     text: exported ? "Re-export this day" : "Export this day",
-    onclick: () => triggerExport(day.day, exported),
+    onclick: () => askToExport(day.day, exported),
   });
   const row = el(
     "tr",
     { "data-day": day.day, "data-status": day.status, ...(state.day === day.day ? { class: "selected" } : {}) },
-    el("td", {}, open),
+    el("td", { class: "day" }, open),
     el("td", {}, el("span", { class: `status ${day.status}`, text: day.status.replace("_", " ") })),
     el("td", {}, progressBar(day.counts)),
     el("td", { class: "num", text: num(day.counts.completed) }),
