@@ -49,7 +49,7 @@ mwaa-bundle:
 	cp dags/message_export.py dags/constraints.txt dags/.airflowignore build/dags/
 	cp -r include build/dags/include
 	cp requirements.txt build/requirements.txt
-	cd plugins && zip -qr ../build/plugins.zip message_export -x '*__pycache__*'
+	cd plugins && zip -qr ../build/plugins.zip message_export message_export_dashboard.py .airflowignore -x '*__pycache__*'
 	@echo "upload build/dags/* to the DAGs folder, build/plugins.zip and build/requirements.txt to the environment's S3 bucket"
 
 clean:

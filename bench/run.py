@@ -20,16 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench import dashboard_queries
 from bench.data import seed_all
 from bench.environment import REPO
 from bench.profiles import FULL, QUICK, Profile
 from bench.report import RESULTS, derive, render_text
-from bench.stack import BUCKET, EsProcess, MySqlDatabase, S3Stack, connection_environment, write_config
+from bench.stack import BUCKET, MYSQL, EsProcess, MySqlDatabase, S3Stack, connection_environment, write_config
 
 if TYPE_CHECKING:
     from message_export.config import ExportConfig
 
-PHASES = ("baseline", "pipeline", "ceilings", "airflow", "extraction")
+PHASES = ("baseline", "pipeline", "ceilings", "airflow", "extraction", "dashboard")
 
 
 class WorkerError(RuntimeError):
@@ -148,6 +149,8 @@ def main(argv: list[str], workdir: Path) -> int:
             raw["airflow"] = _guard(raw, "airflow", lambda: _airflow(bench, migrate))
         if "extraction" in phases:
             raw["extraction"] = _guard(raw, "extraction", lambda: _extraction(bench, es.url, s3.url, database, config))
+        if "dashboard" in phases:
+            raw["dashboard"] = _guard(raw, "dashboard", lambda: _dashboard(bench, database))
     finally:
         if es is not None:
             raw.setdefault("stack", {})["es_server_rss_mb_end"] = es.rss_mb()
@@ -165,10 +168,18 @@ def main(argv: list[str], workdir: Path) -> int:
     args.output.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
     print()
     print(render_text(figures))
+    if "error" not in figures.get("dashboard", {"error": None}):
+        print()
+        print(dashboard_queries.render(figures["dashboard"]))
     print(f"\nfigures written to {args.output} ({raw['duration_seconds']:.0f}s in all)")
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if raw["errors"] else 0
+
+
+def _dashboard(bench: Bench, database: MySqlDatabase) -> dict[str, Any]:
+    """The dashboard's answers against a generated year of ledger (its own database)."""
+    return dashboard_queries.measure(bench.profile.name, MYSQL, database.sibling("dashboard"), say=bench.say)
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

@@ -1,0 +1,208 @@
+"""The dashboard's queries against a big generated ledger: a year of days, tens of millions of
+tracked messages (``--quick``: a year of small days). Each answer the page asks for is timed as the
+dashboard computes it (tracking hook → MySQL), repeated; EXPLAIN shows the index each statement uses.
+
+Run inside ``make bench`` (phase ``dashboard``) or alone: ``python -m bench.dashboard_queries [--quick]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import MySQLdb
+
+from tests.support.ledger_generator import LedgerShape, generate_ledger, message_id_of
+
+CONN_ID = "dashboard_bench"
+REPEATS = 5
+# the statements the dashboard runs, with representative parameters filled in by `_explain`
+STATEMENTS = (
+    "dashboard_ledger_span",
+    "dashboard_jobs_between",
+    "dashboard_job_of_day",
+    "job_status_counts",
+    "dashboard_job_batch_count",
+    "dashboard_job_batches",
+    "dashboard_batch_status_counts",
+    "dashboard_job_failures_page",
+    "dashboard_find_message",
+    "find_chain_next_start",
+)
+
+
+def shape_for(profile: str) -> LedgerShape:
+    """A year of days ending yesterday; the newest day still running."""
+    per_day = 1_000 if profile == "quick" else 55_000  # full: 365 x 55,000 = 20.1M tracked messages
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    return LedgerShape(
+        first_day=yesterday - timedelta(days=364),
+        days=365,
+        messages_per_day=per_day,
+        batch_size=500,
+        failed_every=2_000,
+        running_days=1,
+    )
+
+
+def _timed(work: Any) -> dict[str, float]:
+    seconds = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - started)
+    return {"median_ms": statistics.median(seconds) * 1000, "max_ms": max(seconds) * 1000}
+
+
+def _explain(cursor: Any, shape: LedgerShape, job_id: int, first_batch: int) -> dict[str, list[dict[str, Any]]]:
+    from message_export.resources import load_sql
+
+    start = datetime.combine(shape.first_day, datetime.min.time())
+    params = {
+        "from_start": start,
+        "to_start": start + timedelta(days=31),
+        "start_date": start,
+        "first_start": start,
+        "job_id": job_id,
+        "offset": 0,
+        "limit": 50,
+        "first_batch_id": first_batch,
+        "last_batch_id": first_batch + 49,
+        "message_id": message_id_of(shape.first_day, 7).encode(),
+    }
+    plans = {}
+    for name in STATEMENTS:
+        cursor.execute("EXPLAIN " + load_sql(name), params)
+        columns = [c[0] for c in cursor.description]
+        plans[name] = [
+            {k: (v.decode() if isinstance(v, bytes) else v) for k, v in zip(columns, row, strict=True)}
+            for row in cursor.fetchall()
+        ]
+    return plans
+
+
+def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print) -> dict[str, Any]:
+    """Generate the ledger in ``database`` (empty), time the dashboard's answers; return the figures."""
+    from message_export.config import ExportConfig
+    from message_export.dashboard.reader import DashboardReader
+    from message_export.hooks.tracking import MessageTrackingHook
+
+    shape = shape_for(profile)
+    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
+        {
+            "conn_type": "mysql",
+            "host": mysql["host"],
+            "port": mysql["port"],
+            "login": mysql["user"],
+            "password": mysql["password"],
+            "schema": database,
+            "extra": {"charset": "utf8mb4"},
+        }
+    )
+    MessageTrackingHook(CONN_ID).ensure_schema()
+    conn = MySQLdb.connect(
+        host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"], db=database
+    )
+    say(f"dashboard: generating {shape.days} days x {shape.messages_per_day:,} messages ({shape.rows:,} rows)")
+    started = time.perf_counter()
+    counts = generate_ledger(conn, shape, progress=lambda done, total: say(f"dashboard: {done}/{total} days generated"))
+    generate_seconds = time.perf_counter() - started
+    with conn.cursor() as cursor:
+        cursor.execute("ANALYZE TABLE job_runs, batch_progress, message_tracking")
+        cursor.fetchall()
+        cursor.execute("SELECT job_id FROM job_runs ORDER BY start_date DESC LIMIT 1 OFFSET 1")
+        settled_job = int(cursor.fetchone()[0])
+        cursor.execute("SELECT MIN(batch_id) FROM batch_progress WHERE job_id = %s", (settled_job,))
+        first_batch = int(cursor.fetchone()[0])
+        plans = _explain(cursor, shape, settled_job, first_batch)
+    conn.close()
+
+    reader = DashboardReader(
+        ExportConfig.model_validate(
+            {
+                "start_date": shape.first_day.isoformat(),
+                "connections": {"mysql": CONN_ID},
+                "elasticsearch": {"message_index": "messages"},
+                "s3": {"bucket": "message-archive"},
+            }
+        )
+    )
+    newest = shape.first_day + timedelta(days=shape.days - 1)
+    settled = newest - timedelta(days=1)
+    batches = -(-shape.messages_per_day // shape.batch_size)
+    last_batch_page = max(-(-batches // 50), 1)
+    hit = message_id_of(shape.first_day + timedelta(days=100), shape.messages_per_day // 2)
+    answers = {
+        "days: newest page (31 days, running day counted live)": lambda: reader.days(1, 31),
+        "days: oldest page (31 days)": lambda: reader.days(-(-shape.days // 31), 31),
+        "days: the whole year on one page (366)": lambda: reader.days(1, 366),
+        "day: running day (live counts, batch page 1, failures page 1)": lambda: reader.day(newest, 1, 1, 50),
+        "day: settled day, last batch page": lambda: reader.day(settled, last_batch_page, 1, 50),
+        "day: settled day, failures page 2": lambda: reader.day(settled, 1, 2, 10),
+        "message: archived id": lambda: reader.message(hit),
+        "message: unknown id": lambda: reader.message("no-such-message"),
+    }
+    timings = {}
+    for name, work in answers.items():
+        work()  # warm: the first answer opens connections and loads SQL files
+        timings[name] = _timed(work)
+        say(f"dashboard: {name}: median {timings[name]['median_ms']:.1f} ms, max {timings[name]['max_ms']:.1f} ms")
+    slowest = max(timings, key=lambda name: timings[name]["max_ms"])
+    full_scans = sorted(
+        name
+        for name, plan in plans.items()
+        for row in plan
+        if row.get("type") == "ALL" and (row.get("rows") or 0) > 1000
+    )
+    return {
+        "ledger": {**counts, "days": shape.days, "messages_per_day": shape.messages_per_day},
+        "generate_seconds": generate_seconds,
+        "repeats": REPEATS,
+        "answers_ms": timings,
+        "slowest": {"answer": slowest, **timings[slowest]},
+        "plans": {
+            name: [(row.get("table"), row.get("type"), row.get("key"), row.get("rows")) for row in plan]
+            for name, plan in plans.items()
+        },
+        "full_scans": full_scans,
+    }
+
+
+def render(figures: dict[str, Any]) -> str:
+    ledger = figures["ledger"]
+    lines = [
+        f"Dashboard queries: ledger of {ledger['job_runs']} days, {ledger['batch_progress']:,} batches, "
+        f"{ledger['message_tracking']:,} tracked messages (generated in {figures['generate_seconds']:.0f}s); "
+        f"median / max of {figures['repeats']} answers:"
+    ]
+    for name, timing in figures["answers_ms"].items():
+        lines.append(f"  {timing['median_ms']:8.1f} ms / {timing['max_ms']:8.1f} ms  {name}")
+    slowest = figures["slowest"]
+    lines.append(f"  slowest: {slowest['answer']} ({slowest['max_ms']:.1f} ms max)")
+    lines.append(f"  statements scanning a whole table: {', '.join(figures['full_scans']) or 'none'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    from bench.environment import put_repo_on_path
+    from bench.stack import MYSQL, MySqlDatabase
+
+    put_repo_on_path()
+    database = MySqlDatabase.create()
+    try:
+        figures = measure("quick" if "--quick" in argv else "full", MYSQL, database.name)
+    finally:
+        if "--keep" not in argv:
+            database.drop()
+    print(render(figures))
+    print(json.dumps(figures["plans"], indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
