@@ -45,12 +45,7 @@ services:
 
 ## mwaa-bundle: build/plugins.zip and build/dags/ (DAG, constraints, include/) ready to upload
 mwaa-bundle:
-	rm -rf build && mkdir -p build/dags
-	cp dags/message_export.py dags/constraints.txt dags/.airflowignore build/dags/
-	cp -r include build/dags/include
-	cp requirements.txt build/requirements.txt
-	cd plugins && zip -qr ../build/plugins.zip message_export -x '*__pycache__*'
-	@echo "upload build/dags/* to the DAGs folder, build/plugins.zip and build/requirements.txt to the environment's S3 bucket"
+	$(PYTHON) -m scripts.mwaa_bundle --out build
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .demo
