@@ -103,9 +103,7 @@ class Deployment:
         raise AssertionError(f"runs not finished after {timeout:.0f}s: {states}")
 
     def task_instances(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
-        answer = self.api.json(
-            "get", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 200}
-        )
+        answer = self.api.json("get", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 200})
         by_task: dict[str, list[dict[str, Any]]] = {}
         for ti in answer["task_instances"]:
             by_task.setdefault(ti["task_id"], []).append(ti)

@@ -24,7 +24,11 @@ from typing import Any, Self
 import requests
 
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
-POSTGRES_URL = os.environ.get("AIRFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+# the metadata database's server: the machine's PostgreSQL (trust authentication for local connections)
+POSTGRES_URL = (
+    f"postgresql://{os.environ.get('AIRFLOW_PG_USER', 'postgres')}@{os.environ.get('AIRFLOW_PG_HOST', '127.0.0.1')}"
+    f":{os.environ.get('AIRFLOW_PG_PORT', '5432')}"
+)
 RUN_FINISHED = {"success", "failed"}
 
 
