@@ -24,7 +24,11 @@ from typing import Any, Self
 import requests
 
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
-POSTGRES_URL = os.environ.get("AIRFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+# the metadata database's server: the machine's PostgreSQL (trust authentication for local connections)
+POSTGRES_URL = (
+    f"postgresql://{os.environ.get('AIRFLOW_PG_USER', 'postgres')}@{os.environ.get('AIRFLOW_PG_HOST', '127.0.0.1')}"
+    f":{os.environ.get('AIRFLOW_PG_PORT', '5432')}"
+)
 RUN_FINISHED = {"success", "failed"}
 
 
@@ -88,16 +92,16 @@ class AirflowClient:
         return f"{self.base_url}{path if path.startswith('/') else '/' + path}"
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.get(self.url(path), timeout=kwargs.pop("timeout", 30), **kwargs)
+        return self.session.get(self.url(path), timeout=kwargs.pop("timeout", 90), **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.post(self.url(path), timeout=kwargs.pop("timeout", 30), **kwargs)
+        return self.session.post(self.url(path), timeout=kwargs.pop("timeout", 90), **kwargs)
 
     def patch(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.patch(self.url(path), timeout=kwargs.pop("timeout", 30), **kwargs)
+        return self.session.patch(self.url(path), timeout=kwargs.pop("timeout", 90), **kwargs)
 
     def delete(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.delete(self.url(path), timeout=kwargs.pop("timeout", 30), **kwargs)
+        return self.session.delete(self.url(path), timeout=kwargs.pop("timeout", 90), **kwargs)
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call the API and return its JSON answer; raise with the answer's text when it is not 2xx."""
@@ -105,6 +109,13 @@ class AirflowClient:
         if not response.ok:
             raise AirflowStackError(f"{method.upper()} {path} -> HTTP {response.status_code}: {response.text[:2000]}")
         return response.json() if response.content else None
+
+    def poll(self, path: str, **kwargs: Any) -> Any:
+        """GET for a wait loop: a slow or briefly unreachable api-server (a busy machine) yields ``None``."""
+        try:
+            return self.json("get", path, **kwargs)
+        except (requests.ConnectionError, requests.Timeout):
+            return None
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         answer = self.json("get", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "id"})
@@ -115,8 +126,8 @@ class AirflowClient:
         deadline = time.monotonic() + timeout
         run: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            run = self.json("get", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-            if run["state"] in RUN_FINISHED:
+            run = self.poll(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}") or run
+            if run.get("state") in RUN_FINISHED:
                 return run
             time.sleep(1)
         raise AirflowStackError(f"run {run_id} of {dag_id} still {run.get('state')!r} after {timeout:.0f}s")
