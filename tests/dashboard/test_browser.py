@@ -100,6 +100,15 @@ def test_page_inside_the_ui_shows_progress_and_hostile_ids_literally(
     assert SCREENSHOT.stat().st_size > 10_000
 
 
+def test_the_page_is_in_the_ui_navigation(ui: object, dashboard_stack: DashboardStack) -> None:
+    ui.goto(f"{dashboard_stack.base_url}/")  # type: ignore[attr-defined]
+    ui.get_by_role("button", name="Browse").click()  # type: ignore[attr-defined]
+    ui.get_by_role("menuitem", name="Message export").click()  # type: ignore[attr-defined]
+    ui.wait_for_url("**/plugin/message-export", timeout=30_000)  # type: ignore[attr-defined]
+    frame = ui.wait_for_selector("iframe").content_frame()  # type: ignore[attr-defined]
+    frame.wait_for_selector("#days tbody tr", timeout=60_000)
+
+
 def test_figures_refresh_without_reloading_while_a_day_runs(ui: object, dashboard_stack: DashboardStack) -> None:
     ledger = dashboard_stack.ledger
     running_day = ledger.hostile_day - timedelta(days=1)  # generated: 598 completed, 600 pending
