@@ -157,7 +157,7 @@ def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print
         name
         for name, plan in plans.items()
         for row in plan
-        if row.get("type") == "ALL" and (row.get("rows") or 0) > 1000
+        if row.get("type") == "ALL" and int(row.get("rows") or 0) > 1000
     )
     return {
         "ledger": {**counts, "days": shape.days, "messages_per_day": shape.messages_per_day},
