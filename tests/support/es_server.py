@@ -336,11 +336,13 @@ class EsCompatServer:
         self.stop()
 
     def reset(self) -> None:
-        """Drop every index, point in time and scroll; clear the faults."""
+        """Drop every index, point in time and scroll; clear the faults (and any session token rotation)."""
         with self.store.lock:
             self.store.reset()
             self.search.reset()
         self.faults.clear()
+        if self.sigv4 is not None:
+            self.sigv4.configure({"session_tokens": None, "expired_tokens": []})
 
     def expire_pits(self) -> None:
         """Every open point in time and scroll expires now."""
