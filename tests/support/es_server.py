@@ -283,6 +283,7 @@ class EsCompatServer:
         *,
         engine: str = "elasticsearch",
         sigv4: str | None = None,
+        sigv4_service: str = "es",
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine {engine!r} is not one of {ENGINES}")
@@ -297,7 +298,7 @@ class EsCompatServer:
         self.store = Store()
         self.search = SearchService(self.store, self.faults, _dialect(engine, version))
         self.api = DocumentApi(self.store, version, str(uuid.UUID(int=seed + 1)).replace("-", "")[:22], engine)
-        self.sigv4 = SigV4Verifier(sigv4) if sigv4 else None
+        self.sigv4 = SigV4Verifier(sigv4, sigv4_service) if sigv4 else None
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self.url = f"http://{host}:{port}"

@@ -339,6 +339,12 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
                     f"{self._target()}: {status} {error.message} while {what}; "
                     "check the connection's credentials/api_key and index privileges"
                 )
+            if status == 406:
+                return SearchCompatibilityError(
+                    f"{self._target()}: HTTP 406 while {what}: the cluster refuses Elasticsearch's media types, so it "
+                    "is not Elasticsearch (OpenSearch does this); for an OpenSearch cluster set "
+                    "'elasticsearch.engine: opensearch' in the config file"
+                )
             kind = SearchUnavailableError if status in RETRY_ON_STATUS else SearchError
             return kind(f"{self._target()}: HTTP {status} {error.message} while {what}")
         return SearchError(f"{self._target()}: {error} while {what}")
