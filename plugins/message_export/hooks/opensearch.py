@@ -29,8 +29,8 @@ T = TypeVar("T")
 PIT_VERSION = (2, 4)
 SHARD_DOC_VERSION = (3, 3)
 SIGV4_SERVICES = ("es", "aoss")
-# Keys of the connection extra this hook reads itself; the rest goes to the client as the provider does.
-_OWN_EXTRA = ("auth", "region_name", "service")
+# Connection settings the provider's hook has already read from the extra and passes to the client when set.
+_PROVIDER_SETTINGS = ("scheme", "url_prefix", "headers", "http_compress", "opaque_id")
 
 
 def _version(number: str) -> tuple[int, int]:
@@ -129,12 +129,18 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
 
     @cached_property
     def client(self) -> OpenSearch:
-        """The configured, thread-safe client (retries are done here, with backoff, not by the transport)."""
+        """The configured, thread-safe client (retries are done here, with backoff, not by the transport).
+
+        Built from the settings the provider's hook read from the connection (host, port, ``use_ssl``,
+        ``verify_certs``, ``url_prefix``, ...); what differs is the authentication and the timeout.
+        """
         conn = self.conn
         args: dict[str, Any] = {
             "hosts": [{"host": conn.host, "port": conn.port}],
+            "use_ssl": self.use_ssl,
+            "verify_certs": self.verify_certs,
             "connection_class": self.connection_class,
-            **{k: v for k, v in conn.extra_dejson.items() if k not in _OWN_EXTRA},
+            **{name: getattr(self, name) for name in _PROVIDER_SETTINGS if getattr(self, name, None) is not None},
             "timeout": self._request_timeout,
             "max_retries": 0,
         }
@@ -159,7 +165,7 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
 
     def _target(self) -> str:
         conn = self.conn
-        scheme = "https" if conn.extra_dejson.get("use_ssl") else "http"
+        scheme = "https" if self.use_ssl else "http"
         return f"OpenSearch connection '{self.conn_id}' ({scheme}://{conn.host}:{conn.port})"
 
     def _classify(self, error: Exception, what: str) -> SearchError:
