@@ -277,7 +277,10 @@ class Stack:
 
     def expected_document(self, message_id: str) -> dict[str, Any]:
         """The archive document for ``message_id`` read back independently: get + search per index."""
-        source = self.es.get(index="messages", id=message_id)["_source"]
+        # _mget carries the id in the body: ids such as "." or ".." cannot travel in a URL path through
+        # every client (requests, under opensearch-py, normalises dot segments away)
+        [doc] = self.es.mget(index="messages", body={"ids": [message_id]})["docs"]
+        source = doc["_source"]
         expected: dict[str, Any] = {"message_id": message_id, "message": source}
         for section, index in RELATED.items():
             hits = self._helpers.scan(self.es, index=index, query={"query": {"term": {"message_id": message_id}}})
