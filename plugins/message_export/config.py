@@ -38,6 +38,7 @@ class Connections(_Strict):
 
 
 class SearchSettings(_Strict):
+    engine: Literal["elasticsearch", "opensearch"] = "elasticsearch"
     message_index: str
     timestamp_field: str = "timestamp"
     related_id_field: str = "message_id"

@@ -1,4 +1,4 @@
-"""Exporting leased messages: fetch from Elasticsearch, archive to S3, record in MySQL."""
+"""Exporting leased messages: fetch from the search cluster, archive to S3, record in MySQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from message_export.batching import chunked
 from message_export.config import ExportConfig
 from message_export.documents import RelatedDocument, build_archive_document, message_day
 from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
-from message_export.hooks.search import MessageSearchHook
+from message_export.hooks.opensearch import OpenSearchMessageHook
+from message_export.hooks.search import MessageSearch, MessageSearchHook
 from message_export.hooks.tracking import MessageTrackingHook
 from message_export.keys import archive_key, s3_uri
 from message_export.model import ClaimedMessage, MessageOutcome
@@ -56,18 +57,14 @@ class ExportSummary:
 class ExportServices:
     """The three hooks an export needs, built from the config's connection ids."""
 
-    search: MessageSearchHook
+    search: MessageSearch
     tracking: MessageTrackingHook
     archive: MessageArchiveHook
 
     @classmethod
     def from_config(cls, config: ExportConfig) -> ExportServices:
         return cls(
-            search=MessageSearchHook(
-                config.connections.elasticsearch,
-                request_timeout=config.elasticsearch.request_timeout,
-                max_retries=config.elasticsearch.max_retries,
-            ),
+            search=_search_engine(config),
             tracking=MessageTrackingHook(config.connections.mysql),
             archive=MessageArchiveHook(
                 config.connections.aws,
@@ -78,6 +75,23 @@ class ExportServices:
                 acl=config.s3.acl,
             ),
         )
+
+
+def _search_engine(config: ExportConfig) -> MessageSearch:
+    """The one place the search engine is chosen (``elasticsearch.engine``)."""
+    settings = config.elasticsearch
+    if settings.engine == "opensearch":
+        return OpenSearchMessageHook(
+            config.connections.elasticsearch,
+            aws_conn_id=config.connections.aws,
+            request_timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+        )
+    return MessageSearchHook(
+        config.connections.elasticsearch,
+        request_timeout=settings.request_timeout,
+        max_retries=settings.max_retries,
+    )
 
 
 class MessageExporter:

@@ -27,7 +27,7 @@ from message_export.batching import plan_batches
 from message_export.config import ConfigError, ExportConfig, load_config
 from message_export.export import ExportServices, ExportSummary, MessageExporter
 from message_export.hooks.archive import ArchiveError
-from message_export.hooks.search import PartialResultsError, SearchError
+from message_export.hooks.search import SearchError
 from message_export.hooks.tracking import TrackingError
 from message_export.keys import day_prefix
 from message_export.model import Job
@@ -53,8 +53,8 @@ def explained(step: Callable[..., T]) -> Callable[..., T]:
     """Turn known failures into one line that names the problem, the value and the fix.
 
     A deployment or configuration error, a missing connection, index or bucket, or wrong credentials
-    fail the task without retries (retrying cannot help); an unreachable service fails it for Airflow
-    to retry.
+    fail the task without retries (retrying cannot help); a failure whose type is retryable (an
+    unreachable service, partial results) fails it for Airflow to retry.
     """
 
     @functools.wraps(step)
@@ -70,14 +70,8 @@ def explained(step: Callable[..., T]) -> Callable[..., T]:
                 f"Airflow connection '{conn_id}' is not defined; create it (Admin → Connections) or set "
                 f"AIRFLOW_CONN_{conn_id.upper()}, or change 'connections' in the config file"
             ) from None
-        except PartialResultsError as error:
-            raise AirflowException(str(error)) from None
-        except SearchError as error:
-            if "unreachable" in str(error):
-                raise AirflowException(str(error)) from None
-            raise AirflowFailException(str(error)) from None
-        except TrackingError as error:
-            if "unreachable" in str(error):
+        except (SearchError, TrackingError) as error:
+            if error.retryable:
                 raise AirflowException(str(error)) from None
             raise AirflowFailException(str(error)) from None
 

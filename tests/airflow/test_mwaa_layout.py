@@ -91,7 +91,12 @@ def test_backfill_exports_exactly_its_data_intervals(deployment: Deployment, see
     runs = [run for run in deployment.wait_until_quiet() if run["dag_run_id"] not in before]
     assert sorted(run["run_type"] for run in runs) == ["backfill", "backfill"], runs
     assert all(run["state"] == "success" for run in runs), runs
-    assert deployment.api.json("get", f"/api/v2/backfills/{backfill['id']}")["completed_at"]
+    # the scheduler closes the backfill once its runs are done
+    deployment.api.wait_until(
+        "the backfill to be completed",
+        lambda: (deployment.api.poll(f"/api/v2/backfills/{backfill['id']}") or {}).get("completed_at"),
+        timeout=120,
+    )
     for day in BACKFILL_DAYS:
         deployment.assert_day_archived(day, seeded[day])
     assert deployment.exported_days() == set(CHAIN_DAYS) | set(BACKFILL_DAYS)

@@ -326,3 +326,14 @@ def test_seed_service_is_optional_and_runs_the_sample_data_cli(services: dict[st
     assert ("./tests", "/opt/airflow/tests") in bind_mounts(seed)
     assert seed["working_dir"] == "/opt/airflow"
     assert seed["depends_on"]["elasticsearch"] == {"condition": "service_healthy"}
+
+
+def test_opensearch_service_is_optional_and_answers_plain_http(services: dict[str, dict[str, Any]]) -> None:
+    opensearch = services["opensearch"]
+    env = environment(opensearch)
+
+    assert opensearch["profiles"] == ["opensearch"]
+    assert opensearch["image"].startswith("opensearchproject/opensearch:2.")
+    assert env["DISABLE_SECURITY_PLUGIN"] == "true" and env["discovery.type"] == "single-node"
+    assert "http://localhost:9200/" in command_text({"command": opensearch["healthcheck"]["test"]})
+    assert not any("opensearch" in (service.get("depends_on") or {}) for service in airflow_services(services).values())

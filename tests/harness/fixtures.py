@@ -3,6 +3,7 @@ fault-injecting proxy, and the Elasticsearch-compatible server, all over HTTP/TC
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import MySQLdb
 import pytest
 
-from tests.harness.stack import Stack, StackServices
+from tests.harness.stack import ENGINES, SIGV4_REGION, Stack, StackServices, search_connection
 
 if TYPE_CHECKING:
     from tests.support.es_server import EsCompatServer
@@ -64,16 +65,34 @@ def mysql_database() -> Iterator[str]:
     admin.close()
 
 
+# Tests marked with this run once per search engine; every other test runs against Elasticsearch.
+BOTH_ENGINES = pytest.mark.parametrize("search_engine", ENGINES)
+
+
 @pytest.fixture(scope="session")
 def es_server() -> Iterator[EsCompatServer]:
     from tests.support.es_server import EsCompatServer
 
     server = EsCompatServer(seed=7).start()
-    os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"] = json.dumps(
-        {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": int(server.url.rsplit(":", 1)[1]), "schema": "http"}
-    )
+    os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"] = json.dumps(search_connection("elasticsearch", server.url))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def opensearch_server() -> Iterator[EsCompatServer]:
+    """The same server in its OpenSearch mode, verifying SigV4 signatures like Amazon OpenSearch Service."""
+    from tests.support.es_server import EsCompatServer
+
+    server = EsCompatServer(seed=7, engine="opensearch", sigv4=SIGV4_REGION).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def search_engine() -> str:
+    """The engine a test's stack uses; ``BOTH_ENGINES`` parametrises it."""
+    return "elasticsearch"
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +122,20 @@ def services(airflow_db, mysql_database, es_server, s3_servers) -> StackServices
 
 
 @pytest.fixture
-def stack(services: StackServices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def stack(
+    services: StackServices,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    search_engine: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[Stack]:
     """A clean slate for one test: empty ledger, indices, bucket and faults; its own config file."""
-    stack = Stack(services, tmp_path)
+    if search_engine == "opensearch":
+        server = request.getfixturevalue("opensearch_server")
+        services = dataclasses.replace(services, es=server)
+        connection = search_connection(search_engine, server.url)
+        monkeypatch.setenv("AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", json.dumps(connection))
+    stack = Stack(services, tmp_path, search_engine)
     stack.reset()
     monkeypatch.setenv("MESSAGE_EXPORT_CONFIG", str(stack.write_config()))
     yield stack

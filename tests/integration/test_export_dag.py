@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tests.harness.data import day_of_messages
+from tests.harness.fixtures import BOTH_ENGINES
 from tests.harness.stack import Stack
 
 
@@ -24,6 +25,7 @@ def seed_days(stack: Stack, days: list[date], per_day: int, **kwargs) -> set[str
     return ids
 
 
+@BOTH_ENGINES
 def test_scheduled_run_exports_first_window_and_closes_job(stack: Stack):
     ids = seed_days(stack, [date(2024, 10, 1)], 120)
     seed_days(stack, [date(2024, 10, 2)], 30)  # next day: not due for this run
@@ -52,6 +54,7 @@ def test_window_over_10000_messages_is_fully_exported_with_capped_batches(stack:
     assert sum(s for (s,) in sizes) == 12_345 and max(s for (s,) in sizes) <= 1544
 
 
+@BOTH_ENGINES
 def test_rerun_of_same_window_duplicates_nothing_and_resets_nothing(stack: Stack):
     ids = seed_days(stack, [date(2024, 10, 1)], 80)
     first = stack.run_dag(logical_date=None, conf={"start_date": "2024-10-01"})

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from tests.harness.data import day_of_messages, iso
+from tests.harness.fixtures import BOTH_ENGINES
 from tests.harness.stack import Stack
 
 LOGICAL = datetime(2024, 10, 2, tzinfo=UTC)
@@ -30,6 +31,7 @@ HOSTILE_IDS = [
 ]
 
 
+@BOTH_ENGINES
 def test_hostile_ids_round_trip_to_the_right_object_row_and_body(stack: Stack, report):
     messages = {mid: {"timestamp": NOON, "text": f"body of {mid!r}"} for mid in HOSTILE_IDS}
     related = [("message_history", f"h-{i}", {"message_id": mid, "timestamp": NOON, "n": i})

@@ -13,6 +13,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from tests.harness.data import day_of_messages
+from tests.harness.fixtures import BOTH_ENGINES
 from tests.harness.stack import Stack, prepare_window
 from tests.reliability.conftest import wait_until
 
@@ -30,6 +31,7 @@ def tracked_rows(stack: Stack) -> int:
         return 0
 
 
+@BOTH_ENGINES
 def test_point_in_time_expiring_mid_extraction_misses_and_duplicates_nothing(
     stack: Stack, caplog: pytest.LogCaptureFixture
 ):
@@ -60,6 +62,7 @@ def test_point_in_time_expiring_mid_extraction_misses_and_duplicates_nothing(
     assert totals == len(ids)  # every id counted in exactly one batch
 
 
+@BOTH_ENGINES
 def test_partial_search_results_are_rejected_and_retried(stack: Stack):
     ids = seed(stack, 200)
     _window, batch_ids = prepare_window("2024-10-01")

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import MySQLdb
 
 from tests.harness.data import day_of_messages
+from tests.harness.fixtures import BOTH_ENGINES
 from tests.harness.stack import Stack
 
 
@@ -31,6 +32,7 @@ def assert_absorbed(stack: Stack, ids: set[str], report: dict, faults_injected: 
     report.update(figures, faults_injected=faults_injected)
 
 
+@BOTH_ENGINES
 def test_elasticsearch_429_5xx_and_dropped_connections_are_retried(stack: Stack, report):
     ids = seed(stack, 300)
     # the shipped default budget: 6 retries, so six faults in a row on one request are absorbed
@@ -39,7 +41,7 @@ def test_elasticsearch_429_5xx_and_dropped_connections_are_retried(stack: Stack,
     faults.add_error(path_pattern=r"_mget", status=429, count=4)
     faults.add_error(path_pattern=r"_search", status=503, count=3)
     faults.add_error(path_pattern=r"_count", status=502, count=1)
-    faults.add_error(path_pattern=r"_pit", status=504, count=1)
+    faults.add_error(path_pattern=r"_pit|point_in_time", status=504, count=1)  # open a point in time
     faults.drop_connections(path_pattern=r"_mget", count=2)
     faults.add_latency(fixed_ms=1, jitter_ms=2)
     result = stack.run_dag(logical_date=LOGICAL)
@@ -139,6 +141,7 @@ def test_mysql_lock_wait_timeout_is_retried(stack: Stack, services, report):
     assert_absorbed(stack, ids, report, "MySQL: lock wait timeout (1205) on the claim")
 
 
+@BOTH_ENGINES
 def test_elasticsearch_timeouts_are_retried(stack: Stack, report):
     ids = seed(stack, 200)
     stack.write_config(**{"elasticsearch.request_timeout": 1.0})

@@ -41,7 +41,15 @@ def assert_batch_done(stack: Stack, batch_id: int, *, max_attempts: int) -> None
     assert progress == [("completed", BATCH, BATCH, 0)]
 
 
-@pytest.mark.parametrize("kill_point", ["after_claim", "during_puts", "after_puts_before_ledger_update"])
+@pytest.mark.parametrize(
+    ("kill_point", "search_engine"),
+    [
+        ("after_claim", "elasticsearch"),
+        ("during_puts", "elasticsearch"),
+        ("during_puts", "opensearch"),  # the kill points do not depend on the engine: one suffices
+        ("after_puts_before_ledger_update", "elasticsearch"),
+    ],
+)
 def test_sigkilled_batch_is_finished_by_its_retry(stack: Stack, services, start_worker, kill_point, report):
     ids, batch_ids = seed_and_extract(stack)
     batch_id = batch_ids[0]

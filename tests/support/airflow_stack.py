@@ -211,6 +211,9 @@ class AirflowStack:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": self._stable_secret("secret_key"),
             "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
+            # one api-server worker on a small, busy machine: give task start-up calls time rather than
+            # failing an attempt before the task's own code ran
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs / "tasks"),
             "AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY": str(self.logs / "dag-processor"),
         }

@@ -47,14 +47,33 @@ def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 class DocumentApi:
-    def __init__(self, store: Store, version: str, cluster_uuid: str) -> None:
+    def __init__(self, store: Store, version: str, cluster_uuid: str, engine: str = "elasticsearch") -> None:
         self.store = store
         self.version = version
         self.cluster_uuid = cluster_uuid
+        self.engine = engine
 
     # --- cluster ----------------------------------------------------------------------------------------------
 
     def info(self) -> Result:
+        if self.engine == "opensearch":
+            return 200, {
+                "name": "opensearch-compat-0",
+                "cluster_name": "opensearch-compat",
+                "cluster_uuid": self.cluster_uuid,
+                "version": {
+                    "distribution": "opensearch",
+                    "number": self.version,
+                    "build_type": "tar",
+                    "build_hash": "0000000000000000000000000000000000000000",
+                    "build_date": "2025-01-01T00:00:00.000000000Z",
+                    "build_snapshot": False,
+                    "lucene_version": "9.12.1",
+                    "minimum_wire_compatibility_version": "7.10.0",
+                    "minimum_index_compatibility_version": "7.0.0",
+                },
+                "tagline": "The OpenSearch Project: https://opensearch.org/",
+            }
         major = int(self.version.split(".")[0])
         return 200, {
             "name": "es-compat-0",

@@ -243,7 +243,10 @@ class FaultController:
             self.partial_results(body.get("count"), body.get("probability"))
         elif action == "stall":
             self.stall(
-                float(body["seconds"]), body.get("path_pattern", ".*"), body.get("count"), body.get("probability"),
+                float(body["seconds"]),
+                body.get("path_pattern", ".*"),
+                body.get("count"),
+                body.get("probability"),
                 body.get("methods"),
             )
         else:

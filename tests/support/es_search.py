@@ -15,7 +15,16 @@ from tests.support import es_errors
 from tests.support.es_faults import FaultController
 from tests.support.es_mapping import filter_source, source_filter_spec
 from tests.support.es_query import Query, compile_query, count
-from tests.support.es_sort import SortClause, after_key, build_clauses, make_display, ordered, parse_sort
+from tests.support.es_sort import (
+    ELASTICSEARCH,
+    SortClause,
+    SortDialect,
+    after_key,
+    build_clauses,
+    make_display,
+    ordered,
+    parse_sort,
+)
 from tests.support.es_store import Snapshot, Store
 
 DEFAULT_TRACK_TOTAL_HITS = 10_000
@@ -59,9 +68,10 @@ def _new_id(prefix: bytes, counter: int) -> str:
 
 
 class SearchService:
-    def __init__(self, store: Store, faults: FaultController) -> None:
+    def __init__(self, store: Store, faults: FaultController, dialect: SortDialect = ELASTICSEARCH) -> None:
         self.store = store
         self.faults = faults
+        self.dialect = dialect
         self.pits: dict[str, Context] = {}
         self.scrolls: dict[str, Context] = {}
         self._ids = itertools.count(1)
@@ -96,6 +106,29 @@ class SearchService:
         freed = 1 if context is not None and context.expires_at > time.monotonic() else 0
         # Like ClearScrollResponse: nothing freed answers 404 with the same body.
         return (200 if freed else 404), {"succeeded": True, "num_freed": freed}
+
+    def create_pit(self, index_expr: str, params: dict[str, str]) -> dict[str, Any]:
+        """OpenSearch's ``POST /<index>/_search/point_in_time``."""
+        if "keep_alive" not in params:
+            raise es_errors.validation("keep alive not specified")
+        opened = self.open_pit(index_expr, params)
+        return {"pit_id": opened["id"], "_shards": opened["_shards"], "creation_time": int(time.time() * 1000)}
+
+    def delete_pits(self, body: dict[str, Any] | None, every: bool = False) -> dict[str, Any]:
+        """OpenSearch's ``DELETE /_search/point_in_time`` (``{"pit_id": [...]}``) and ``.../_all``."""
+        if every:
+            ids = list(self.pits)
+        else:
+            ids = (body or {}).get("pit_id")
+            if not ids:
+                raise es_errors.validation("No point in time ids specified")
+            ids = [ids] if isinstance(ids, str) else list(ids)
+        now = time.monotonic()
+        pits = []
+        for pit_id in ids:
+            context = self.pits.pop(pit_id, None)
+            pits.append({"successful": context is not None and context.expires_at > now, "pit_id": pit_id})
+        return {"pits": pits}
 
     def _context(self, contexts: dict[str, Context], context_id: str, keep_alive: Any) -> Context:
         context = contexts.get(context_id)
@@ -255,7 +288,7 @@ class SearchService:
         compiled: list[tuple[Snapshot, Query, list[SortClause]]] = []
         for snap in snapshots:
             q = compile_query(snap, request.get("query"))
-            compiled.append((snap, q, build_clauses(snap, sort, mapped, with_pit)))
+            compiled.append((snap, q, build_clauses(snap, sort, mapped, with_pit, self.dialect)))
         search_after = request.get("search_after")
         generators = []
         for position, (snap, q, clauses) in enumerate(compiled):

@@ -5,12 +5,18 @@ with the query DSL subset, sort, ``search_after``, point in time, scroll, ``_cou
 response shapes, error bodies, ``X-Elastic-Product`` header and versioned media types, plus fault injection.
 See docs/es_server.md.
 
+With ``engine="opensearch"`` it answers like OpenSearch 2.x/3.x instead: ``GET /`` reports
+``"distribution": "opensearch"``, no ``X-Elastic-Product`` header, 406 on Elasticsearch's compatibility media
+types, point in time through ``/<index>/_search/point_in_time``, ``_id`` sorting, ``_shard_doc`` only from 3.3.
+With ``sigv4="us-east-1"`` every request must carry a valid AWS SigV4 signature (see ``es_sigv4``).
+
     server = EsCompatServer(version="9.1.0", seed=0).start()
     es = Elasticsearch(server.url)
     server.faults.add_error("_mget", status=429, count=2)
     server.stop()
 
 CLI: ``python -m tests.support.es_server --host 127.0.0.1 --port 9200 --version 9.1.0 --seed 0``
+     ``python -m tests.support.es_server --engine opensearch --version 2.19.0 --sigv4 us-east-1``
 """
 
 from __future__ import annotations
@@ -33,11 +39,15 @@ from tests.support.es_api import DocumentApi
 from tests.support.es_faults import FaultController
 from tests.support.es_mapping import filter_path
 from tests.support.es_search import SearchService
+from tests.support.es_sigv4 import SigV4Verifier
+from tests.support.es_sort import ELASTICSEARCH, SortDialect
 from tests.support.es_store import Store
 
 FAULT_PREFIX = "/_fault"
 _COMPAT = re.compile(r"compatible-with\s*=\s*(\d+)", re.IGNORECASE)
 _VND = "application/vnd.elasticsearch+"
+ENGINES = ("elasticsearch", "opensearch")
+DEFAULT_VERSIONS = {"elasticsearch": "9.1.0", "opensearch": "2.19.0"}
 
 __all__ = ["FAULT_PREFIX", "EsCompatServer", "FaultController"]
 
@@ -122,8 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+        return raw
+
+    def _decoded(self, raw: bytes) -> bytes:
         if raw and self.headers.get("Content-Encoding", "").lower() == "gzip":
-            raw = gzip.decompress(raw)
+            return gzip.decompress(raw)
         return raw
 
     def _send(self, status: int, body: Any, content_type: str) -> None:
@@ -136,11 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
         reason = self.responses.get(status, ("",))[0]
+        product = "X-Elastic-Product: Elasticsearch\r\n" if self.server.app.engine == "elasticsearch" else ""
         head = (
-            f"HTTP/1.1 {status} {reason}\r\n"
-            f"X-Elastic-Product: Elasticsearch\r\n"
-            f"Content-Type: {content_type}\r\n"
-            f"Content-Length: {len(payload)}\r\n"
+            f"HTTP/1.1 {status} {reason}\r\n{product}Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
         )
         if self.close_connection:
             head += "Connection: close\r\n"
@@ -162,6 +173,11 @@ class _Handler(BaseHTTPRequestHandler):
         major = self.server.app.major
         accept = self.headers.get("Accept")
         content_type = self.headers.get("Content-Type") if has_body else None
+        if self.server.app.engine == "opensearch":
+            for name, value in (("Content-Type", content_type), ("Accept", accept)):
+                if value and _VND in value.lower():
+                    raise _Reply(406, {"error": f"{name} header [{value}] is not supported", "status": 406})
+            return "application/json; charset=UTF-8"
         accept_v = _version_of(accept)
         content_v = _version_of(content_type)
         allowed = (major, major - 1)
@@ -194,7 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path or "/"
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         try:
-            raw = self._read_body()
+            wire = self._read_body()
+            raw = self._decoded(wire)
         except (OSError, ValueError):
             self._drop()
             return
@@ -202,6 +219,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = app.control(self.command, path[len(FAULT_PREFIX) :], raw)
             self._send(status, body, "application/json")
             return
+        if app.sigv4 is not None:
+            refusal = app.sigv4.verify(self.command, self.path, self.headers, wire)
+            if refusal is not None:
+                self._send(403, refusal, "application/json")
+                return
         decision = app.faults.decide(self.command, path)
         if decision.delay_s:
             time.sleep(decision.delay_s)
@@ -226,6 +248,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, content_type)
 
 
+def _dialect(engine: str, version: str) -> SortDialect:
+    if engine == "elasticsearch":
+        return ELASTICSEARCH
+    major, minor = (int(p) for p in [*version.split("."), "0"][:2])
+    return SortDialect(id_sort=True, shard_doc=(major, minor) >= (3, 3), implicit_tiebreaker=False)
+
+
 def _version_of(header: str | None) -> int | None:
     if not header or _VND not in header.lower():
         return None
@@ -245,16 +274,31 @@ def _json(raw: bytes) -> Any:
 class EsCompatServer:
     """The server: ``start()`` serves on a background thread; ``url`` is ``http://host:port``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, version: str = "9.1.0", seed: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        version: str | None = None,
+        seed: int = 0,
+        *,
+        engine: str = "elasticsearch",
+        sigv4: str | None = None,
+        sigv4_service: str = "es",
+    ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r} is not one of {ENGINES}")
+        version = version or DEFAULT_VERSIONS[engine]
         self.host = host
         self.port = port
+        self.engine = engine
         self.version = version
         self.major = int(version.split(".")[0])
         self.seed = seed
         self.faults = FaultController(seed)
         self.store = Store()
-        self.search = SearchService(self.store, self.faults)
-        self.api = DocumentApi(self.store, version, str(uuid.UUID(int=seed + 1)).replace("-", "")[:22])
+        self.search = SearchService(self.store, self.faults, _dialect(engine, version))
+        self.api = DocumentApi(self.store, version, str(uuid.UUID(int=seed + 1)).replace("-", "")[:22], engine)
+        self.sigv4 = SigV4Verifier(sigv4, sigv4_service) if sigv4 else None
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self.url = f"http://{host}:{port}"
@@ -293,11 +337,13 @@ class EsCompatServer:
         self.stop()
 
     def reset(self) -> None:
-        """Drop every index, point in time and scroll; clear the faults."""
+        """Drop every index, point in time and scroll; clear the faults (and any session token rotation)."""
         with self.store.lock:
             self.store.reset()
             self.search.reset()
         self.faults.clear()
+        if self.sigv4 is not None:
+            self.sigv4.configure({"session_tokens": None, "expired_tokens": []})
 
     def expire_pits(self) -> None:
         """Every open point in time and scroll expires now."""
@@ -320,6 +366,10 @@ class EsCompatServer:
             if method in ("POST", "PUT") and sub == "/reset":
                 self.reset()
                 return 200, {"acknowledged": True}
+            if sub == "/sigv4" and self.sigv4 is not None:
+                if method in ("POST", "PUT"):
+                    self.sigv4.configure(body)
+                return 200, self.sigv4.describe()
             if method in ("POST", "PUT") and sub.count("/") == 1:
                 self.faults.configure(sub[1:], body)
                 return 200, {"acknowledged": True, **self.faults.describe()}
@@ -363,6 +413,15 @@ class EsCompatServer:
                 return search.clear_scroll(_json(raw), path_id)
             allow("GET", "POST")
             return 200, search.scroll(params, _json(raw), path_id)
+        if self.engine == "opensearch":
+            if head == "_search" and n >= 2 and seg[1] == "point_in_time":
+                allow("DELETE")
+                return 200, search.delete_pits(_json(raw), every=n == 3 and seg[2] == "_all")
+            if n == 3 and seg[1:] == ["_search", "point_in_time"]:
+                allow("POST")
+                return 200, search.create_pit(head, params)
+            if "_pit" in seg[:2]:
+                raise _no_handler(method, path)
         if head == "_pit" and n == 1:
             allow("DELETE")
             return search.close_pit(_json(raw))
@@ -458,11 +517,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Elasticsearch-compatible test server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9200)
-    parser.add_argument("--version", default="9.1.0")
+    parser.add_argument("--engine", choices=ENGINES, default="elasticsearch")
+    parser.add_argument("--version", default=None, help="default: 9.1.0 (elasticsearch), 2.19.0 (opensearch)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sigv4", metavar="REGION", default=None, help="require AWS SigV4 (access key/secret test)")
     args = parser.parse_args(argv)
-    server = EsCompatServer(args.host, args.port, args.version, args.seed).start()
-    print(f"es-compat {args.version} listening on {server.url}", flush=True)
+    server = EsCompatServer(args.host, args.port, args.version, args.seed, engine=args.engine, sigv4=args.sigv4).start()
+    signed = f", SigV4 required for {args.sigv4}" if args.sigv4 else ""
+    print(f"{server.engine}-compat {server.version} listening on {server.url}{signed}", flush=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -51,11 +52,23 @@ class Desc:
         return hash(self.v)
 
 
+@dataclass(frozen=True)
+class SortDialect:
+    """Where the engines the server imitates sort differently."""
+
+    id_sort: bool = False  # OpenSearch 2.x/3.x sorts on _id; Elasticsearch 8+ refuses (no fielddata on _id)
+    shard_doc: bool = True  # _shard_doc: Elasticsearch 7.12+, OpenSearch 3.3+
+    implicit_tiebreaker: bool = True  # Elasticsearch appends _shard_doc to every point-in-time sort
+
+
+ELASTICSEARCH = SortDialect()
+
+
 class SortClause:
     __slots__ = ("desc", "display_format", "field", "ft", "kind", "missing_first")
 
     def __init__(self, kind: str, field: str = "", desc: bool = False) -> None:
-        self.kind = kind  # "field" | "doc" | "score" | "index"
+        self.kind = kind  # "field" | "doc" | "score" | "index" | "id"
         self.field = field
         self.desc = desc
         self.missing_first = False
@@ -83,7 +96,11 @@ def parse_sort(raw: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def build_clauses(
-    snap: Snapshot, sort: list[tuple[str, dict[str, Any]]], mapped_somewhere: set[str], with_pit: bool
+    snap: Snapshot,
+    sort: list[tuple[str, dict[str, Any]]],
+    mapped_somewhere: set[str],
+    with_pit: bool,
+    dialect: SortDialect = ELASTICSEARCH,
 ) -> list[SortClause]:
     index = snap.index
     clauses: list[SortClause] = []
@@ -91,8 +108,12 @@ def build_clauses(
         order = str(options.get("order", "")).lower()
         if field == "_score":
             clause = SortClause("score", desc=order != "asc")
-        elif field in ("_doc", "_shard_doc"):
+        elif field == "_doc" or (field == "_shard_doc" and dialect.shard_doc):
             clause = SortClause("doc", desc=order == "desc")
+        elif field == "_shard_doc":
+            raise es_errors.no_mapping_for_sort(index.name, field)
+        elif field == "_id" and dialect.id_sort:
+            clause = SortClause("id", desc=order == "desc")
         elif field == "_id":
             raise es_errors.id_fielddata(index.name)
         elif field == "_index":
@@ -110,7 +131,7 @@ def build_clauses(
         clauses.append(clause)
     if not clauses:
         clauses.append(SortClause("score", desc=True))
-    if with_pit and not any(c.kind == "doc" for c in clauses):
+    if with_pit and dialect.implicit_tiebreaker and not any(c.kind == "doc" for c in clauses):
         clauses.append(SortClause("doc"))  # the implicit _shard_doc tiebreaker of point-in-time searches
     return clauses
 
@@ -134,6 +155,9 @@ def make_key(snap: Snapshot, position: int, clauses: list[SortClause], score: fl
             parts.append(lambda o, s=(-score if clause.desc else score): s)
         elif clause.kind == "index":
             parts.append(_constant(Desc(snap.index.name) if clause.desc else snap.index.name))
+        elif clause.kind == "id":
+            ids = snap.index.ids
+            parts.append((lambda o, ids=ids: Desc(ids[o])) if clause.desc else (lambda o, ids=ids: ids[o]))
         else:
             column = snap.index.columns.get(clause.field) if clause.ft is not None else None
             parts.append(_field_part(column, clause))
@@ -177,6 +201,9 @@ def make_display(snap: Snapshot, position: int, clauses: list[SortClause], score
             parts.append(_constant(score))
         elif clause.kind == "index":
             parts.append(_constant(snap.index.name))
+        elif clause.kind == "id":
+            ids = snap.index.ids
+            parts.append(lambda o, ids=ids: ids[o])
         else:
             column = snap.index.columns.get(clause.field) if clause.ft is not None else None
             parts.append(_display_part(column, clause))
@@ -222,7 +249,7 @@ def after_key(clauses: list[SortClause], values: list[Any], score: float) -> tup
         elif clause.kind == "score":
             s = float(value) if value is not None else score
             key.append(-s if clause.desc else s)
-        elif clause.kind == "index":
+        elif clause.kind in ("index", "id"):
             key.append(Desc(str(value)) if clause.desc else str(value))
         else:
             key.append(_after_field(clause, value))

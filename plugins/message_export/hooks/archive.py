@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +14,17 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 log = logging.getLogger(__name__)
+
+# The amazon provider's AwsBaseHook reads its own version through ProvidersManager.hooks for the user agent
+# of every client it builds, and Airflow 3.3 warns about that access (DeprecatedImportWarning): one line per
+# S3 client in every task log, about provider internals no user can act on. Only that warning, only when
+# raised from that provider module, is ignored; every other warning, ours included, still shows.
+warnings.filterwarnings(
+    "ignore",
+    message=r"ProvidersManager\.hooks is deprecated",
+    category=FutureWarning,
+    module=r"airflow\.providers\.amazon\.aws\.hooks\.base_aws",
+)
 
 
 class ArchiveError(RuntimeError):

@@ -1,14 +1,21 @@
-"""Elasticsearch: the window's message ids, the messages and their related documents."""
+"""The search cluster: the window's message ids, the messages and their related documents.
+
+:class:`MessageSearch` holds everything the two engines share (queries, point-in-time paging,
+partial-result rejection, ``_mget`` and ``terms`` lookups); an engine supplies a handful of
+primitives. :class:`MessageSearchHook` is the Elasticsearch engine; the OpenSearch engine lives in
+:mod:`message_export.hooks.opensearch`.
+"""
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchSQLHook
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
 from elasticsearch import ConnectionError as EsConnectionError
 
 from message_export.documents import RelatedDocument
@@ -22,15 +29,32 @@ PAGE_LIMIT = 10_000
 
 
 class SearchError(RuntimeError):
-    """Elasticsearch cannot serve the export; the message says why and what to do."""
+    """The search cluster cannot serve the export; the message says why and what to do.
+
+    ``retryable`` tells whether trying again later can help (the task is retried) or not (it fails).
+    """
+
+    retryable: ClassVar[bool] = False
+
+
+class SearchUnavailableError(SearchError):
+    """The cluster could not be reached or kept failing after the client's retries."""
+
+    retryable = True
 
 
 class PartialResultsError(SearchError):
     """A search answered with failed shards or timed out: its hits are not complete."""
 
+    retryable = True
 
-def _is_pit_missing(error: ApiError) -> bool:
-    return error.meta.status == 404 and "search_context_missing_exception" in str(error.body)
+
+class SearchAccessError(SearchError):
+    """The cluster refused the credentials or the request's signature."""
+
+
+class SearchCompatibilityError(SearchError):
+    """The cluster is a different engine or version than the features the export needs."""
 
 
 def _check_complete(response: Any, what: str) -> None:
@@ -42,7 +66,223 @@ def _check_complete(response: Any, what: str) -> None:
         )
 
 
-class MessageSearchHook(ElasticsearchSQLHook):
+def window_query(timestamp_field: str, window: Window) -> dict[str, Any]:
+    """The range query selecting ``window`` (start inclusive, end exclusive)."""
+    return {
+        "range": {
+            timestamp_field: {
+                "gte": window.start.isoformat(),
+                "lt": window.end.isoformat(),
+                "format": "strict_date_optional_time",
+            }
+        }
+    }
+
+
+class MessageSearch(ABC):
+    """What the export asks of a search cluster, written once for every engine.
+
+    An engine implements the primitives below (a point in time, a search, a count, an ``_mget``,
+    an index check, the tiebreaker sort and how its client's failures map onto
+    :class:`SearchError` types); the paging, completeness checks and document assembly live here.
+    """
+
+    engine: ClassVar[str]
+
+    @abstractmethod
+    def _target(self) -> str:
+        """Name the connection and cluster for error messages."""
+
+    @abstractmethod
+    def _classify(self, error: Exception, what: str) -> SearchError:
+        """Turn a client failure while doing ``what`` into a typed :class:`SearchError`."""
+
+    @abstractmethod
+    def _is_pit_missing(self, error: Exception) -> bool:
+        """Tell whether ``error`` says the point in time expired or is unknown."""
+
+    @abstractmethod
+    def _check_cluster(self, indices: Sequence[str]) -> None:
+        """Fail with :class:`SearchCompatibilityError` when the cluster lacks what the export needs."""
+
+    @abstractmethod
+    def _index_exists(self, index: str) -> bool: ...
+
+    @abstractmethod
+    def _count(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _search(self, body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
+        """Run one search; partial results are refused (``allow_partial_search_results=false``)."""
+
+    @abstractmethod
+    def _mget(self, index: str, ids: list[str]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _open_pit(self, index: str, keep_alive: str) -> str:
+        """Open a point in time on ``index``; return its id."""
+
+    @abstractmethod
+    def _close_pit(self, pit_id: str) -> None:
+        """Release a point in time; failures are ignored (it expires on its own)."""
+
+    @abstractmethod
+    def _tiebreaker(self) -> dict[str, Any]:
+        """A sort clause that makes every hit's sort values unique within a point in time."""
+
+    # -- the contract the pipeline uses ----------------------------------------------------------
+
+    def check_indices(self, indices: Sequence[str]) -> None:
+        """Fail with a clear message when the cluster is unfit, an index is missing or it is unreachable."""
+        self._check_cluster(indices)
+        for index in indices:
+            try:
+                exists = self._index_exists(index)
+            except Exception as error:  # noqa: BLE001 - translated
+                raise self._classify(error, f"checking index '{index}'") from None
+            if not exists:
+                raise SearchError(
+                    f"{self.engine} index '{index}' does not exist on {self._target()}; "
+                    "check the index names under 'elasticsearch' in the config file"
+                )
+
+    def count_window(self, index: str, timestamp_field: str, window: Window) -> int:
+        """Return how many messages of ``index`` fall in ``window``."""
+        try:
+            response = self._count(index, {"query": window_query(timestamp_field, window)})
+        except Exception as error:  # noqa: BLE001 - translated
+            raise self._classify(error, f"counting window {window} in '{index}'") from None
+        _check_complete(response, f"count of '{index}'")
+        return int(response["count"])
+
+    def iter_window_ids(
+        self,
+        index: str,
+        timestamp_field: str,
+        window: Window,
+        *,
+        page_size: int = 5000,
+        keep_alive: str = "5m",
+    ) -> Iterator[list[str]]:
+        """Yield the ids of ``window`` page by page (point in time + ``search_after``, no ``_source``).
+
+        When the point in time expires mid-way, a new one is opened and paging resumes from the
+        last page's timestamp (``gte``): ids at that timestamp may be yielded again, never missed.
+        """
+        resume_from: Any = None
+        pit_id = self._open_pit(index, keep_alive)
+        search_after: list[Any] | None = None
+        sort = [{timestamp_field: {"order": "asc"}}, self._tiebreaker()]
+        try:
+            while True:
+                query = window_query(timestamp_field, window)
+                if resume_from is not None:
+                    query = {
+                        "bool": {
+                            "filter": [
+                                query,
+                                {"range": {timestamp_field: {"gte": resume_from, "format": "epoch_millis"}}},
+                            ]
+                        }
+                    }
+                body: dict[str, Any] = {
+                    "pit": {"id": pit_id, "keep_alive": keep_alive},
+                    "query": query,
+                    "sort": sort,
+                    "size": page_size,
+                    "_source": False,
+                    "track_total_hits": False,
+                }
+                if search_after is not None:
+                    body["search_after"] = search_after
+                try:
+                    response = self._search(body)
+                except Exception as error:
+                    if not self._is_pit_missing(error):
+                        raise
+                    last = search_after[0] if search_after else None
+                    log.warning(
+                        "point in time expired during extraction; reopening and resuming from timestamp %s", last
+                    )
+                    pit_id = self._open_pit(index, keep_alive)
+                    resume_from, search_after = last, None
+                    continue
+                _check_complete(response, f"extraction page of '{index}'")
+                pit_id = response.get("pit_id", pit_id)
+                hits = response["hits"]["hits"]
+                if not hits:
+                    return
+                yield [hit["_id"] for hit in hits]
+                search_after = hits[-1]["sort"]
+                if len(hits) < page_size:
+                    return
+        finally:
+            self._close_pit(pit_id)
+
+    def fetch_messages(self, index: str, ids: Sequence[str]) -> dict[str, dict[str, Any] | str]:
+        """Return ``id -> _source`` for found messages and ``id -> reason`` for the others (one ``_mget``)."""
+        response = self._mget(index, list(ids))
+        found: dict[str, dict[str, Any] | str] = {}
+        for doc in response["docs"]:
+            if doc.get("found"):
+                found[doc["_id"]] = doc.get("_source") or {}
+            elif "error" in doc:
+                reason = doc["error"].get("reason") if isinstance(doc["error"], dict) else doc["error"]
+                found[doc["_id"]] = f"{self.engine.lower()} error fetching message: {reason}"
+            else:
+                found[doc["_id"]] = f"not found in index '{index}'"
+        return found
+
+    def fetch_related(
+        self, index: str, id_field: str, ids: Sequence[str], timestamp_field: str
+    ) -> dict[str, list[RelatedDocument]]:
+        """Return the related documents of ``ids`` in ``index``, one search per 10,000 ids."""
+        related: dict[str, list[RelatedDocument]] = {}
+        for start in range(0, len(ids), MAX_TERMS_PER_QUERY):
+            query = {"terms": {id_field: list(ids[start : start + MAX_TERMS_PER_QUERY])}}
+            for hit in self._search_all(index, query):
+                source = hit.get("_source") or {}
+                owner = source.get(id_field)
+                if isinstance(owner, str):
+                    related.setdefault(owner, []).append(RelatedDocument(hit["_id"], source))
+        return related
+
+    def _search_all(self, index: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Yield every hit of ``query``: one request when it fits a page, else point-in-time paging."""
+        response = self._search(
+            {"query": query, "size": PAGE_LIMIT, "track_total_hits": True, "sort": ["_doc"]}, index=index
+        )
+        _check_complete(response, f"search of '{index}'")
+        hits = response["hits"]["hits"]
+        if response["hits"]["total"]["value"] <= len(hits):
+            yield from hits
+            return
+        pit_id = self._open_pit(index, "2m")
+        search_after = None
+        try:
+            while True:
+                body: dict[str, Any] = {
+                    "pit": {"id": pit_id, "keep_alive": "2m"},
+                    "query": query,
+                    "size": PAGE_LIMIT,
+                    "sort": [self._tiebreaker()],
+                    "track_total_hits": False,
+                }
+                if search_after is not None:
+                    body["search_after"] = search_after
+                page = self._search(body)
+                _check_complete(page, f"paged search of '{index}'")
+                pit_id = page.get("pit_id", pit_id)
+                hits = page["hits"]["hits"]
+                yield from hits
+                if len(hits) < PAGE_LIMIT:
+                    return
+                search_after = hits[-1]["sort"]
+        finally:
+            self._close_pit(pit_id)
+
+
+class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
     """Reads messages from Elasticsearch through the provider's connection handling.
 
     The client comes from the Airflow connection (host, port, scheme, login/password, extras such
@@ -51,6 +291,7 @@ class MessageSearchHook(ElasticsearchSQLHook):
     """
 
     hook_name = "Elasticsearch (message export)"
+    engine = "Elasticsearch"
 
     def __init__(
         self,
@@ -81,187 +322,63 @@ class MessageSearchHook(ElasticsearchSQLHook):
         conn = self.connection
         return f"Elasticsearch connection '{self.elasticsearch_conn_id}' ({conn.schema or 'http'}://{conn.host}:{conn.port})"
 
-    def _translate(self, error: Exception, what: str) -> SearchError:
+    def _classify(self, error: Exception, what: str) -> SearchError:
+        if isinstance(error, UnsupportedProductError):
+            return SearchCompatibilityError(
+                f"{self._target()} is not Elasticsearch while {what} (no 'X-Elastic-Product' header); "
+                "for an OpenSearch cluster set 'elasticsearch.engine: opensearch' in the config file"
+            )
         if isinstance(error, EsConnectionError):
-            return SearchError(
+            return SearchUnavailableError(
                 f"{self._target()} unreachable while {what}: {error}; check host/port and that the cluster is up"
             )
         if isinstance(error, ApiError):
             status = error.meta.status
             if status in (401, 403):
-                return SearchError(
+                return SearchAccessError(
                     f"{self._target()}: {status} {error.message} while {what}; "
                     "check the connection's credentials/api_key and index privileges"
                 )
-            return SearchError(f"{self._target()}: HTTP {status} {error.message} while {what}")
+            if status == 406:
+                return SearchCompatibilityError(
+                    f"{self._target()}: HTTP 406 while {what}: the cluster refuses Elasticsearch's media types, so it "
+                    "is not Elasticsearch (OpenSearch does this); for an OpenSearch cluster set "
+                    "'elasticsearch.engine: opensearch' in the config file"
+                )
+            kind = SearchUnavailableError if status in RETRY_ON_STATUS else SearchError
+            return kind(f"{self._target()}: HTTP {status} {error.message} while {what}")
         return SearchError(f"{self._target()}: {error} while {what}")
 
-    def check_indices(self, indices: Sequence[str]) -> None:
-        """Fail with a clear message when an index is missing or the cluster is unreachable."""
-        for index in indices:
-            try:
-                exists = bool(self.client.indices.exists(index=index))
-            except Exception as error:  # noqa: BLE001 - translated
-                raise self._translate(error, f"checking index '{index}'") from None
-            if not exists:
-                raise SearchError(
-                    f"Elasticsearch index '{index}' does not exist on {self._target()}; "
-                    "check the index names under 'elasticsearch' in the config file"
-                )
-
-    @staticmethod
-    def _window_query(timestamp_field: str, window: Window) -> dict[str, Any]:
-        return {
-            "range": {
-                timestamp_field: {
-                    "gte": window.start.isoformat(),
-                    "lt": window.end.isoformat(),
-                    "format": "strict_date_optional_time",
-                }
-            }
-        }
-
-    def count_window(self, index: str, timestamp_field: str, window: Window) -> int:
-        """Return how many messages of ``index`` fall in ``window``."""
-        try:
-            response = self.client.count(index=index, query=self._window_query(timestamp_field, window))
-        except Exception as error:  # noqa: BLE001 - translated
-            raise self._translate(error, f"counting window {window} in '{index}'") from None
-        _check_complete(response, f"count of '{index}'")
-        return int(response["count"])
-
-    def iter_window_ids(
-        self,
-        index: str,
-        timestamp_field: str,
-        window: Window,
-        *,
-        page_size: int = 5000,
-        keep_alive: str = "5m",
-    ) -> Iterator[list[str]]:
-        """Yield the ids of ``window`` page by page (point in time + ``search_after``, no ``_source``).
-
-        When the point in time expires mid-way, a new one is opened and paging resumes from the
-        last page's timestamp (``gte``): ids at that timestamp may be yielded again, never missed.
-        """
-        es = self.client
-        resume_from: Any = None
-        pit_id = es.open_point_in_time(index=index, keep_alive=keep_alive)["id"]
-        search_after: list[Any] | None = None
-        try:
-            while True:
-                query = self._window_query(timestamp_field, window)
-                if resume_from is not None:
-                    query = {
-                        "bool": {
-                            "filter": [
-                                query,
-                                {"range": {timestamp_field: {"gte": resume_from, "format": "epoch_millis"}}},
-                            ]
-                        }
-                    }
-                try:
-                    response = es.search(
-                        pit={"id": pit_id, "keep_alive": keep_alive},
-                        query=query,
-                        sort=[{timestamp_field: {"order": "asc"}}, {"_shard_doc": "asc"}],
-                        size=page_size,
-                        source=False,
-                        search_after=search_after,
-                        track_total_hits=False,
-                        allow_partial_search_results=False,
-                    )
-                except ApiError as error:
-                    if not _is_pit_missing(error):
-                        raise
-                    last = search_after[0] if search_after else None
-                    log.warning(
-                        "point in time expired during extraction; reopening and resuming from timestamp %s", last
-                    )
-                    pit_id = es.open_point_in_time(index=index, keep_alive=keep_alive)["id"]
-                    resume_from, search_after = last, None
-                    continue
-                _check_complete(response, f"extraction page of '{index}'")
-                pit_id = response.get("pit_id", pit_id)
-                hits = response["hits"]["hits"]
-                if not hits:
-                    return
-                yield [hit["_id"] for hit in hits]
-                search_after = hits[-1]["sort"]
-                if len(hits) < page_size:
-                    return
-        finally:
-            try:
-                es.close_point_in_time(id=pit_id)
-            except (ApiError, EsConnectionError):
-                pass  # expires on its own after keep_alive
-
-    def fetch_messages(self, index: str, ids: Sequence[str]) -> dict[str, dict[str, Any] | str]:
-        """Return ``id -> _source`` for found messages and ``id -> reason`` for the others (one ``_mget``)."""
-        response = self.client.mget(index=index, ids=list(ids))
-        found: dict[str, dict[str, Any] | str] = {}
-        for doc in response["docs"]:
-            if doc.get("found"):
-                found[doc["_id"]] = doc.get("_source") or {}
-            elif "error" in doc:
-                reason = doc["error"].get("reason") if isinstance(doc["error"], dict) else doc["error"]
-                found[doc["_id"]] = f"elasticsearch error fetching message: {reason}"
-            else:
-                found[doc["_id"]] = f"not found in index '{index}'"
-        return found
-
-    def fetch_related(
-        self, index: str, id_field: str, ids: Sequence[str], timestamp_field: str
-    ) -> dict[str, list[RelatedDocument]]:
-        """Return the related documents of ``ids`` in ``index``, one search per 10,000 ids."""
-        related: dict[str, list[RelatedDocument]] = {}
-        for start in range(0, len(ids), MAX_TERMS_PER_QUERY):
-            query = {"terms": {id_field: list(ids[start : start + MAX_TERMS_PER_QUERY])}}
-            for hit in self._search_all(index, query, timestamp_field):
-                source = hit.get("_source") or {}
-                owner = source.get(id_field)
-                if isinstance(owner, str):
-                    related.setdefault(owner, []).append(RelatedDocument(hit["_id"], source))
-        return related
-
-    def _search_all(self, index: str, query: dict[str, Any], timestamp_field: str) -> Iterator[dict[str, Any]]:
-        """Yield every hit of ``query``: one request when it fits a page, else PIT paging."""
-        es = self.client
-        response = es.search(
-            index=index,
-            query=query,
-            size=PAGE_LIMIT,
-            track_total_hits=True,
-            allow_partial_search_results=False,
-            sort=["_doc"],
+    def _is_pit_missing(self, error: Exception) -> bool:
+        return (
+            isinstance(error, ApiError)
+            and error.meta.status == 404
+            and "search_context_missing_exception" in str(error.body)
         )
-        _check_complete(response, f"search of '{index}'")
-        hits = response["hits"]["hits"]
-        if response["hits"]["total"]["value"] <= len(hits):
-            yield from hits
-            return
-        pit_id = es.open_point_in_time(index=index, keep_alive="2m")["id"]
-        search_after = None
+
+    def _check_cluster(self, indices: Sequence[str]) -> None:
+        return None  # the client itself refuses a server that is not Elasticsearch (see _classify)
+
+    def _index_exists(self, index: str) -> bool:
+        return bool(self.client.indices.exists(index=index))
+
+    def _count(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.client.count(index=index, body=body))
+
+    def _search(self, body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
+        return dict(self.client.search(index=index, body=body, allow_partial_search_results=False))
+
+    def _mget(self, index: str, ids: list[str]) -> dict[str, Any]:
+        return dict(self.client.mget(index=index, ids=ids))
+
+    def _open_pit(self, index: str, keep_alive: str) -> str:
+        return str(self.client.open_point_in_time(index=index, keep_alive=keep_alive)["id"])
+
+    def _close_pit(self, pit_id: str) -> None:
         try:
-            while True:
-                page = es.search(
-                    pit={"id": pit_id, "keep_alive": "2m"},
-                    query=query,
-                    size=PAGE_LIMIT,
-                    sort=[{"_shard_doc": "asc"}],
-                    search_after=search_after,
-                    track_total_hits=False,
-                    allow_partial_search_results=False,
-                )
-                _check_complete(page, f"paged search of '{index}'")
-                pit_id = page.get("pit_id", pit_id)
-                hits = page["hits"]["hits"]
-                yield from hits
-                if len(hits) < PAGE_LIMIT:
-                    return
-                search_after = hits[-1]["sort"]
-        finally:
-            try:
-                es.close_point_in_time(id=pit_id)
-            except (ApiError, EsConnectionError):
-                pass
+            self.client.close_point_in_time(id=pit_id)
+        except (ApiError, EsConnectionError):
+            pass  # expires on its own after keep_alive
+
+    def _tiebreaker(self) -> dict[str, Any]:
+        return {"_shard_doc": "asc"}

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -33,6 +33,14 @@ INSERT_CHUNK = 5000
 
 class TrackingError(RuntimeError):
     """The ledger database cannot be used; the message says why and what to do."""
+
+    retryable: ClassVar[bool] = False
+
+
+class TrackingUnavailableError(TrackingError):
+    """The ledger database could not be reached; a later attempt may succeed."""
+
+    retryable = True
 
 
 def _error_code(error: BaseException) -> int | None:
@@ -100,7 +108,7 @@ class MessageTrackingHook(MySqlHook):
                     f"{target}: database does not exist; create it or fix the connection's schema"
                 ) from None
             if code in (2002, 2003, 2005):
-                raise TrackingError(
+                raise TrackingUnavailableError(
                     f"{target}: server unreachable ({error}); check host/port and that MySQL is running"
                 ) from None
             raise
