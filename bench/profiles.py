@@ -34,6 +34,12 @@ class Profile:
     ceiling_puts: int
     ceiling_mget_chunks: int
     ceiling_mysql_rows: int
+    candidate_puts: int
+    scaleout_workers: tuple[int, ...] = (1, 2, 4)
+    big_buffer_pool_bytes: int = 2 * 2**30
+    ledger_sizes: tuple[tuple[int, int], ...] = ((1, 1_000_000), (9, 1_000_000))
+    """Steps of (days, rows per day) added to the big ledger before each measurement."""
+    """PUTs per S3 server candidate (straight at it, 32 concurrent)."""
     es_latency: Latency = Latency(fixed_ms=2.0, jitter_ms=2.0)
     s3_latency: Latency = Latency(fixed_ms=15.0, jitter_ms=10.0)
     body_bytes: int = 2048
@@ -82,6 +88,7 @@ FULL = Profile(
     ceiling_puts=5_000,
     ceiling_mget_chunks=20,
     ceiling_mysql_rows=50_000,
+    candidate_puts=3_000,
 )
 
 QUICK = Profile(
@@ -94,4 +101,6 @@ QUICK = Profile(
     ceiling_puts=1_000,
     ceiling_mget_chunks=4,
     ceiling_mysql_rows=10_000,
+    candidate_puts=600,
+    ledger_sizes=((1, 50_000), (3, 50_000)),
 )
