@@ -22,9 +22,10 @@ from bench.stack import free_port
 class MariaDbInstance:
     """``mariadbd`` on 127.0.0.1:<free port>, root without a password, data in ``directory``."""
 
-    def __init__(self, directory: Path, buffer_pool_bytes: int) -> None:
+    def __init__(self, directory: Path, buffer_pool_bytes: int, options: tuple[str, ...] = ()) -> None:
         self.directory = directory
         self.buffer_pool_bytes = buffer_pool_bytes
+        self.options = options
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +68,7 @@ class MariaDbInstance:
                 "--character-set-server=utf8mb4",
                 "--collation-server=utf8mb4_bin",
                 f"--log-error={log}",
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -95,11 +97,20 @@ class MariaDbInstance:
         conn = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", passwd="")
         try:
             with conn.cursor() as cursor:
-                cursor.execute("SELECT @@version, @@innodb_buffer_pool_size, @@innodb_flush_log_at_trx_commit")
-                version, pool, flush = cursor.fetchone()
+                cursor.execute(
+                    "SELECT @@version, @@innodb_buffer_pool_size, @@innodb_flush_log_at_trx_commit,"
+                    " @@innodb_log_file_size"
+                )
+                version, pool, flush, redo = cursor.fetchone()
         finally:
             conn.close()
-        return {"version": version, "innodb_buffer_pool_size": int(pool), "innodb_flush_log_at_trx_commit": flush}
+        return {
+            "version": version,
+            "innodb_buffer_pool_size": int(pool),
+            "innodb_flush_log_at_trx_commit": int(flush),
+            "innodb_log_file_size": int(redo),
+            "port": self.port,
+        }
 
     def stop(self) -> None:
         if self._process is not None:

@@ -188,7 +188,7 @@ def main(argv: list[str], workdir: Path) -> int:
         if "airflow" in phases:
             raw["airflow"] = _guard(raw, "airflow", lambda: _airflow(bench, migrate))
         if "ledger" in phases:
-            raw["ledger"] = _guard(raw, "ledger", lambda: _ledger(bench, es.url, s3.url, database))
+            raw["ledger"] = _guard(raw, "ledger", lambda: _ledger(bench, es.url, s3.url))
         if "extraction" in phases:
             raw["extraction"] = _guard(raw, "extraction", lambda: _extraction(bench, es.url, s3.url, database, config))
     finally:
@@ -508,23 +508,37 @@ def _airflow(bench: Bench, migrate: subprocess.Popen[bytes] | None) -> dict[str,
     return result
 
 
-def _ledger(bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase) -> dict[str, Any]:
+def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
+    """A run's ledger statements as the ledger grows, on a private mariadbd with MariaDB's default
+    128 MB buffer pool (its redo log is larger, which only speeds up generating the rows)."""
+    from bench.mariadb_instance import MariaDbInstance
+
     profile = bench.profile
-    name = database.sibling("ledger")
     rows = sum(days * per_day for days, per_day in profile.ledger_sizes)
     bench.say(f"ledger size: a run's statements on an empty ledger, then with up to {rows:,} earlier rows")
-    ledger = connection_environment(es_url, s3_url, name)
-    result = bench.worker(
-        "ledger_sizes",
-        {
-            "mysql": {**database.params, "database": name},
-            "sizes": [list(size) for size in profile.ledger_sizes],
-            "job_messages": 5_000,
-            "batch_size": 500,
-            "repeats": 3,
-        },
-        env={"AIRFLOW_CONN_MYSQL_DEFAULT": ledger["AIRFLOW_CONN_MYSQL_DEFAULT"]},
-    )
+    instance = MariaDbInstance(
+        bench.workdir / "mariadb-ledger",
+        128 * 2**20,
+        ("--innodb-log-file-size=1073741824", "--innodb-flush-log-at-trx-commit=2"),
+    ).start()
+    try:
+        instance.create_database("ledger")
+        conn = json.loads(connection_environment(es_url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
+        conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
+        result = bench.worker(
+            "ledger_sizes",
+            {
+                "mysql": {**instance.params, "database": "ledger"},
+                "sizes": [list(size) for size in profile.ledger_sizes],
+                "job_messages": 5_000,
+                "batch_size": 500,
+                "repeats": 3,
+            },
+            env={"AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(conn)},
+        )
+        result["mysql"] = instance.settings()
+    finally:
+        instance.stop()
     for point in result["points"]:
         made = point["generated"]
         made_text = f" (generated {made['rows']:,} rows in {made['seconds']:.0f}s)" if made else ""
@@ -532,8 +546,6 @@ def _ledger(bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase) -> 
             f"  {point['ledger_rows']:,} rows{made_text}: "
             + ", ".join(f"{step} {seconds * 1000:.1f} ms" for step, seconds in point["seconds"].items())
         )
-    # the generated rows are big: drop them now, not at the end of the run
-    database.drop_sibling(name)
     return result
 
 

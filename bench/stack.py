@@ -200,11 +200,6 @@ class MySqlDatabase:
         self.siblings.append(name)
         return name
 
-    def drop_sibling(self, name: str) -> None:
-        with _admin() as admin, admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        self.siblings.remove(name)
-
     def server_settings(self) -> dict[str, Any]:
         """The server settings that bound the ledger's figures."""
         names = ("version", "innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_flush_method")

@@ -250,6 +250,42 @@ class MessageTrackingHook(MySqlHook):
             [(_id_bytes(mid), job.job_id, batch_id, start, "pending") for mid, batch_id in rows],
         )
 
+    # -- staged extraction: ids stream into a table of their own, then enter the ledger in order --
+
+    @staticmethod
+    def _staging_sql(name: str, job_id: int) -> str:
+        # the only interpolated identifier: built from the integer job id, nothing else
+        return load_sql(name).replace("{table}", f"message_tracking_staging_{int(job_id):d}")
+
+    def start_staging(self, job_id: int) -> None:
+        """Create the job's empty staging table (dropping one an earlier attempt left)."""
+        drop, create = self._staging_sql("drop_staged_ids", job_id), self._staging_sql("create_staged_ids", job_id)
+
+        def work(cursor: Any) -> None:
+            cursor.execute(drop)
+            cursor.execute(create)
+
+        self._run(work)
+
+    def stage_ids(self, job_id: int, rows: Sequence[tuple[int, str, int]]) -> None:
+        """Append ``(position, message_id, batch_id)`` rows to the job's staging table."""
+        sql = self._staging_sql("stage_ids", job_id)
+        params = [(position, _id_bytes(mid), batch_id) for position, mid, batch_id in rows]
+        for start in range(0, len(params), INSERT_CHUNK):
+            chunk = params[start : start + INSERT_CHUNK]
+            self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
+
+    def track_staged(self, job: Job) -> int:
+        """Track the job's staged ids as pending (already tracked ids untouched); drop the staging table.
+
+        :return: rows the statement reported (inserted ids count once, existing ones not at all).
+        """
+        track = self._staging_sql("track_staged_ids", job.job_id)
+        params = {"job_id": job.job_id, "start_date": _naive_utc(job.window.start)}
+        tracked = self._run(lambda cursor: cursor.execute(track, params))
+        self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
+        return int(tracked)
+
     def reset_for_reprocess(self, job_id: int) -> int:
         """Set the job's completed and failed messages back to pending; return how many."""
         return self._execute("reset_for_reprocess", {"job_id": job_id})
