@@ -174,9 +174,26 @@ class MessageTrackingHook(MySqlHook):
     # -- schema and jobs ----------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the ledger tables if they do not exist."""
+        """Create the ledger tables if they do not exist; drop staging tables nothing will use again."""
         for name in SCHEMA_STATEMENTS:
             self._execute(name)
+        self._drop_abandoned_staging()
+
+    def _drop_abandoned_staging(self) -> None:
+        # A worker that died between tracking a window's ids and dropping its staging table leaves
+        # it behind; a job that is not running has no extraction that could still use it.
+        prefix = "message_tracking_staging_"
+        staged = {
+            int(text[len(prefix) :])
+            for (name,) in self._fetch("list_staging_tables")
+            if (text := _id_text(name)).startswith(prefix) and text[len(prefix) :].isdigit()
+        }
+        if not staged:
+            return
+        running = {int(job_id) for (job_id,) in self._fetch("running_jobs")}
+        for job_id in sorted(staged - running):
+            self._run(lambda cursor, job_id=job_id: cursor.execute(self._staging_sql("drop_staged_ids", job_id)))
+            log.info("dropped the staging table of job %s, left by an extraction that did not finish", job_id)
 
     def resumable_window(self) -> Window | None:
         """Return the earliest window whose extraction never completed."""
