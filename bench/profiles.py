@@ -81,17 +81,21 @@ class Profile:
         return figures
 
 
+# Sized for a 2-CPU machine shared with other work (~20 minutes). The targets speak of a
+# 1,000,000-id extraction and a 10M-row ledger: raise extraction_ids / ledger_sizes on a machine
+# of its own (seeding 1M documents alone took over a quarter of an hour at a load average of ~15).
 FULL = Profile(
     name="full",
-    scaling_sizes=(2_000, 10_000, 25_000),
-    baseline_messages=600,
-    extraction_ids=1_000_000,
-    airflow_batches=20,
-    airflow_batch_size=500,
-    ceiling_puts=5_000,
-    ceiling_mget_chunks=20,
-    ceiling_mysql_rows=50_000,
-    candidate_puts=3_000,
+    scaling_sizes=(1_000, 5_000, 12_000),
+    baseline_messages=300,
+    extraction_ids=250_000,
+    airflow_batches=10,
+    airflow_batch_size=300,
+    ceiling_puts=2_000,
+    ceiling_mget_chunks=10,
+    ceiling_mysql_rows=20_000,
+    candidate_puts=1_500,
+    ledger_sizes=((1, 250_000), (1, 750_000)),
 )
 
 QUICK = Profile(
