@@ -180,7 +180,7 @@ def _targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
                 f"at {pipe_x['ids']:,} ids"
                 + (f"; {pooled['peak_rss_mb']:.0f} MB with the big pool" if "peak_rss_mb" in pooled else ""),
                 max(pipe_x["peak_rss_mb"], pooled.get("peak_rss_mb", 0)) < TARGET_EXTRACT_RSS_MB,
-                "" if at_scale else "window smaller than the target's 1,000,000 ids (quick run)",
+                "" if at_scale else "window smaller than the target's 1,000,000 ids (scaled profile)",
             )
         )
     dag = figures.get("airflow") or {}
