@@ -59,14 +59,26 @@ def window_ids(es: Elasticsearch, index: str, timestamp_field: str, day: datetim
 
 
 def s3_put_ceiling(
-    s3_url: str, bucket: str, puts: int, body_bytes: int, concurrency: int, extra: dict[str, Any]
+    s3_url: str,
+    bucket: str,
+    puts: int,
+    body_bytes: int,
+    concurrency: int,
+    extra: dict[str, Any],
+    credentials: tuple[str, str] = ("test", "test"),
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
-    """PUT ``puts`` objects of ``body_bytes`` with ``concurrency`` threads sharing one client."""
+    """PUT ``puts`` objects of ``body_bytes`` with ``concurrency`` threads sharing one client.
+
+    Also returns this client's CPU per PUT and, given ``server_pid``, the server's.
+    """
+    import psutil
+
     client = boto3.client(
         "s3",
         endpoint_url=s3_url,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
         region_name="us-east-1",
         config=Config(
             retries={"mode": "standard", "max_attempts": 8},
@@ -82,10 +94,16 @@ def s3_put_ceiling(
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(put, range(concurrency)))  # warm the connection pool: steady state only
-        started = time.perf_counter()
+        server = psutil.Process(server_pid) if server_pid else None
+        server_cpu = sum(server.cpu_times()[:2]) if server else 0.0
+        started, cpu_started = time.perf_counter(), time.process_time()
         list(pool.map(put, range(concurrency, concurrency + puts)))
         seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_started
+        server_cpu = sum(server.cpu_times()[:2]) - server_cpu if server else None
     return {
+        "client_cpu_ms_per_put": 1000 * client_cpu / puts,
+        "server_cpu_ms_per_put": None if server_cpu is None else 1000 * server_cpu / puts,
         "puts": puts,
         "body_bytes": body_bytes,
         "concurrency": concurrency,
@@ -217,3 +235,43 @@ def _time_record_results(db: Any, rows: int, chunk_size: int, load_sql: Any, sch
     if done != rows:
         raise RuntimeError(f"mysql ceiling: {done} of {rows} rows recorded")
     return {"rows": rows, "chunk_size": chunk_size, "seconds": seconds, "per_second": rate(rows, seconds)}
+
+
+def s3_candidate(
+    s3_url: str,
+    bucket: str,
+    puts: int,
+    body_bytes: int,
+    concurrency: int,
+    extra: dict[str, Any],
+    credentials: tuple[str, str],
+    server_pid: int,
+) -> dict:
+    """Check the calls the export makes against one S3 server, then time PUTs straight at it."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    client.create_bucket(Bucket=bucket)
+    problems: list[str] = []
+    try:
+        keys = [f"conformance/dt=2024-10-01/m {n:02d}+=.json" for n in range(5)]
+        for key in keys:
+            client.put_object(Bucket=bucket, Key=key, Body=key.encode(), **extra)
+        got = client.get_object(Bucket=bucket, Key=keys[0])
+        if got["Body"].read() != keys[0].encode() or got["Metadata"] != extra.get("Metadata", {}):
+            problems.append("GET returned another body or metadata")
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix="conformance/dt=2024-10-01/", PaginationConfig={"PageSize": 2}
+        )
+        listed = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        if listed != keys:
+            problems.append(f"ListObjectsV2 with continuation listed {listed[:3]}... instead of {keys[:3]}...")
+    except Exception as error:  # an incorrect server is reported, not fatal
+        problems.append(f"{type(error).__name__}: {str(error)[:200]}")
+    result = s3_put_ceiling(s3_url, bucket, puts, body_bytes, concurrency, extra, credentials, server_pid)
+    return {**result, "correct": not problems, "problems": problems}

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,12 +26,22 @@ from bench.data import seed_all
 from bench.environment import REPO
 from bench.profiles import FULL, QUICK, Profile
 from bench.report import RESULTS, derive, render_text
-from bench.stack import BUCKET, MYSQL, EsProcess, MySqlDatabase, S3Stack, connection_environment, write_config
+from bench.s3_candidates import CANDIDATES
+from bench.stack import (
+    BUCKET,
+    MYSQL,
+    EsProcess,
+    MySqlDatabase,
+    S3Stack,
+    ServerProcess,
+    connection_environment,
+    write_config,
+)
 
 if TYPE_CHECKING:
     from message_export.config import ExportConfig
 
-PHASES = ("baseline", "pipeline", "ceilings", "airflow", "extraction", "dashboard")
+PHASES = ("baseline", "pipeline", "ceilings", "scaleout", "airflow", "ledger", "extraction", "dashboard")
 
 
 class WorkerError(RuntimeError):
@@ -49,25 +60,41 @@ class Bench:
 
     def worker(self, phase: str, args: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
         """Run one measurement in a fresh ``python -m bench.worker`` process; return its figures."""
+        load_before = os.getloadavg()
+        figures = self.collect(self.spawn(phase, args, env))
+        # Other work on the machine slows the CPU-bound local servers: keep the evidence with the figures.
+        figures["load_average_1m"] = {"before": load_before[0], "after": os.getloadavg()[0]}
+        return figures
+
+    def spawn(self, phase: str, args: dict[str, Any], env: dict[str, str] | None = None) -> SpawnedWorker:
+        """Start ``python -m bench.worker`` for ``phase``; :meth:`collect` waits for its figures."""
         self._workers += 1
         stem = self.workdir / f"{self._workers:02d}-{phase}"
-        load_before = os.getloadavg()
         result, log = stem.with_suffix(".json"), stem.with_suffix(".log")
         with log.open("wb") as output:
-            code = subprocess.call(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "bench.worker", phase, json.dumps(args, default=str), str(result)],
                 cwd=REPO,
                 env={**os.environ, **(env or {})},
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-        if code != 0 or not result.exists():
-            tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
-            raise WorkerError(f"worker '{phase}' exited with {code}:\n{tail}")
-        figures = json.loads(result.read_text(encoding="utf-8"))
-        # Other work on the machine slows the CPU-bound local servers: keep the evidence with the figures.
-        figures["load_average_1m"] = {"before": load_before[0], "after": os.getloadavg()[0]}
-        return figures
+        return SpawnedWorker(phase, process, result, log)
+
+    def collect(self, worker: SpawnedWorker) -> dict[str, Any]:
+        code = worker.process.wait()
+        if code != 0 or not worker.result.exists():
+            tail = worker.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+            raise WorkerError(f"worker '{worker.phase}' exited with {code}:\n{tail}")
+        return json.loads(worker.result.read_text(encoding="utf-8"))
+
+
+@dataclass
+class SpawnedWorker:
+    phase: str
+    process: subprocess.Popen[bytes]
+    result: Path
+    log: Path
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -77,6 +104,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--only", default=",".join(PHASES), help=f"comma-separated phases to run (default: all of {', '.join(PHASES)})"
     )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON figures")
+    parser.add_argument(
+        "--s3-server",
+        choices=sorted(CANDIDATES),
+        help="use this S3 server instead of the fastest correct candidate (all are still measured)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and the MySQL database")
     return parser.parse_args(argv)
 
@@ -119,11 +151,19 @@ def main(argv: list[str], workdir: Path) -> int:
     database = MySqlDatabase.create()
     s3 = es = None
     try:
-        s3 = S3Stack(workdir / "moto-server.log")
+        raw["s3_candidates"] = _s3_candidates(bench)
+        chosen = args.s3_server or raw["s3_candidates"]["chosen"]
+        if chosen is None:
+            raise WorkerError("no S3 server candidate passed the conformance check; see s3_candidates in the figures")
+        raw["s3_candidates"]["used"] = chosen
+        s3 = S3Stack(CANDIDATES[chosen](workdir / f"s3-{chosen}.log").start())
         es = EsProcess(workdir / "es-server.log").start()
-        os.environ.update(connection_environment(es.url, s3.url, database.name))
+        os.environ.update(connection_environment(es.url, s3.url, database.name, s3.server.credentials))
         os.environ["MESSAGE_EXPORT_CONFIG"] = str(write_config(workdir / "message_export.yaml"))
-        bench.say(f"stack up: Elasticsearch-compatible {es.url}, S3 proxy {s3.url} -> moto, MySQL `{database.name}`")
+        bench.say(
+            f"stack up: Elasticsearch-compatible {es.url}, S3 proxy {s3.url} -> {s3.server.name}, "
+            f"MySQL `{database.name}`"
+        )
 
         raw["seeding"] = seed_all(es.url, profile)
         bench.say(
@@ -145,8 +185,12 @@ def main(argv: list[str], workdir: Path) -> int:
             raw["pipeline"] = _pipeline(bench, raw)
         if "ceilings" in phases:
             raw["ceilings"] = _guard(raw, "ceilings", lambda: _ceilings(bench, es.url, s3, database, config))
+        if "scaleout" in phases:
+            raw["scaleout"] = _guard(raw, "scaleout", lambda: _scale_out(bench, es, s3))
         if "airflow" in phases:
             raw["airflow"] = _guard(raw, "airflow", lambda: _airflow(bench, migrate))
+        if "ledger" in phases:
+            raw["ledger"] = _guard(raw, "ledger", lambda: _ledger(bench, es.url, s3.url))
         if "extraction" in phases:
             raw["extraction"] = _guard(raw, "extraction", lambda: _extraction(bench, es.url, s3.url, database, config))
         if "dashboard" in phases:
@@ -200,6 +244,53 @@ def _config_values() -> ExportConfig:
     from message_export.config import load_config
 
     return load_config(os.environ["MESSAGE_EXPORT_CONFIG"])
+
+
+def _s3_candidates(bench: Bench) -> dict[str, Any]:
+    """PUT/s of every S3 server candidate straight at it (no proxy), and whether it is correct."""
+    profile = bench.profile
+    results: dict[str, Any] = {}
+    for name, kind in CANDIDATES.items():
+        server: ServerProcess | None = None
+        try:
+            server = kind(bench.workdir / f"candidate-{name}.log").start()
+            result = bench.worker(
+                "s3_candidate",
+                {
+                    "s3_url": server.url,
+                    "bucket": BUCKET,
+                    "puts": profile.candidate_puts,
+                    "body_bytes": profile.body_bytes * 2,
+                    "concurrency": 32,
+                    "credentials": list(server.credentials),
+                    "server_pid": server.pid,
+                    "extra": {
+                        "ContentType": "application/json; charset=utf-8",
+                        "ServerSideEncryption": "AES256",
+                        "Metadata": {"job-id": "1", "batch": "0"},
+                    },
+                },
+            )
+            result["server_rss_mb"] = server.rss_mb()
+            server_ms = result["server_cpu_ms_per_put"]
+            # arithmetic: what the server alone could take on one free core
+            result["server_capacity_per_core"] = 1000 / server_ms if server_ms else None
+            results[name] = {"name": server.name, **result}
+            verdict = "correct" if result["correct"] else "INCORRECT: " + "; ".join(result["problems"])
+            bench.say(
+                f"  S3 candidate {server.name}: {result['per_second']:,.0f} PUT/s x32 from one client process "
+                f"(client {result['client_cpu_ms_per_put']:.2f} ms CPU/PUT, server {server_ms or 0:.2f} ms CPU/PUT "
+                f"= {result['server_capacity_per_core'] or 0:,.0f} PUT/s per core), {verdict}"
+            )
+        except Exception as error:  # an unavailable candidate is reported, not fatal
+            results[name] = {"name": kind.name, "error": f"{type(error).__name__}: {str(error)[:300]}"}
+            bench.say(f"  S3 candidate {kind.name}: unavailable ({results[name]['error'][:120]})")
+        finally:
+            if server is not None:
+                server.stop()
+    # The client process is the limit of a one-process measurement; rank by what the server itself can take.
+    correct = {name: r["server_capacity_per_core"] or 0 for name, r in results.items() if r.get("correct")}
+    return {"candidates": results, "chosen": max(correct, key=correct.__getitem__) if correct else None}
 
 
 def _baseline(bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase, config: ExportConfig) -> dict[str, Any]:
@@ -302,6 +393,106 @@ def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, c
     return result
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    import psutil
+
+    if pid is None:
+        return None
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return times.user + times.system
+
+
+def _mysqld_pid() -> int | None:
+    import psutil
+
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("mariadbd", "mysqld"):
+            return process.pid
+    return None
+
+
+def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
+    """N worker processes (N mapped-task slots) process one window's batches at once, for each N."""
+    import psutil
+
+    profile = bench.profile
+    day = profile.scaling_days[1]
+    size = profile.scaling_sizes[1]
+    parts = {"es_server": es.pid, "s3_server": s3.server.pid, "s3_proxy": os.getpid(), "mysqld": _mysqld_pid()}
+    # The window keeps the batches of its first export (reprocess only resets the messages'
+    # status), so each worker takes every N-th batch, as free mapped-task slots would.
+    env: dict[str, str] = {}
+    runs = []
+    for workers in profile.scaleout_workers:
+        run_id = f"bench-scaleout-{workers}"
+        extracted = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env=env)
+        batch_ids = extracted["batch_ids"]
+        shares = [batch_ids[i::workers] for i in range(workers)]
+        bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages)")
+        cpu_before = {name: _cpu_seconds(pid) for name, pid in parts.items()}
+        machine_before = psutil.cpu_times()
+        started = time.perf_counter()
+        spawned = [bench.spawn("process_batches", {"batch_ids": share, "run_id": run_id}) for share in shares if share]
+        results = [bench.collect(worker) for worker in spawned]
+        wall = time.perf_counter() - started
+        machine_after = psutil.cpu_times()
+        busy = sum(
+            getattr(machine_after, f) - getattr(machine_before, f) for f in ("user", "system", "nice", "irq", "softirq")
+        )
+        cores: dict[str, float | None] = {}
+        for name, pid in parts.items():
+            after, before = _cpu_seconds(pid), cpu_before[name]
+            cores[name] = None if after is None or before is None else (after - before) / wall
+        workers_cpu = sum(r["process_cpu_seconds"] for r in results)
+        completed = sum(r["completed"] for r in results)
+        processing_wall = max(r["finished_at"] for r in results) - min(r["started_at"] for r in results)
+        run = {
+            "workers": workers,
+            "messages": completed,
+            "failed": sum(r["failed"] for r in results),
+            "expected": size,
+            "wall_seconds": processing_wall,
+            "per_second": completed / processing_wall,
+            "extract_seconds": extracted["extract_seconds"],
+            "cores_used": {
+                "workers_total": workers_cpu / processing_wall,
+                "per_worker_max": max(r["process_cpu_seconds"] / r["process_seconds"] for r in results),
+                **cores,
+                "machine_busy": busy / wall,
+            },
+            "cpu_ms_per_message": 1000 * workers_cpu / max(completed, 1),
+            "cpu_count": os.cpu_count(),
+            "peak_rss_mb_max": max(r["peak_rss_mb"] for r in results),
+        }
+        run["saturated"] = _saturated(run["cores_used"], os.cpu_count() or 1)
+        runs.append(run)
+        bench.say(
+            f"  {completed:,} messages in {processing_wall:.1f}s = {run['per_second']:.0f} msg/s; "
+            f"cores: workers {run['cores_used']['workers_total']:.2f}, machine {busy / wall:.2f} of {os.cpu_count()}; "
+            f"saturated: {run['saturated']}"
+        )
+        if completed != size:
+            raise WorkerError(f"scale-out with {workers} workers archived {completed:,} of {size:,} messages")
+    return {"day": day.date().isoformat(), "size": size, "runs": runs}
+
+
+def _saturated(cores: dict[str, float | None], cpu_count: int) -> str:
+    """Name what ran out first: a single-threaded server, a worker's GIL, the machine's CPUs, or nothing."""
+    single = {"es_server": "Elasticsearch-compatible server (1 core)", "s3_server": "S3 server (1 core)"}
+    single["s3_proxy"] = "S3 latency proxy (1 core)"
+    for name, label in single.items():
+        if (cores.get(name) or 0) >= 0.85:
+            return label
+    if (cores.get("machine_busy") or 0) >= 0.9 * cpu_count:
+        return f"machine CPU ({cpu_count} cores busy, shared with other work)"
+    if (cores.get("per_worker_max") or 0) >= 0.85:
+        return "worker CPU (one core per worker process: the GIL)"
+    return "none: latency-bound (uploads in flight x S3 latency)"
+
+
 def _airflow(bench: Bench, migrate: subprocess.Popen[bytes] | None) -> dict[str, Any]:
     profile = bench.profile
     if migrate is not None and migrate.wait() != 0:
@@ -326,6 +517,47 @@ def _airflow(bench: Bench, migrate: subprocess.Popen[bytes] | None) -> dict[str,
         f"  wall {result['wall_seconds']:.1f}s, tasks' own time {result['own_seconds']:.1f}s, "
         f"{result['task_instances']} task instances"
     )
+    return result
+
+
+def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
+    """A run's ledger statements as the ledger grows, on a private mariadbd with MariaDB's default
+    128 MB buffer pool (its redo log is larger, which only speeds up generating the rows)."""
+    from bench.mariadb_instance import MariaDbInstance
+
+    profile = bench.profile
+    rows = sum(days * per_day for days, per_day in profile.ledger_sizes)
+    bench.say(f"ledger size: a run's statements on an empty ledger, then with up to {rows:,} earlier rows")
+    instance = MariaDbInstance(
+        bench.workdir / "mariadb-ledger",
+        128 * 2**20,
+        ("--innodb-log-file-size=1073741824", "--innodb-flush-log-at-trx-commit=2"),
+    ).start()
+    try:
+        instance.create_database("ledger")
+        conn = json.loads(connection_environment(es_url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
+        conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
+        result = bench.worker(
+            "ledger_sizes",
+            {
+                "mysql": {**instance.params, "database": "ledger"},
+                "sizes": [list(size) for size in profile.ledger_sizes],
+                "job_messages": 5_000,
+                "batch_size": 500,
+                "repeats": 3,
+            },
+            env={"AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(conn)},
+        )
+        result["mysql"] = instance.settings()
+    finally:
+        instance.stop()
+    for point in result["points"]:
+        made = point["generated"]
+        made_text = f" (generated {made['rows']:,} rows in {made['seconds']:.0f}s)" if made else ""
+        bench.say(
+            f"  {point['ledger_rows']:,} rows{made_text}: "
+            + ", ".join(f"{step} {seconds * 1000:.1f} ms" for step, seconds in point["seconds"].items())
+        )
     return result
 
 
@@ -355,7 +587,46 @@ def _extraction(
         {"day": profile.extraction_day.isoformat()},
         env={"AIRFLOW_CONN_MYSQL_DEFAULT": ledger["AIRFLOW_CONN_MYSQL_DEFAULT"]},
     )
-    bench.say(f"  pipeline.extract {pipe['seconds']:.1f}s, peak RSS {pipe['peak_rss_mb']:.0f} MB")
+    bench.say(
+        f"  pipeline.extract {pipe['seconds']:.1f}s, peak RSS {pipe['peak_rss_mb']:.0f} MB (shared MariaDB, defaults)"
+    )
     if pipe["ids"] != bare["ids"]:
         raise WorkerError(f"pipeline.extract tracked {pipe['ids']:,} ids, the bare loop read {bare['ids']:,}")
-    return {"pipeline": pipe, "pit_loop": bare, "page_size": page_size}
+    pooled = _guard_dict(lambda: _extraction_big_pool(bench, es_url, s3_url, bare["ids"]))
+    return {"pipeline": pipe, "pit_loop": bare, "page_size": page_size, "pipeline_big_pool": pooled}
+
+
+def _guard_dict(work: Any) -> dict[str, Any]:
+    try:
+        return work()
+    except Exception as error:  # reported in the figures; the default-config figures stand
+        print(f"!! {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
+
+
+def _extraction_big_pool(bench: Bench, es_url: str, s3_url: str, expected_ids: int) -> dict[str, Any]:
+    """``pipeline.extract`` against a private MariaDB whose buffer pool holds the ledger."""
+    from bench.mariadb_instance import MariaDbInstance
+
+    profile = bench.profile
+    instance = MariaDbInstance(bench.workdir / "mariadb-big-pool", profile.big_buffer_pool_bytes)
+    bench.say(f"  starting a private mariadbd with a {profile.big_buffer_pool_bytes / 2**30:.0f} GB buffer pool")
+    instance.start()
+    try:
+        instance.create_database("ledger")
+        conn = json.loads(connection_environment(es_url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
+        conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
+        result = bench.worker(
+            "extract",
+            {"day": profile.extraction_day.isoformat()},
+            env={"AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(conn)},
+        )
+        result["mysql"] = instance.settings()
+    finally:
+        instance.stop()
+    bench.say(
+        f"  pipeline.extract {result['seconds']:.1f}s, peak RSS {result['peak_rss_mb']:.0f} MB (buffer pool holds it)"
+    )
+    if result["ids"] != expected_ids:
+        raise WorkerError(f"pipeline.extract tracked {result['ids']:,} ids, the bare loop read {expected_ids:,}")
+    return result

@@ -2,8 +2,9 @@
 
 - Elasticsearch-compatible server in its own process (``python -m tests.support.es_server``), so
   worker processes measure only their own memory and the server never shares their GIL;
-- moto's S3 server in its own process too, behind the latency-injecting proxy, which runs in this
-  (orchestrating) process: it only waits while workers measure, and moto gets a GIL of its own;
+- an S3 server in its own process too (the fastest correct candidate of bench/s3_candidates.py),
+  behind the latency-injecting proxy, which runs in this (orchestrating) process: it only waits
+  while workers measure, and the server gets a GIL of its own;
 - the local MySQL/MariaDB server, in a fresh database dropped at the end.
 """
 
@@ -47,6 +48,7 @@ class ServerProcess:
     """A local HTTP server as a child process, started and stopped with the benchmark."""
 
     name = "server"
+    credentials = ("test", "test")
 
     def __init__(self, log_path: Path) -> None:
         self.port = free_port()
@@ -75,6 +77,10 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"{self.name} did not answer on {self.url} within {timeout}s")
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
     def rss_mb(self) -> float | None:
         import psutil
 
@@ -95,15 +101,6 @@ class ServerProcess:
             self._process.kill()
             self._process.wait(timeout=10)
         self._process = None
-
-
-class MotoProcess(ServerProcess):
-    """moto's S3 server (``python -m moto.server``)."""
-
-    name = "moto S3 server"
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
 
 
 class EsProcess(ServerProcess):
@@ -132,15 +129,28 @@ class EsProcess(ServerProcess):
 
 
 class S3Stack:
-    """moto's S3 server (its own process) and the latency proxy in front of it (this process)."""
+    """An S3 server (its own process, chosen in bench/s3_candidates.py) and the latency proxy in
+    front of it (this process)."""
 
-    def __init__(self, log_path: Path, seed: int = 0) -> None:
+    def __init__(self, server: ServerProcess, seed: int = 0) -> None:
         from tests.support.s3_proxy import S3FaultProxy
-        from tests.support.s3_server import create_bucket
 
-        self.moto = MotoProcess(log_path).start()
-        self.proxy = S3FaultProxy(self.moto.url, seed=seed).start()
-        create_bucket(self.moto.url, BUCKET)
+        self.server = server
+        self.proxy = S3FaultProxy(self.server.url, seed=seed).start()
+        self._client().create_bucket(Bucket=BUCKET)
+
+    def _client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.server.url,
+            aws_access_key_id=self.server.credentials[0],
+            aws_secret_access_key=self.server.credentials[1],
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}),
+        )
 
     @property
     def url(self) -> str:
@@ -153,10 +163,8 @@ class S3Stack:
             self.proxy.faults.add_latency(fixed_ms=latency.fixed_ms, jitter_ms=latency.jitter_ms)
 
     def mean_object_size(self, prefix: str) -> int:
-        """Mean size of up to 1,000 objects under ``prefix`` (read from moto directly)."""
-        from tests.support.s3_server import s3_client
-
-        page = s3_client(self.moto.url).list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)
+        """Mean size of up to 1,000 objects under ``prefix`` (read from the server directly)."""
+        page = self._client().list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)
         sizes = [obj["Size"] for obj in page.get("Contents", [])]
         if not sizes:
             raise RuntimeError(f"no objects under s3://{BUCKET}/{prefix}")
@@ -164,7 +172,7 @@ class S3Stack:
 
     def stop(self) -> None:
         self.proxy.stop()
-        self.moto.stop()
+        self.server.stop()
 
 
 @dataclass
@@ -226,7 +234,9 @@ class _admin:
         self._conn.close()
 
 
-def connection_environment(es_url: str, s3_url: str, database: str) -> dict[str, str]:
+def connection_environment(
+    es_url: str, s3_url: str, database: str, s3_credentials: tuple[str, str] = ("test", "test")
+) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` variables for the three connections the export uses."""
     es_port = int(es_url.rsplit(":", 1)[1])
     return {
@@ -247,8 +257,8 @@ def connection_environment(es_url: str, s3_url: str, database: str) -> dict[str,
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
             {
                 "conn_type": "aws",
-                "login": "test",
-                "password": "test",
+                "login": s3_credentials[0],
+                "password": s3_credentials[1],
                 "extra": {"region_name": "us-east-1", "endpoint_url": s3_url},
             }
         ),

@@ -38,6 +38,18 @@ def _pipeline(args: dict[str, Any]) -> dict[str, Any]:
     return run_pipeline(_day(args["day"]))
 
 
+def _extract_again(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.pipeline_run import extract_again
+
+    return extract_again(_day(args["day"]), args["run_id"])
+
+
+def _process_batches(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.pipeline_run import process_batches
+
+    return process_batches(args["batch_ids"], args["run_id"])
+
+
 def _ceilings(args: dict[str, Any]) -> dict[str, Any]:
     from bench import ceilings
 
@@ -47,6 +59,19 @@ def _ceilings(args: dict[str, Any]) -> dict[str, Any]:
         **ceilings.es_read_ceilings(**{**es, "day": _day(es["day"])}),
         "mysql": ceilings.mysql_bulk_ceiling(**args["mysql"]),
     }
+
+
+def _s3_candidate(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.ceilings import s3_candidate
+
+    return s3_candidate(**args)
+
+
+def _ledger_sizes(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.ledger_size import run_ledger_sizes
+
+    sizes = [(days, per_day) for days, per_day in args["sizes"]]
+    return run_ledger_sizes(args["mysql"], sizes, args["job_messages"], args["batch_size"], args["repeats"])
 
 
 def _extract(args: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +96,10 @@ PHASES = {
     "reference": _reference,
     "pipeline": _pipeline,
     "ceilings": _ceilings,
+    "ledger_sizes": _ledger_sizes,
+    "extract_again": _extract_again,
+    "process_batches": _process_batches,
+    "s3_candidate": _s3_candidate,
     "extract": _extract,
     "pit_loop": _pit_loop,
     "airflow": _airflow,

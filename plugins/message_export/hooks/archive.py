@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.config import Config
@@ -66,6 +67,11 @@ class MessageArchiveHook(S3Hook):
 
     hook_name = "Amazon S3 (message export archive)"
 
+    # One client per worker process and connection: building a boto3 client costs tens of
+    # milliseconds of CPU, and every batch builds its hooks anew. Clients are thread-safe.
+    _clients: ClassVar[dict[tuple[str, ...], Any]] = {}
+    _clients_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def __init__(
         self,
         aws_conn_id: str = "aws_default",
@@ -87,6 +93,8 @@ class MessageArchiveHook(S3Hook):
         )
         super().__init__(aws_conn_id=aws_conn_id, config=config, **kwargs)
         self._max_concurrency = max_concurrency
+        self._client_settings = (str(max_concurrency), str(max_attempts), str(read_timeout))
+        self._client_key: tuple[str, ...] | None = None
         self._put_args: dict[str, str] = {"ContentType": "application/json; charset=utf-8"}
         if server_side_encryption != "none":
             self._put_args["ServerSideEncryption"] = server_side_encryption
@@ -94,6 +102,18 @@ class MessageArchiveHook(S3Hook):
             self._put_args["SSEKMSKeyId"] = kms_key_id
         if acl:
             self._put_args["ACL"] = acl
+
+    def get_conn(self) -> Any:
+        """Return this process's client for the connection (built on first use)."""
+        if self._client_key is None:
+            uri = self.get_connection(self.aws_conn_id).get_uri() if self.aws_conn_id else ""
+            self._client_key = (self.aws_conn_id or "", uri, *self._client_settings)
+        key = self._client_key
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = super().get_conn()
+        return client
 
     def check_bucket(self, bucket: str, prefix: str) -> None:
         """Fail with a clear message when the bucket is missing, forbidden or unreachable.

@@ -190,9 +190,26 @@ class MessageTrackingHook(MySqlHook):
     # -- schema and jobs ----------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the ledger tables if they do not exist."""
+        """Create the ledger tables if they do not exist; drop staging tables nothing will use again."""
         for name in SCHEMA_STATEMENTS:
             self._execute(name)
+        self._drop_abandoned_staging()
+
+    def _drop_abandoned_staging(self) -> None:
+        # A worker that died between tracking a window's ids and dropping its staging table leaves
+        # it behind; a job that is not running has no extraction that could still use it.
+        prefix = "message_tracking_staging_"
+        staged = {
+            int(text[len(prefix) :])
+            for (name,) in self._fetch("list_staging_tables")
+            if (text := _id_text(name)).startswith(prefix) and text[len(prefix) :].isdigit()
+        }
+        if not staged:
+            return
+        running = {int(job_id) for (job_id,) in self._fetch("running_jobs")}
+        for job_id in sorted(staged - running):
+            self._run(lambda cursor, job_id=job_id: cursor.execute(self._staging_sql("drop_staged_ids", job_id)))
+            log.info("dropped the staging table of job %s, left by an extraction that did not finish", job_id)
 
     def resumable_window(self) -> Window | None:
         """Return the earliest window whose extraction never completed."""
@@ -265,6 +282,42 @@ class MessageTrackingHook(MySqlHook):
             "track_messages",
             [(_id_bytes(mid), job.job_id, batch_id, start, "pending") for mid, batch_id in rows],
         )
+
+    # -- staged extraction: ids stream into a table of their own, then enter the ledger in order --
+
+    @staticmethod
+    def _staging_sql(name: str, job_id: int) -> str:
+        # the only interpolated identifier: built from the integer job id, nothing else
+        return load_sql(name).replace("{table}", f"message_tracking_staging_{int(job_id):d}")
+
+    def start_staging(self, job_id: int) -> None:
+        """Create the job's empty staging table (dropping one an earlier attempt left)."""
+        drop, create = self._staging_sql("drop_staged_ids", job_id), self._staging_sql("create_staged_ids", job_id)
+
+        def work(cursor: Any) -> None:
+            cursor.execute(drop)
+            cursor.execute(create)
+
+        self._run(work)
+
+    def stage_ids(self, job_id: int, rows: Sequence[tuple[int, str, int]]) -> None:
+        """Append ``(position, message_id, batch_id)`` rows to the job's staging table."""
+        sql = self._staging_sql("stage_ids", job_id)
+        params = [(position, _id_bytes(mid), batch_id) for position, mid, batch_id in rows]
+        for start in range(0, len(params), INSERT_CHUNK):
+            chunk = params[start : start + INSERT_CHUNK]
+            self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
+
+    def track_staged(self, job: Job) -> int:
+        """Track the job's staged ids as pending (already tracked ids untouched); drop the staging table.
+
+        :return: rows the statement reported (inserted ids count once, existing ones not at all).
+        """
+        track = self._staging_sql("track_staged_ids", job.job_id)
+        params = {"job_id": job.job_id, "start_date": _naive_utc(job.window.start)}
+        tracked = self._run(lambda cursor: cursor.execute(track, params))
+        self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
+        return int(tracked)
 
     def reset_for_reprocess(self, job_id: int) -> int:
         """Set the job's completed and failed messages back to pending; return how many."""

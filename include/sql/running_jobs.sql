@@ -1,0 +1,3 @@
+SELECT job_id
+FROM job_runs
+WHERE status = 'running'
