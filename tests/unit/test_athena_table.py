@@ -52,7 +52,7 @@ def test_table_is_external_json_and_partitioned_by_dt(table: exp.Create):
 def test_columns_are_the_archived_documents_top_level_keys(table: exp.Create, config: ExportConfig):
     columns = [column.name for column in table.this.expressions]
     body = build_archive_document(
-        "m-1", {"timestamp": "2024-10-01T00:00:00Z"}, dict.fromkeys(config.elasticsearch.related, []), "timestamp"
+        "m-1", {"timestamp": "2024-10-01T00:00:00Z"}, {key: [] for key in config.elasticsearch.related}, "timestamp"
     )
     assert sorted(columns) == sorted(json.loads(body))
     assert set(columns) == {"message_id", "message", *config.elasticsearch.related}
