@@ -4,11 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-quick lint bench bench-quick venv services mwaa-bundle clean
+.PHONY: demo airflow airflow-stop airflow-reset test test-quick lint bench bench-quick venv services mwaa-bundle clean
 
 ## demo: set up, start a local stack with sample data, run the DAG for real, print what it exported
 demo: venv services
 	$(BIN)/python -m scripts.demo
+
+## airflow: the local stack and a real Airflow 3.3.1 (UI on http://127.0.0.1:8080, admin/admin); Ctrl-C stops it
+airflow: venv services
+	$(BIN)/python -m scripts.airflow_local start
+
+## airflow-stop: stop a running `make airflow` from another shell
+airflow-stop: venv
+	$(BIN)/python -m scripts.airflow_local stop
+
+## airflow-reset: stop it and throw away its metadata database, ledger and .airflow/
+airflow-reset: venv services
+	$(BIN)/python -m scripts.airflow_local reset
 
 ## test: lint and the whole test suite (soak and 1M-document runs included) against real local services
 test: venv services
@@ -42,15 +54,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt dags/constraints.txt
 
 services:
 	./scripts/ensure_mysql.sh
+	./scripts/ensure_postgres.sh
 
 ## mwaa-bundle: build/plugins.zip and build/dags/ (DAG, constraints, include/) ready to upload
 mwaa-bundle:
-	rm -rf build && mkdir -p build/dags
-	cp dags/message_export.py dags/constraints.txt dags/.airflowignore build/dags/
-	cp -r include build/dags/include
-	cp requirements.txt build/requirements.txt
-	cd plugins && zip -qr ../build/plugins.zip message_export -x '*__pycache__*'
-	@echo "upload build/dags/* to the DAGs folder, build/plugins.zip and build/requirements.txt to the environment's S3 bucket"
+	$(PYTHON) -m scripts.mwaa_bundle --out build
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .demo

@@ -60,19 +60,32 @@ def main() -> int:
         {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
     )
     os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(
-        {"conn_type": "mysql", "host": mysql_host, "port": mysql_port, "login": "root",
-         "password": os.environ.get("MYSQL_PASSWORD", ""), "schema": DATABASE, "extra": {"charset": "utf8mb4"}}
+        {
+            "conn_type": "mysql",
+            "host": mysql_host,
+            "port": mysql_port,
+            "login": "root",
+            "password": os.environ.get("MYSQL_PASSWORD", ""),
+            "schema": DATABASE,
+            "extra": {"charset": "utf8mb4"},
+        }
     )
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {"conn_type": "aws", "login": "demo", "password": "demo",
-         "extra": {"region_name": "us-east-1", "endpoint_url": s3_server.url}}
+        {
+            "conn_type": "aws",
+            "login": "demo",
+            "password": "demo",
+            "extra": {"region_name": "us-east-1", "endpoint_url": s3_server.url},
+        }
     )
     config = yaml.safe_load((REPO / "include/config/message_export.yaml").read_text())
     (DEMO / "message_export.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     start = datetime.combine(config["start_date"], datetime.min.time(), tzinfo=UTC)
-    print(f"» seeding {DAYS * PER_DAY} sample messages over {DAYS} days from {start:%Y-%m-%d}"
-          " (with history/status/audit records)")
+    print(
+        f"» seeding {DAYS * PER_DAY} sample messages over {DAYS} days from {start:%Y-%m-%d}"
+        " (with history/status/audit records)"
+    )
     es = Elasticsearch(es_server.url)
     create_indices(es)
     seed(es, SampleSpec(start=start, days=DAYS, messages_per_day=PER_DAY, seed=42))
@@ -123,8 +136,13 @@ def main() -> int:
         paths = [row[0] for row in cursor.fetchall()]
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=s3_server.url, aws_access_key_id="demo", aws_secret_access_key="demo",
-                      region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server.url,
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+        region_name="us-east-1",
+    )
     count = sum(p.get("KeyCount", 0) for p in s3.get_paginator("list_objects_v2").paginate(Bucket="message-archive"))
     print(f"\n{count} objects in s3://message-archive/messages/, e.g.:")
     for path in paths:
@@ -132,10 +150,14 @@ def main() -> int:
     if paths:
         key = paths[0].split("/", 3)[3]
         body = json.loads(s3.get_object(Bucket="message-archive", Key=key)["Body"].read())
-        print(f"\n{paths[0]}: message_id={body['message_id']!r}, "
-              f"{len(body['history'])} history, {len(body['status'])} status, {len(body['audit'])} audit records")
-    print(f"\nledger: MySQL database '{DATABASE}' on {mysql_host}:{mysql_port} (tables job_runs, batch_progress, "
-          "message_tracking)")
+        print(
+            f"\n{paths[0]}: message_id={body['message_id']!r}, "
+            f"{len(body['history'])} history, {len(body['status'])} status, {len(body['audit'])} audit records"
+        )
+    print(
+        f"\nledger: MySQL database '{DATABASE}' on {mysql_host}:{mysql_port} (tables job_runs, batch_progress, "
+        "message_tracking)"
+    )
     es_server.stop()
     s3_server.stop()
     return 0

@@ -1,6 +1,6 @@
 """Render the figures the reliability tests wrote (build/reliability/*.json) as the README's table.
 
-    python -m scripts.reliability_table   # after `make test` (or `pytest tests/reliability`)
+python -m scripts.reliability_table   # after `make test` (or `pytest tests/reliability`)
 """
 
 from __future__ import annotations

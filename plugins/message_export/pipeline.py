@@ -33,6 +33,7 @@ from message_export.keys import day_prefix
 from message_export.model import Job
 from message_export.publish import DayFigures, publish_day
 from message_export.read_ahead import read_ahead
+from message_export.resources import DeploymentError
 from message_export.windows import (
     Window,
     WindowError,
@@ -52,15 +53,16 @@ _CONN_ID = re.compile(r"conn_id `([^`]*)`")
 def explained(step: Callable[..., T]) -> Callable[..., T]:
     """Turn known failures into one line that names the problem, the value and the fix.
 
-    Bad configuration, a missing connection, index or bucket, or wrong credentials fail the task
-    without retries (retrying cannot help); an unreachable service fails it for Airflow to retry.
+    A deployment or configuration error, a missing connection, index or bucket, or wrong credentials
+    fail the task without retries (retrying cannot help); an unreachable service fails it for Airflow
+    to retry.
     """
 
     @functools.wraps(step)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return step(*args, **kwargs)
-        except (ConfigError, WindowError, ArchiveError) as error:
+        except (DeploymentError, ConfigError, WindowError, ArchiveError) as error:
             raise AirflowFailException(str(error)) from None
         except AirflowNotFoundException as error:
             match = _CONN_ID.search(str(error))

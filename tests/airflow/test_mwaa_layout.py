@@ -1,0 +1,172 @@
+"""The bundle deployed as on Amazon MWAA (``/usr/local/airflow/{dags,plugins}``), run by a real scheduler and
+used only through the REST API the UI calls: unpausing, backfills, manual re-exports, mapped task names and
+logs, a SIGKILLed batch and a failed run."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.airflow.deployment import Deployment, deploy, start_airflow, today
+from tests.harness.stack import Stack, StackServices
+
+PER_DAY = 60
+BATCH_SIZE = 25  # 60 messages -> batches of 25, 25, 10
+T = today()
+CHAIN_DAYS = [T - timedelta(days=2), T - timedelta(days=1)]  # due when the DAG is unpaused
+BACKFILL_DAYS = [T - timedelta(days=5), T - timedelta(days=4)]
+KILLED_DAY = T - timedelta(days=3)
+FAILING_DAY = T - timedelta(days=6)
+
+
+@pytest.fixture(scope="module")
+def deployment(services: StackServices, bundle, module_tmp: Path) -> Iterator[Deployment]:
+    root = module_tmp / "usr" / "local" / "airflow"
+    deploy(bundle, root / "dags", root / "plugins")
+    ledger = Stack(services, module_tmp)
+    ledger.reset()
+    config = ledger.write_config(start_date=CHAIN_DAYS[0].isoformat(), batch_size=BATCH_SIZE, lease_seconds=20)
+    airflow = start_airflow(root, root / "dags", root / "plugins", config)
+    try:
+        yield Deployment(airflow, ledger)
+    finally:
+        airflow.stop()
+        ledger.close()
+
+
+@pytest.fixture(scope="module")
+def seeded(deployment: Deployment) -> dict[date, set[str]]:
+    """Messages for a week up to today (today's are not due and must never be exported)."""
+    return {T - timedelta(days=n): deployment.seed(T - timedelta(days=n), PER_DAY) for n in range(7)}
+
+
+@pytest.fixture(scope="module")
+def chain_runs(deployment: Deployment, seeded) -> list[dict]:
+    """Unpause the DAG as the UI's toggle does and let the scheduler work until no run is left."""
+    deployment.unpause()
+    return deployment.wait_until_quiet(at_least=2)
+
+
+def test_unpausing_exports_every_due_day_through_catch_up_runs(deployment: Deployment, seeded, chain_runs):
+    assert [run["state"] for run in chain_runs] == ["success", "success"], chain_runs
+    assert [run["run_type"] for run in chain_runs] == ["scheduled", "operator_triggered"]
+    for day in CHAIN_DAYS:
+        deployment.assert_day_archived(day, seeded[day])
+    assert deployment.exported_days() == set(CHAIN_DAYS)
+    # the catch-up run found the next day not due yet and did not trigger another
+    assert deployment.task_states(chain_runs[-1]["dag_run_id"])["trigger_next_window"] == ["skipped"]
+
+
+def test_mapped_batches_show_readable_names_and_their_logs(deployment: Deployment, chain_runs):
+    run_id = chain_runs[0]["dag_run_id"]
+    mapped = deployment.api.json(
+        "get", f"/api/v2/dags/message_export/dagRuns/{run_id}/taskInstances/process_batch/listMapped"
+    )["task_instances"]
+    names = sorted(ti["rendered_map_index"] for ti in mapped)
+    assert names == ["batch 0 · 25 msgs", "batch 1 · 25 msgs", "batch 2 · 10 msgs"], names
+    log = deployment.log(run_id, "process_batch", map_index=0)
+    assert "batch 0 · 25 msgs" in log and "25 archived, 0 failed of 25 claimed" in log, log[-3000:]
+    assert "DeprecatedImportWarning" not in log
+
+
+def test_backfill_exports_exactly_its_data_intervals(deployment: Deployment, seeded, chain_runs):
+    before = {run["dag_run_id"] for run in deployment.runs()}
+    backfill = deployment.api.json(
+        "post",
+        "/api/v2/backfills",
+        json={
+            "dag_id": "message_export",
+            "from_date": f"{BACKFILL_DAYS[0]}T00:00:00Z",
+            "to_date": f"{BACKFILL_DAYS[-1]}T00:00:00Z",
+            "max_active_runs": 1,
+            "reprocess_behavior": "none",
+        },
+    )
+    runs = [run for run in deployment.wait_until_quiet() if run["dag_run_id"] not in before]
+    assert sorted(run["run_type"] for run in runs) == ["backfill", "backfill"], runs
+    assert all(run["state"] == "success" for run in runs), runs
+    assert deployment.api.json("get", f"/api/v2/backfills/{backfill['id']}")["completed_at"]
+    for day in BACKFILL_DAYS:
+        deployment.assert_day_archived(day, seeded[day])
+    assert deployment.exported_days() == set(CHAIN_DAYS) | set(BACKFILL_DAYS)
+
+
+def test_manual_reprocess_re_exports_the_day_byte_identically(deployment: Deployment, seeded, chain_runs):
+    day = CHAIN_DAYS[0]
+    objects = deployment.day_objects(day)
+    bodies = {mid: deployment.ledger.body(key) for mid, key in objects.items()}
+    puts_before = _forwarded_puts(deployment)
+    run_id = deployment.trigger({"start_date": day.isoformat(), "reprocess": True})
+    assert deployment.wait(run_id)["state"] == "success", deployment.task_states(run_id)
+    deployment.wait_until_quiet()
+    deployment.assert_day_archived(day, seeded[day])
+    assert _forwarded_puts(deployment) - puts_before == PER_DAY, "every message of the day written again"
+    assert deployment.day_objects(day) == objects
+    assert {mid: deployment.ledger.body(key) for mid, key in objects.items()} == bodies
+
+
+def _forwarded_puts(deployment: Deployment) -> int:
+    counters = deployment.ledger.services.s3_proxy.faults.counters()
+    return counters.by_method.get("PUT", {}).get("forwarded", 0)
+
+
+def _process_talking_to(port: int) -> psutil.Process | None:
+    """The task process with a connection open to ``port`` (the S3 proxy): the one exporting a batch."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.raddr and conn.raddr.port == port and conn.pid and conn.pid != os.getpid():
+            return psutil.Process(conn.pid)
+    return None
+
+
+def test_sigkilled_batch_is_finished_by_airflows_own_retry(deployment: Deployment, seeded, chain_runs):
+    ledger = deployment.ledger
+    proxy = ledger.services.s3_proxy
+    proxy.faults.add_latency(fixed_ms=150, methods=["PUT"])
+    try:
+        run_id = deployment.trigger({"start_date": KILLED_DAY.isoformat()})
+
+        def mid_batch() -> psutil.Process | None:
+            done = [row for row in ledger.tracking().values() if row["status"] == "completed" and row["s3_path"]]
+            killed_day = [row for row in done if f"dt={KILLED_DAY}" in row["s3_path"]]
+            if 0 < len(killed_day) < PER_DAY:
+                return _process_talking_to(int(proxy.url.rsplit(":", 1)[1]))
+            return None
+
+        victim = deployment.api.wait_until("a batch half exported", mid_batch, timeout=180, interval=0.2)
+        victim.send_signal(signal.SIGKILL)
+    finally:
+        proxy.faults.clear()
+    run = deployment.wait(run_id, timeout=360)
+    states = deployment.task_instances(run_id)
+    assert run["state"] == "success", deployment.task_states(run_id)
+    retried = [ti for ti in states["process_batch"] if ti["try_number"] > 1]
+    assert len(retried) == 1, [(ti["map_index"], ti["try_number"], ti["state"]) for ti in states["process_batch"]]
+    deployment.wait_until_quiet()
+    deployment.assert_day_archived(KILLED_DAY, seeded[KILLED_DAY], bodies=PER_DAY)
+
+
+def test_failed_run_finalize_log_names_the_reasons(deployment: Deployment, seeded, chain_runs):
+    es = deployment.ledger.services.es
+    es.faults.add_error(path_pattern=r"^/messages/_mget", status=400)
+    try:
+        run_id = deployment.trigger({"start_date": FAILING_DAY.isoformat()})
+        run = deployment.wait(run_id, timeout=300)
+    finally:
+        es.faults.clear()
+    deployment.wait_until_quiet()
+    assert run["state"] == "failed"
+    states = deployment.task_states(run_id)
+    assert states["finalize"] == ["failed"], states
+    log = deployment.log(run_id, "finalize")
+    assert f"window [{FAILING_DAY} 00:00, {FAILING_DAY + timedelta(days=1)} 00:00) UTC failed" in log, log[-3000:]
+    assert f"{PER_DAY} messages failed" in log and "injected fault: status 400" in log
+    first = sorted(seeded[FAILING_DAY])[0]
+    assert repr(first) in log and "(3 attempts)" in log, log[-3000:]
+    job = deployment.job(FAILING_DAY)
+    assert job["status"] == "failed" and job["failed_messages"] == PER_DAY
