@@ -4,7 +4,9 @@ against MariaDB, the S3 server and the Elasticsearch-compatible server over the 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -253,3 +255,32 @@ def test_ensure_schema_adds_the_checksum_columns_to_an_older_ledger(stack: Stack
     assert stack.query("SELECT status, s3_path, body_bytes FROM message_tracking WHERE message_id = 'old-1'") == [
         ("completed", "s3://message-archive/messages/dt=2024-09-30/old-1.json", None)
     ]
+
+
+@pytest.mark.slow
+def test_a_large_days_manifest_goes_up_in_parts_and_lists_every_row(stack: Stack):
+    from message_export import pipeline
+    from message_export.config import load_config
+    from message_export.export import ExportServices
+    from message_export.model import Job
+    from message_export.publish import DayFigures, publish_day
+    from message_export.windows import Window
+
+    rows = 250_000  # over two 8 MiB parts of gzip: the multipart path, pages of 10,000 ledger rows
+    pipeline.ensure_schema()
+    stack.query(
+        "INSERT INTO message_tracking (message_id, job_id, batch_id, status, start_date, s3_path, body_bytes, "
+        "body_sha256) SELECT CONCAT('m-', LPAD(seq, 8, '0')), 1, 1, 'completed', '2024-10-01', "
+        "CONCAT('s3://message-archive/messages/dt=2024-10-01/m-', LPAD(seq, 8, '0'), '.json'), 1000 + seq % 97, "
+        f"UNHEX(SHA2(seq, 256)) FROM seq_1_to_{rows}"
+    )
+    config = load_config()
+    job = Job(1, Window.for_day(date(2024, 10, 1)), "running", True)
+    published = publish_day(config, ExportServices.from_config(config), job, DayFigures(rows, rows, 0, rows, rows))
+    head = stack.s3.head_object(Bucket=BUCKET, Key=MANIFEST)
+    assert "-" in head["ETag"], "a manifest over one part goes up as a multipart upload"
+    lines = gzip.decompress(stack.body(MANIFEST)).splitlines()
+    assert len(lines) == rows + 1 and published["counts"]["archived"] == rows
+    assert published["counts"]["bytes"] == sum(1000 + n % 97 for n in range(1, rows + 1))
+    ids = [json.loads(line)["message_id"] for line in lines[1:]]
+    assert ids == [f"m-{n:08d}" for n in range(1, rows + 1)]  # every row once, in id order, across pages
