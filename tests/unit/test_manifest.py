@@ -47,7 +47,7 @@ def test_lines_are_the_day_then_one_object_each():
 
 
 def test_hostile_ids_stay_one_valid_ascii_line():
-    mid = "line\nbreak \ud800 é \"quote\""
+    mid = 'line\nbreak \ud800 é "quote"'
     [_, line] = list(manifest_lines(DAY, [ManifestEntry("k", mid, None, None)]))
     assert line.count(b"\n") == 1 and line.isascii()
     assert json.loads(line)["message_id"] == mid and json.loads(line)["sha256"] is None
