@@ -6,12 +6,10 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from unittest import mock
 
 import boto3
 import MySQLdb
@@ -149,28 +147,14 @@ class Stack:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run_dag(self, *, logical_date: Any = "now", conf: dict | None = None, backfill: bool = False) -> RunResult:
-        """Run the real DAG with ``dag.test()``; ``backfill=True`` makes it a backfill-type run."""
-        from airflow.serialization.definitions.dag import SerializedDAG
-        from airflow.utils.types import DagRunType
-
+    def run_dag(self, *, logical_date: Any = "now", conf: dict | None = None) -> RunResult:
+        """Run the real DAG with ``dag.test()`` (a manual run; scheduled runs, backfills and retries under a
+        real scheduler are in ``tests/airflow``)."""
         dag = export_dag()
         kwargs: dict[str, Any] = {"run_conf": conf or {}}
         if logical_date != "now":
             kwargs["logical_date"] = logical_date
-        with ExitStack() as stack:
-            if backfill:
-                # dag.test() only creates manual runs; a backfill run is the same run with the
-                # backfill run type (and the data interval of its logical date), as the scheduler
-                # creates for `airflow backfill create`.
-                original = SerializedDAG.create_dagrun
-
-                def as_backfill(self: Any, *args: Any, **kw: Any) -> Any:
-                    kw["run_type"] = DagRunType.BACKFILL_JOB
-                    return original(self, *args, **kw)
-
-                stack.enter_context(mock.patch.object(SerializedDAG, "create_dagrun", as_backfill))
-            run = dag.test(**kwargs)
+        run = dag.test(**kwargs)
         return RunResult(state=str(getattr(run.state, "value", run.state)), task_states=self._task_states(run.run_id))
 
     @staticmethod
@@ -360,8 +344,12 @@ def prepare_window(day: str) -> tuple[dict[str, Any], list[int]]:
     pipeline.ensure_schema()
     window = pipeline.resolve_window(
         pipeline.RunFacts(
-            run_id=f"prepare-{day}", run_type="manual", logical_date=None, data_interval_start=None,
-            data_interval_end=None, params={"start_date": day},
+            run_id=f"prepare-{day}",
+            run_type="manual",
+            logical_date=None,
+            data_interval_start=None,
+            data_interval_end=None,
+            params={"start_date": day},
         )
     )
     assert window is not None

@@ -82,22 +82,6 @@ def test_manual_run_with_params_and_reprocess(stack: Stack):
     stack.assert_invariants(ids, check_bodies=5)
 
 
-def test_three_day_backfill_exports_each_data_interval(stack: Stack):
-    days = [date(2024, 10, 10), date(2024, 10, 11), date(2024, 10, 12)]
-    ids = seed_days(stack, days, 40)
-    for day in days:
-        # a backfill run for logical date D+1 00:00 has the data interval [D, D+1)
-        result = stack.run_dag(logical_date=at(f"{day.replace(day=day.day + 1)}"), backfill=True)
-        assert result.state == "success", result.task_states
-        assert result.states_of("trigger_next_window") in (["skipped"], [])
-    stack.assert_invariants(ids, check_bodies=10)
-    assert [(j["start_date"], j["status"]) for j in stack.jobs()] == [
-        (datetime(2024, 10, 10), "completed"),
-        (datetime(2024, 10, 11), "completed"),
-        (datetime(2024, 10, 12), "completed"),
-    ]
-
-
 def test_chain_catches_up_one_window_per_run_and_never_skips(stack: Stack):
     ids = seed_days(stack, [date(2024, 10, 1), date(2024, 10, 2), date(2024, 10, 3)], 20)
     bound = at("2024-10-04")
