@@ -6,8 +6,8 @@ history, status and audit records — and records every message, batch and job i
 
 `ensure_schema` → `resolve_window` → `extract` → `process_batch` × N → `retry_failed` → `finalize`,
 plus `trigger_next_window` when the chain is behind. Trigger with params to (re-)export one day.
-Each completed day gets a manifest and an event on the `message_export_archive` asset (see the
-README, "Reading the archive").
+Each completed day gets a manifest and an event on the archive's asset, `s3://{bucket}/{prefix}`
+(see the README, "Reading the archive").
 """
 
 from __future__ import annotations

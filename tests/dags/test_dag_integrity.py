@@ -72,7 +72,9 @@ def test_finalize_announces_the_archive_asset_located_from_the_config(dagbag):
 
     config = load_config()
     finalize = dagbag.dags["message_export"].task_dict["finalize"]
-    assert finalize.outlets == [Asset(name="message_export_archive", uri=f"s3://{config.s3.bucket}/{config.s3.prefix}")]
+    location = f"s3://{config.s3.bucket}/{config.s3.prefix}"
+    assert finalize.outlets == [Asset(location)]
+    assert (finalize.outlets[0].name, finalize.outlets[0].uri) == (location, location)
     others = [task.task_id for task in dagbag.dags["message_export"].tasks if task.outlets and task is not finalize]
     assert others == []
 

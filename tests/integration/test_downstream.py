@@ -20,7 +20,7 @@ from tests.harness.data import day_of_messages
 from tests.harness.stack import BUCKET, MANIFESTS, REPO, Stack
 
 CONSUMER = "load_archived_days"
-ASSET = "message_export_archive"
+ASSET = "s3://message-archive/messages"  # the archive asset: name and URI are its S3 location
 MANIFEST = f"{MANIFESTS}dt=2024-10-01/manifest.jsonl.gz"
 
 
@@ -64,7 +64,7 @@ def archive_events() -> list[Any]:
         rows = session.scalars(
             select(AssetEvent)
             .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.name == ASSET)
+            .where(AssetModel.name == ASSET, AssetModel.uri == ASSET)
             .order_by(AssetEvent.id)
         ).all()
         session.expunge_all()
