@@ -12,6 +12,7 @@ ledger row per message.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
@@ -223,6 +224,8 @@ def _time_record_results(db: Any, rows: int, chunk_size: int, load_sql: Any, sch
                         f"s3://message-archive/messages/dt=2024-10-01/{mid.decode()}.json",
                         None,
                         lease,
+                        2048,
+                        hashlib.sha256(mid).digest(),
                     )
                     for mid in chunk
                 ],

@@ -6,6 +6,8 @@ history, status and audit records — and records every message, batch and job i
 
 `ensure_schema` → `resolve_window` → `extract` → `process_batch` × N → `retry_failed` → `finalize`,
 plus `trigger_next_window` when the chain is behind. Trigger with params to (re-)export one day.
+Each completed day gets a manifest and an event on the archive's asset, `s3://{bucket}/{prefix}`
+(see the README, "Reading the archive").
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from message_export.assets import archive_asset
+
 DAG_ID = "message_export"
+# The archive's S3 location, from the config file's s3 section (a local read, nothing remote).
+ARCHIVE = archive_asset()
 
 
 @dag(
@@ -87,11 +93,13 @@ def message_export() -> None:
 
         return pipeline.retry_failed(window, get_current_context()["run_id"])
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, outlets=[ARCHIVE])
     def finalize(window: dict | None) -> dict:
         from message_export import pipeline
 
-        return pipeline.finalize(window)
+        # the event is emitted only when finalize succeeds: a completed day
+        event = get_current_context()["outlet_events"][ARCHIVE]
+        return pipeline.finalize(window, announce=event.extra.update)
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def next_window_due(window: dict) -> bool:

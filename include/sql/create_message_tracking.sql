@@ -12,6 +12,10 @@ CREATE TABLE IF NOT EXISTS message_tracking (
     last_attempted DATETIME(6) NULL,
     lease_token CHAR(32) CHARACTER SET ascii NULL COMMENT 'worker holding the message while in_progress',
     lease_expires_at DATETIME(6) NULL COMMENT 'after this, another worker may reclaim the message',
+    -- body_bytes/body_sha256 feed the day manifest; ledgers created before them get them from
+    -- add_message_checksums.sql (ensure_schema), so keep the two definitions identical.
+    body_bytes INT UNSIGNED NULL COMMENT 'size of the archived JSON body',
+    body_sha256 BINARY(32) NULL COMMENT 'SHA-256 of the archived JSON body',
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
     PRIMARY KEY (message_id),

@@ -2,11 +2,14 @@
 -- stale worker (a zombie, or one whose lease was taken over) cannot overwrite newer state.
 -- The row always exists (it was claimed); the INSERT branch only carries the values.
 -- Assignments run left to right: lease_token is compared before it is cleared, so it goes last.
-INSERT INTO message_tracking (message_id, job_id, batch_id, start_date, status, s3_path, last_error, lease_token)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO message_tracking (message_id, job_id, batch_id, start_date, status, s3_path, last_error, lease_token,
+                              body_bytes, body_sha256)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON DUPLICATE KEY UPDATE
     status = IF(lease_token <=> VALUES(lease_token), VALUES(status), status),
     s3_path = IF(lease_token <=> VALUES(lease_token), COALESCE(VALUES(s3_path), s3_path), s3_path),
+    body_bytes = IF(lease_token <=> VALUES(lease_token), COALESCE(VALUES(body_bytes), body_bytes), body_bytes),
+    body_sha256 = IF(lease_token <=> VALUES(lease_token), COALESCE(VALUES(body_sha256), body_sha256), body_sha256),
     last_error = IF(lease_token <=> VALUES(lease_token), VALUES(last_error), last_error),
     lease_expires_at = IF(lease_token <=> VALUES(lease_token), NULL, lease_expires_at),
     lease_token = IF(lease_token <=> VALUES(lease_token), NULL, lease_token)

@@ -129,10 +129,10 @@ def config_path() -> Path:
     return Path(override) if override else include_path(DEFAULT_CONFIG)
 
 
-def _describe(error: ValidationError, path: Path) -> str:
+def _describe(error: ValidationError, path: Path, section: str | None = None) -> str:
     problems = []
     for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        key = ".".join([*([section] if section else []), *(str(p) for p in item["loc"])]) or "(top level)"
         if item["type"] == "extra_forbidden":
             problems.append(f"unknown key '{key}' (remove it or check its spelling)")
         elif item["type"] == "missing":
@@ -142,9 +142,7 @@ def _describe(error: ValidationError, path: Path) -> str:
     return f"invalid config {path}: " + "; ".join(problems)
 
 
-def load_config(path: Path | str | None = None) -> ExportConfig:
-    """Read and validate the config file; raise :class:`ConfigError` naming the bad key."""
-    path = Path(path) if path else config_path()
+def _read_mapping(path: Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -153,7 +151,30 @@ def load_config(path: Path | str | None = None) -> ExportConfig:
         raise ConfigError(f"config file {path} is not valid YAML: {error}".replace("\n", " ")) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, got {type(raw).__name__}")
+    return raw
+
+
+def load_config(path: Path | str | None = None) -> ExportConfig:
+    """Read and validate the config file; raise :class:`ConfigError` naming the bad key."""
+    path = Path(path) if path else config_path()
+    raw = _read_mapping(path)
     try:
         return ExportConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, path)) from None
+
+
+def load_archive_settings(path: Path | str | None = None) -> ArchiveSettings:
+    """Read and validate only the ``s3`` section: what the DAG needs when it is parsed.
+
+    A mistake elsewhere in the file must not break parsing (the first task reports it with the
+    key and the fix); a mistake in ``s3`` raises :class:`ConfigError` naming the key.
+    """
+    path = Path(path) if path else config_path()
+    raw = _read_mapping(path)
+    if "s3" not in raw:
+        raise ConfigError(f"invalid config {path}: missing key 's3'")
+    try:
+        return ArchiveSettings.model_validate(raw["s3"])
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, section="s3")) from None

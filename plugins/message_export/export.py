@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -154,7 +155,11 @@ class MessageExporter:
         written = 0
         for (message, obj), result in zip(pending, results, strict=True):
             if result.ok:
-                outcomes.append(MessageOutcome.archived(message, s3_uri(cfg.s3.bucket, obj.key)))
+                outcomes.append(
+                    MessageOutcome.archived(
+                        message, s3_uri(cfg.s3.bucket, obj.key), len(obj.body), hashlib.sha256(obj.body).digest()
+                    )
+                )
                 written += len(obj.body)
             else:
                 outcomes.append(MessageOutcome.failed(message, result.error or "S3 put failed"))

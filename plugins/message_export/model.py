@@ -44,17 +44,42 @@ class ClaimedMessage:
 
 @dataclass(frozen=True)
 class MessageOutcome:
-    """The result of one attempt: ``completed`` with its ``s3_path`` or ``failed`` with a reason."""
+    """The result of one attempt: ``completed`` with its ``s3_path`` (and the body's size and
+    SHA-256, for the day's manifest) or ``failed`` with a reason."""
 
     message: ClaimedMessage
     status: str
     s3_path: str | None = None
     error: str | None = None
+    body_bytes: int | None = None
+    body_sha256: bytes | None = None
 
     @classmethod
-    def archived(cls, message: ClaimedMessage, s3_path: str) -> MessageOutcome:
-        return cls(message, COMPLETED, s3_path=s3_path)
+    def archived(
+        cls, message: ClaimedMessage, s3_path: str, body_bytes: int | None = None, body_sha256: bytes | None = None
+    ) -> MessageOutcome:
+        return cls(message, COMPLETED, s3_path=s3_path, body_bytes=body_bytes, body_sha256=body_sha256)
 
     @classmethod
     def failed(cls, message: ClaimedMessage, error: str) -> MessageOutcome:
         return cls(message, FAILED, error=error[:1000])
+
+
+@dataclass(frozen=True)
+class ArchivedMessage:
+    """A completed message as the ledger recorded it (size and checksum are ``None`` for messages
+    archived before the ledger kept them)."""
+
+    message_id: str
+    s3_path: str
+    body_bytes: int | None
+    body_sha256: bytes | None
+
+
+@dataclass(frozen=True)
+class ArchivedTotals:
+    """A job's completed messages: how many, their bytes, how many lack a size or checksum."""
+
+    messages: int
+    body_bytes: int
+    without_checksum: int

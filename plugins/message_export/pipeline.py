@@ -31,6 +31,7 @@ from message_export.hooks.search import SearchError
 from message_export.hooks.tracking import TrackingError
 from message_export.keys import day_prefix
 from message_export.model import Job
+from message_export.publish import DayFigures, publish_day
 from message_export.read_ahead import read_ahead
 from message_export.resources import DeploymentError
 from message_export.windows import (
@@ -368,8 +369,14 @@ def _reconciliation_figure(problems: list[str], measure: Callable[[], int]) -> i
 
 
 @explained
-def finalize(window: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Close the job row and reconcile it; fail when messages of the job are not archived."""
+def finalize(
+    window: Mapping[str, Any] | None, announce: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Close the job row and reconcile it; fail when messages of the job are not archived.
+
+    A completed day gets its manifest written, and its summary handed to ``announce`` (the DAG puts
+    it in the archive asset's event); a failed day gets neither.
+    """
     window = _require_window(window, "finalize")
     config = load_config()
     services = _services(config)
@@ -402,6 +409,13 @@ def finalize(window: Mapping[str, Any] | None) -> dict[str, Any]:
         problems.append(
             f"{counts['completed']} messages completed but only {archived_objects} objects under the window's prefix"
         )
+    published: dict[str, Any] | None = None
+    if not problems:
+        figures = DayFigures(total, counts["completed"], counts["failed"], source_count, archived_objects)
+        try:
+            published = publish_day(config, services, job, figures)
+        except ArchiveError as error:
+            problems.append(f"manifest not written: {error}")
     status = "failed" if problems else "completed"
     tracking.close_job(
         job.job_id,
@@ -428,4 +442,13 @@ def finalize(window: Mapping[str, Any] | None) -> dict[str, Any]:
     )
     if problems:
         raise AirflowFailException(f"job {job.job_id} window {job.window} failed: " + "; ".join(problems))
-    return {"job_id": job.job_id, "status": status, "total": total, "completed": counts["completed"]}
+    published = published or {}
+    if announce is not None:
+        announce({**published, "reprocess": bool(window.get("reprocess", False))})
+    return {
+        "job_id": job.job_id,
+        "status": status,
+        "total": total,
+        "completed": counts["completed"],
+        "manifest": published.get("manifest"),
+    }

@@ -143,7 +143,7 @@ class Deployment:
     def exported_days(self) -> set[date]:
         from message_export.keys import parse_archive_key
 
-        return {parse_archive_key(key)[1] for key in self.ledger.object_keys()}
+        return {parse_archive_key(key)[1] for key in self.ledger.data_object_keys()}
 
     def assert_day_archived(self, day: date, ids: Iterable[str], *, bodies: int = 5) -> None:
         """Every message of the day completed once, at its key, with the right body; the job closed."""

@@ -63,3 +63,38 @@ def test_dag_file_stays_a_table_of_contents():
     assert len(text.splitlines()) <= 150
     for forbidden in ("Variable.get", "datetime.now", "MySqlHook", "Elasticsearch(", "boto3", "SELECT ", "INSERT "):
         assert forbidden not in text, forbidden
+
+
+def test_finalize_announces_the_archive_asset_located_from_the_config(dagbag):
+    from airflow.sdk import Asset
+
+    from message_export.config import load_config
+
+    config = load_config()
+    finalize = dagbag.dags["message_export"].task_dict["finalize"]
+    location = f"s3://{config.s3.bucket}/{config.s3.prefix}"
+    assert finalize.outlets == [Asset(location)]
+    assert (finalize.outlets[0].name, finalize.outlets[0].uri) == (location, location)
+    others = [task.task_id for task in dagbag.dags["message_export"].tasks if task.outlets and task is not finalize]
+    assert others == []
+
+
+def _parse_with_config(tmp_path, monkeypatch, text: str) -> DagBag:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("MESSAGE_EXPORT_CONFIG", str(path))
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_the_dag_parses_with_a_mistake_outside_the_s3_section(tmp_path, monkeypatch):
+    text = (REPO / "include/config/message_export.yaml").read_text()
+    bag = _parse_with_config(tmp_path, monkeypatch, text.replace("batch_size: 500", "batch_size: fifty"))
+    assert bag.import_errors == {}
+    assert bag.dags["message_export"].task_dict["finalize"].outlets[0].uri == "s3://message-archive/messages"
+
+
+def test_a_bad_s3_section_is_an_import_error_naming_the_key(tmp_path, monkeypatch):
+    text = (REPO / "include/config/message_export.yaml").read_text()
+    bag = _parse_with_config(tmp_path, monkeypatch, text.replace("bucket: message-archive", "bucket: Bad_Bucket"))
+    [error] = bag.import_errors.values()
+    assert "key 's3.bucket'" in error and "Bad_Bucket" in error and str(tmp_path / "config.yaml") in error

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ BUCKET = "message-archive"
 PREFIX = "messages"
 RELATED = {"history": "message_history", "status": "message_status", "audit": "message_audit"}
 INDICES = ("messages", *RELATED.values())
+MANIFESTS = f"{PREFIX}/_manifests/"
+
 ENGINES = ("elasticsearch", "opensearch")
 SIGV4_REGION = "us-east-1"
 
@@ -256,6 +260,15 @@ class Stack:
                 keys[obj["Key"]] = obj["ETag"]
         return keys
 
+    def data_object_keys(self) -> dict[str, str]:
+        """The archived messages in the bucket (day manifests left out): key -> ETag."""
+        return {key: etag for key, etag in self.object_keys().items() if not key.startswith(MANIFESTS)}
+
+    def manifest(self, day: str) -> list[dict[str, Any]]:
+        """The lines of the manifest of ``day`` (YYYY-MM-DD), read back from the S3 server."""
+        raw = self.body(f"{MANIFESTS}dt={day}/manifest.jsonl.gz")
+        return [json.loads(line) for line in gzip.decompress(raw).splitlines()]
+
     def body(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
@@ -281,7 +294,7 @@ class Stack:
         expected = set(expected_ids)
         seen: dict[str, int] = {}
         unexpected = 0
-        for key in self.object_keys():
+        for key in self.data_object_keys():
             try:
                 _prefix, _day, mid = parse_archive_key(key)
             except ValueError:
@@ -312,7 +325,7 @@ class Stack:
         statuses = {row["status"] for row in tracking.values()}
         assert statuses == {"completed"}, f"statuses {statuses}"
         assert all(row["lease_token"] is None for row in tracking.values())
-        keys = self.object_keys()
+        keys = self.data_object_keys()
         by_id = {}
         for key in keys:
             prefix, _day, mid = parse_archive_key(key)
@@ -326,6 +339,42 @@ class Stack:
         for mid in sample:
             body = self.body(by_id[mid])
             assert json.loads(body) == self.expected_document(mid), mid
+        self.assert_manifests(sample_ids=sample)
+
+    def assert_manifests(self, sample_ids: Iterable[str] = ()) -> int:
+        """Every day manifest in the bucket lists exactly the objects under its day's prefix, with
+        their listed sizes, its ids decoding from its keys, its figures agreeing with its lines; the
+        SHA-256 of the sampled messages' bodies matches. Returns how many manifests were checked."""
+        from message_export.keys import parse_archive_key
+
+        sizes: dict[str, int] = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/"):
+            for obj in page.get("Contents", []):
+                sizes[obj["Key"]] = obj["Size"]
+        manifests = sorted(key for key in sizes if key.startswith(MANIFESTS))
+        sampled = set(sample_ids)
+        for manifest_key in manifests:
+            day = manifest_key[len(MANIFESTS) :].split("/")[0].removeprefix("dt=")
+            head, *entries = self.manifest(day)
+            assert head["type"] == "day" and head["dt"] == day and head["manifest_version"] == 1, head
+            assert all(e["type"] == "object" for e in entries)
+            listed = {e["key"]: e for e in entries}
+            assert len(listed) == len(entries), f"{manifest_key}: a key listed twice"
+            in_bucket = {k: size for k, size in sizes.items() if k.startswith(f"{PREFIX}/dt={day}/")}
+            assert set(listed) == set(in_bucket), f"{manifest_key} does not list exactly the day's objects"
+            assert [e["message_id"] for e in entries] == sorted(
+                (e["message_id"] for e in entries), key=lambda mid: mid.encode("utf-8", "surrogatepass")
+            ), f"{manifest_key}: not in message id order"
+            for key, entry in listed.items():
+                assert parse_archive_key(key)[2] == entry["message_id"], key
+                assert entry["size"] == in_bucket[key], key
+                if entry["message_id"] in sampled:
+                    assert entry["sha256"] == hashlib.sha256(self.body(key)).hexdigest(), key
+            counts = head["counts"]
+            assert counts["archived"] == len(entries) and counts["failed"] == 0, head
+            assert counts["bytes"] == sum(e["size"] for e in entries), head
+            assert head["reconciliation"]["archived_objects"] == len(entries), head
+        return len(manifests)
 
 
 def prepare_window(day: str) -> tuple[dict[str, Any], list[int]]:

@@ -19,7 +19,7 @@ from message_export.ledger_reads import (
     MessageWhereabouts,
     StatusCounts,
 )
-from message_export.model import Batch, ClaimedMessage, Job, MessageOutcome
+from message_export.model import ArchivedMessage, ArchivedTotals, Batch, ClaimedMessage, Job, MessageOutcome
 from message_export.resources import load_sql
 from message_export.windows import Window
 
@@ -29,6 +29,9 @@ SCHEMA_STATEMENTS = ("create_job_runs", "create_batch_progress", "create_message
 # Lost connection, server gone away, deadlock, lock wait timeout: safe to retry the statement.
 TRANSIENT_MYSQL_ERRORS = frozenset({1205, 1213, 2006, 2013, 2055})
 INSERT_CHUNK = 5000
+# Columns added to message_tracking after its first release, with the statement that adds them.
+ADDED_COLUMNS = {"add_message_checksums": frozenset({"body_bytes", "body_sha256"})}
+DUPLICATE_COLUMN = 1060
 
 
 class TrackingError(RuntimeError):
@@ -190,10 +193,29 @@ class MessageTrackingHook(MySqlHook):
     # -- schema and jobs ----------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the ledger tables if they do not exist; drop staging tables nothing will use again."""
+        """Create the ledger tables if they do not exist, add columns an older ledger lacks, and drop
+        staging tables nothing will use again."""
         for name in SCHEMA_STATEMENTS:
             self._execute(name)
+        self._add_missing_columns()
         self._drop_abandoned_staging()
+
+    def _add_missing_columns(self) -> None:
+        existing = {_id_text(row[0]).lower() for row in self._fetch("message_tracking_columns")}
+        for statement, columns in ADDED_COLUMNS.items():
+            if columns <= existing:
+                continue
+            if columns & existing:
+                raise TrackingError(
+                    f"{self._describe_target()}: message_tracking has only some of {sorted(columns)} "
+                    f"(has {sorted(columns & existing)}); add the others as in include/sql/{statement}.sql"
+                )
+            try:
+                self._execute(statement)
+            except Exception as error:
+                if _error_code(error) != DUPLICATE_COLUMN:  # another worker added them just now
+                    raise
+            log.info("message_tracking: added columns %s", ", ".join(sorted(columns)))
 
     def _drop_abandoned_staging(self) -> None:
         # A worker that died between tracking a window's ids and dropping its staging table leaves
@@ -420,10 +442,35 @@ class MessageTrackingHook(MySqlHook):
                     o.s3_path,
                     o.error,
                     lease_token,
+                    o.body_bytes,
+                    o.body_sha256,
                 )
                 for o in outcomes
             ],
         )
+
+    # -- the day manifest ---------------------------------------------------------------------
+
+    def archived_totals(self, job_id: int) -> ArchivedTotals:
+        """Return the count, total body bytes and rows without a checksum of the job's archived messages."""
+        messages, body_bytes, without = self._fetch("archived_totals", {"job_id": job_id})[0]
+        return ArchivedTotals(int(messages), int(body_bytes), int(without))
+
+    def iter_archived(self, job_id: int, page_size: int = 10_000) -> Iterator[ArchivedMessage]:
+        """Yield the job's archived messages in ``message_id`` (byte) order, one keyset page at a time."""
+        after = b""
+        while True:
+            rows = self._fetch("archived_messages_page", {"job_id": job_id, "after": after, "limit": page_size})
+            for message_id, s3_path, body_bytes, body_sha256 in rows:
+                yield ArchivedMessage(
+                    _id_text(message_id),
+                    _id_text(s3_path),
+                    None if body_bytes is None else int(body_bytes),
+                    None if body_sha256 is None else bytes(body_sha256),
+                )
+            if len(rows) < page_size:
+                return
+            after = bytes(rows[-1][0])
 
     # -- read-only views of the ledger (the dashboard) -----------------------------------------
 
