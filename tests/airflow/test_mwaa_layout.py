@@ -63,6 +63,24 @@ def test_unpausing_exports_every_due_day_through_catch_up_runs(deployment: Deplo
     assert deployment.task_states(chain_runs[-1]["dag_run_id"])["trigger_next_window"] == ["skipped"]
 
 
+def test_the_dashboard_from_plugins_zip_shows_the_scheduler_s_days_and_their_runs(deployment: Deployment, chain_runs):
+    """The dashboard shipped in plugins.zip, served by this api-server, over the days the scheduler exported:
+    each day links the run that exported it, whose start and end (the page's durations) Airflow records."""
+    answer = deployment.api.json("get", "/message-export/api/days", params={"per_page": 10})
+    assert answer["last_due_day"] == (T - timedelta(days=1)).isoformat()
+    assert answer["summary"]["chain_days_behind"] == 0
+    days = {day["day"]: day for day in answer["days"]}
+    run_ids = {run["dag_run_id"] for run in chain_runs}
+    for exported in CHAIN_DAYS:
+        shown = days[exported.isoformat()]
+        assert shown["status"] == "completed" and shown["counts"]["completed"] == PER_DAY, shown
+        assert shown["elasticsearch_count"] == PER_DAY and shown["archived_objects"] == PER_DAY
+        assert shown["dag_run_id"] in run_ids
+        run = deployment.api.json("get", f"/api/v2/dags/message_export/dagRuns/{shown['dag_run_id']}")
+        assert run["start_date"] and run["end_date"]
+    assert T.isoformat() not in days  # today is not due yet
+
+
 def test_mapped_batches_show_readable_names_and_their_logs(deployment: Deployment, chain_runs):
     run_id = chain_runs[0]["dag_run_id"]
     mapped = deployment.api.json(
