@@ -28,6 +28,7 @@ import yaml
 
 from bench.environment import REPO
 from bench.profiles import Latency
+from tests.support.connections import connection_environment as local_connections
 
 BUCKET = "message-archive"
 MYSQL = {
@@ -238,31 +239,9 @@ def connection_environment(
     es_url: str, s3_url: str, database: str, s3_credentials: tuple[str, str] = ("test", "test")
 ) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` variables for the three connections the export uses."""
-    es_port = int(es_url.rsplit(":", 1)[1])
-    return {
-        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT": json.dumps(
-            {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
-        ),
-        "AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(
-            {
-                "conn_type": "mysql",
-                "host": MYSQL["host"],
-                "port": MYSQL["port"],
-                "login": MYSQL["user"],
-                "password": MYSQL["password"],
-                "schema": database,
-                "extra": {"charset": "utf8mb4"},
-            }
-        ),
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-            {
-                "conn_type": "aws",
-                "login": s3_credentials[0],
-                "password": s3_credentials[1],
-                "extra": {"region_name": "us-east-1", "endpoint_url": s3_url},
-            }
-        ),
-    }
+    return local_connections(
+        es_url=es_url, s3_url=s3_url, mysql=MYSQL, database=database, s3_credentials=s3_credentials
+    )
 
 
 def write_config(path: Path, **overrides: Any) -> Path:

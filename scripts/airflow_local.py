@@ -87,32 +87,12 @@ def _write_config(first_day: date) -> Path:
     return path
 
 
-def _connections(es_port: int, s3_url: str) -> dict[str, str]:
-    mysql = _mysql()
-    return {
-        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT": json.dumps(
-            {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
-        ),
-        "AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(
-            {
-                "conn_type": "mysql",
-                "host": mysql["host"],
-                "port": mysql["port"],
-                "login": mysql["user"],
-                "password": mysql["password"],
-                "schema": LEDGER_DB,
-                "extra": {"charset": "utf8mb4"},
-            }
-        ),
-        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "local",
-                "password": "local",
-                "extra": {"region_name": "us-east-1", "endpoint_url": s3_url},
-            }
-        ),
-    }
+def _connections(es_url: str, s3_url: str) -> dict[str, str]:
+    from tests.support.connections import connection_environment
+
+    return connection_environment(
+        es_url=es_url, s3_url=s3_url, mysql=_mysql(), database=LEDGER_DB, s3_credentials=("local", "local")
+    )
 
 
 def _archived_before_restart() -> int:
@@ -178,7 +158,7 @@ def start() -> int:
     )
     _ensure_ledger_database()
     archived = _archived_before_restart()
-    env = _connections(es_port, s3_server.url)
+    env = _connections(es_server.url, s3_server.url)
     env["MESSAGE_EXPORT_CONFIG"] = str(_write_config(first_day))
     print("» starting Airflow 3 (api-server, scheduler, dag-processor, triggerer); logs in .airflow/logs/")
     stack = AirflowStack(

@@ -41,6 +41,7 @@ def main() -> int:
     import yaml
     from elasticsearch import Elasticsearch
 
+    from tests.support.connections import connection_environment
     from tests.support.es_server import EsCompatServer
     from tests.support.s3_server import MotoS3Server, create_bucket
     from tests.support.sample_data import SampleSpec, create_indices, seed
@@ -56,28 +57,19 @@ def main() -> int:
         cursor.execute(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     admin.select_db(DATABASE)
     admin.autocommit(True)  # every query sees what the DAG's runs committed
-    es_port = int(es_server.url.rsplit(":", 1)[1])
-    os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"] = json.dumps(
-        {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": es_port, "schema": "http"}
-    )
-    os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "mysql",
-            "host": mysql_host,
-            "port": mysql_port,
-            "login": "root",
-            "password": os.environ.get("MYSQL_PASSWORD", ""),
-            "schema": DATABASE,
-            "extra": {"charset": "utf8mb4"},
-        }
-    )
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "demo-access-key",
-            "password": "demo-secret-key",
-            "extra": {"region_name": "us-east-1", "endpoint_url": s3_server.url},
-        }
+    os.environ.update(
+        connection_environment(
+            es_url=es_server.url,
+            s3_url=s3_server.url,
+            mysql={
+                "host": mysql_host,
+                "port": mysql_port,
+                "user": "root",
+                "password": os.environ.get("MYSQL_PASSWORD", ""),
+            },
+            database=DATABASE,
+            s3_credentials=("demo-access-key", "demo-secret-key"),
+        )
     )
     config = yaml.safe_load((REPO / "include/config/message_export.yaml").read_text())
     (DEMO / "message_export.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -16,6 +16,7 @@ import MySQLdb
 from message_export.hooks.tracking import MessageTrackingHook
 from message_export.model import MessageOutcome
 from message_export.windows import Window
+from tests.support.connections import mysql_connection
 from tests.support.ledger_generator import LedgerShape, generate_ledger
 
 MYSQL = {
@@ -48,17 +49,7 @@ class DashboardLedger:
 
 
 def connection_json(database: str) -> str:
-    return json.dumps(
-        {
-            "conn_type": "mysql",
-            "host": MYSQL["host"],
-            "port": MYSQL["port"],
-            "login": MYSQL["user"],
-            "password": MYSQL["password"],
-            "schema": database,
-            "extra": {"charset": "utf8mb4"},
-        }
-    )
+    return json.dumps(mysql_connection(MYSQL, database))
 
 
 def _write_hostile_day(hook: MessageTrackingHook, day: date) -> tuple[str, str]:

@@ -17,6 +17,7 @@ import MySQLdb
 import pytest
 
 from tests.harness.stack import ENGINES, SIGV4_REGION, Stack, StackServices, search_connection
+from tests.support.connections import aws_connection, mysql_connection
 
 if TYPE_CHECKING:
     from tests.support.es_server import EsCompatServer
@@ -48,17 +49,7 @@ def mysql_database() -> Iterator[str]:
     admin = MySQLdb.connect(host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"])
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "mysql",
-            "host": MYSQL["host"],
-            "port": MYSQL["port"],
-            "login": MYSQL["user"],
-            "password": MYSQL["password"],
-            "schema": name,
-            "extra": {"charset": "utf8mb4"},
-        }
-    )
+    os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(mysql_connection(MYSQL, name))
     yield name
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -102,14 +93,7 @@ def s3_servers() -> Iterator[tuple[MotoS3Server, S3FaultProxy]]:
 
     moto = MotoS3Server().start()
     proxy = S3FaultProxy(moto.url, seed=11).start()
-    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "test",
-            "password": "test",
-            "extra": {"region_name": "us-east-1", "endpoint_url": proxy.url},
-        }
-    )
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(aws_connection(proxy.url, "test", "test"))
     yield moto, proxy
     proxy.stop()
     moto.stop()

@@ -20,6 +20,8 @@ from elasticsearch import helpers as es_helpers
 from opensearchpy import OpenSearch, RequestsAWSV4SignerAuth, RequestsHttpConnection
 from opensearchpy import helpers as os_helpers
 
+from tests.support.connections import elasticsearch_connection
+
 if TYPE_CHECKING:
     from tests.support.es_server import EsCompatServer
     from tests.support.s3_proxy import S3FaultProxy
@@ -60,7 +62,7 @@ def search_connection(engine: str, url: str) -> dict[str, Any]:
             "port": port,
             "extra": {"auth": "sigv4", "region_name": SIGV4_REGION, "service": "es"},
         }
-    return {"conn_type": "elasticsearch", "host": "127.0.0.1", "port": port, "schema": "http"}
+    return elasticsearch_connection(url)
 
 
 @dataclass(frozen=True)
