@@ -25,7 +25,11 @@ class Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)])}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.batch_worker", str(batch_id), run_id],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def kill(self) -> None:

@@ -18,12 +18,29 @@ NOON = iso(datetime(2024, 10, 1, 12, tzinfo=UTC))
 HOSTILE_IDS = [
     unicodedata.normalize("NFC", "café-ü"),
     unicodedata.normalize("NFD", "café-ü"),
-    "Case-ID", "case-id", "CASE-ID",
-    "trailing", "trailing ", "trailing  ",
-    "a/b/c", "../../etc/passwd", "..", ".", "100%", "%2F", "b64~not-base64",
-    "tab\there", "line\nbreak", "bell\x07", "del\x7f",
-    "quote'single", 'quote"double', "back\\slash",
-    "'); DELETE FROM message_tracking; --", "1 OR 1=1", "%s %(x)s {0}",
+    "Case-ID",
+    "case-id",
+    "CASE-ID",
+    "trailing",
+    "trailing ",
+    "trailing  ",
+    "a/b/c",
+    "../../etc/passwd",
+    "..",
+    ".",
+    "100%",
+    "%2F",
+    "b64~not-base64",
+    "tab\there",
+    "line\nbreak",
+    "bell\x07",
+    "del\x7f",
+    "quote'single",
+    'quote"double',
+    "back\\slash",
+    "'); DELETE FROM message_tracking; --",
+    "1 OR 1=1",
+    "%s %(x)s {0}",
     "emoji-🚀-中文-עברית",
     "x" * 512,
     "é" * 256,
@@ -34,8 +51,10 @@ HOSTILE_IDS = [
 @BOTH_ENGINES
 def test_hostile_ids_round_trip_to_the_right_object_row_and_body(stack: Stack, report):
     messages = {mid: {"timestamp": NOON, "text": f"body of {mid!r}"} for mid in HOSTILE_IDS}
-    related = [("message_history", f"h-{i}", {"message_id": mid, "timestamp": NOON, "n": i})
-               for i, mid in enumerate(HOSTILE_IDS)]
+    related = [
+        ("message_history", f"h-{i}", {"message_id": mid, "timestamp": NOON, "n": i})
+        for i, mid in enumerate(HOSTILE_IDS)
+    ]
     stack.index_messages(messages, related)
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
@@ -55,7 +74,7 @@ def test_awkward_documents(stack: Stack):
     messages = {
         "big": {"timestamp": NOON, "blob": "é" * (5 * 1024 * 1024)},  # 10 MB of UTF-8
         "nested": {"timestamp": NOON, "tree": nested},
-        "escapes": {"timestamp": NOON, "s": "\"\\/\b\f\n\r\t\u0000\u001f\u2028\u2029" * 1000},
+        "escapes": {"timestamp": NOON, "s": '"\\/\b\f\n\r\t\u0000\u001f\u2028\u2029' * 1000},
         "unicode": {"timestamp": NOON, "s": "Grüße, 你好, مرحبا, 🙂"},
         "epoch-millis": {"timestamp": int(datetime(2024, 10, 1, 8, tzinfo=UTC).timestamp() * 1000)},
     }
@@ -82,10 +101,16 @@ def _config_text(stack: Stack) -> str:
     [
         (lambda t: t + "unknown_key: 1\n", "ensure_schema", "unknown key 'unknown_key'"),
         (lambda t: t.replace("batch_size: 50", "batch_size: fifty"), "ensure_schema", "key 'batch_size'"),
-        (lambda t: t.replace("bucket: message-archive", "bucket: no-such-bucket"), "extract",
-         "S3 bucket 'no-such-bucket' does not exist"),
-        (lambda t: t.replace("message_index: messages", "message_index: nowhere"), "extract",
-         "Elasticsearch index 'nowhere' does not exist"),
+        (
+            lambda t: t.replace("bucket: message-archive", "bucket: no-such-bucket"),
+            "extract",
+            "S3 bucket 'no-such-bucket' does not exist",
+        ),
+        (
+            lambda t: t.replace("message_index: messages", "message_index: nowhere"),
+            "extract",
+            "Elasticsearch index 'nowhere' does not exist",
+        ),
     ],
 )
 def test_bad_config_fails_fast_with_one_clear_line(stack: Stack, task_output, mutate, failing_task, expected):

@@ -29,8 +29,12 @@ def _xcoms(run_states: dict) -> list[str]:
 
 def test_secrets_never_reach_logs_xcom_or_errors(stack: Stack, services, task_output, monkeypatch):
     user = "exporter_sec"
-    admin = MySQLdb.connect(host=services.mysql["host"], port=services.mysql["port"], user=services.mysql["user"],
-                            passwd=services.mysql["password"])
+    admin = MySQLdb.connect(
+        host=services.mysql["host"],
+        port=services.mysql["port"],
+        user=services.mysql["user"],
+        passwd=services.mysql["password"],
+    )
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{MYSQL_SECRET}'")
         cursor.execute(f"GRANT ALL ON `{services.mysql['database']}`.* TO '{user}'@'%'")
@@ -39,8 +43,9 @@ def test_secrets_never_reach_logs_xcom_or_errors(stack: Stack, services, task_ou
     aws = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({**aws, "login": "AKIATESTKEY", "password": AWS_SECRET}))
     es = json.loads(os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"])
-    monkeypatch.setenv("AIRFLOW_CONN_ELASTICSEARCH_DEFAULT",
-                       json.dumps({**es, "login": "elastic", "password": ES_SECRET}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", json.dumps({**es, "login": "elastic", "password": ES_SECRET})
+    )
     messages, related = day_of_messages(datetime(2024, 10, 1).date(), 30)
     stack.index_messages(messages, related)
     # one failing message, so error paths are logged too
@@ -71,8 +76,13 @@ def test_es_api_key_is_not_logged(stack: Stack, task_output, monkeypatch):
 
 
 def test_sse_kms_and_acl_applied_to_every_object(stack: Stack):
-    stack.write_config(**{"s3.server_side_encryption": "aws:kms", "s3.kms_key_id": "alias/message-archive",
-                          "s3.acl": "bucket-owner-full-control"})
+    stack.write_config(
+        **{
+            "s3.server_side_encryption": "aws:kms",
+            "s3.kms_key_id": "alias/message-archive",
+            "s3.acl": "bucket-owner-full-control",
+        }
+    )
     messages, related = day_of_messages(datetime(2024, 10, 1).date(), 5)
     stack.index_messages(messages, related)
     result = stack.run_dag(logical_date=LOGICAL)

@@ -19,8 +19,13 @@ COMPLETED_IN_BATCH = "SELECT COUNT(*) FROM message_tracking WHERE batch_id = %s 
 @pytest.mark.slow
 def test_soak_random_faults_and_kills_lose_and_duplicate_nothing(stack: Stack, start_worker, report):
     started = time.monotonic()
-    stack.write_config(batch_size=2500, max_batches=20, fetch_chunk_size=500, max_attempts=5,
-                       **{"retry.backoff_seconds": 0.1, "retry.time_budget_seconds": 120})
+    stack.write_config(
+        batch_size=2500,
+        max_batches=20,
+        fetch_chunk_size=500,
+        max_attempts=5,
+        **{"retry.backoff_seconds": 0.1, "retry.time_budget_seconds": 120},
+    )
     messages, related = day_of_messages(date(2024, 10, 1), MESSAGES, max_related=2, body_bytes=500)
     stack.index_messages(messages, related)
     ids = set(messages)
@@ -44,9 +49,11 @@ def test_soak_random_faults_and_kills_lose_and_duplicate_nothing(stack: Stack, s
             target = rng.randrange(50, 2000)
             try:
                 wait_until(
-                    lambda b=batch_id, n=target, w=worker: stack.query(COMPLETED_IN_BATCH, (b,))[0][0] >= n
-                    or w.process.poll() is not None,
-                    timeout=120, what="progress before the kill",
+                    lambda b=batch_id, n=target, w=worker: (
+                        stack.query(COMPLETED_IN_BATCH, (b,))[0][0] >= n or w.process.poll() is not None
+                    ),
+                    timeout=120,
+                    what="progress before the kill",
                 )
             finally:
                 if worker.process.poll() is None:
@@ -68,7 +75,9 @@ def test_soak_random_faults_and_kills_lose_and_duplicate_nothing(stack: Stack, s
         kills=kills,
         retry_failed=retried,
         s3_faults={
-            "errors": s3_counters.errors, "drops": s3_counters.drops, "lost_responses": s3_counters.lost_responses
+            "errors": s3_counters.errors,
+            "drops": s3_counters.drops,
+            "lost_responses": s3_counters.lost_responses,
         },
         es_faults=es_counters,
         faults_injected=(

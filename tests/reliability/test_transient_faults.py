@@ -76,9 +76,7 @@ def test_lost_s3_response_is_neither_failure_nor_rewrite_with_other_bytes(stack:
 
 
 def _exporter_connections(stack: Stack) -> list[int]:
-    rows = stack.query(
-        "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
-    )
+    rows = stack.query("SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()")
     return [row[0] for row in rows]
 
 
@@ -122,8 +120,11 @@ def test_mysql_lock_wait_timeout_is_retried(stack: Stack, services, report):
     original = stack.query("SELECT @@GLOBAL.innodb_lock_wait_timeout")[0][0]
     stack.query("SET GLOBAL innodb_lock_wait_timeout = 1")
     blocker = MySQLdb.connect(
-        host=services.mysql["host"], port=services.mysql["port"], user=services.mysql["user"],
-        passwd=services.mysql["password"], db=services.mysql["database"],
+        host=services.mysql["host"],
+        port=services.mysql["port"],
+        user=services.mysql["user"],
+        passwd=services.mysql["password"],
+        db=services.mysql["database"],
     )
     try:
         cursor = blocker.cursor()

@@ -63,8 +63,11 @@ def test_sigkilled_batch_is_finished_by_its_retry(stack: Stack, services, start_
     elif kill_point == "after_puts_before_ledger_update":
         # hold the batch's rows so the worker's bulk update waits, then kill it once every PUT landed
         blocker = MySQLdb.connect(
-            host=services.mysql["host"], port=services.mysql["port"], user=services.mysql["user"],
-            passwd=services.mysql["password"], db=services.mysql["database"],
+            host=services.mysql["host"],
+            port=services.mysql["port"],
+            user=services.mysql["user"],
+            passwd=services.mysql["password"],
+            db=services.mysql["database"],
         )
         blocker.cursor().execute("SELECT message_id FROM message_tracking WHERE batch_id = %s FOR UPDATE", (batch_id,))
         wait_until(lambda: puts(stack) >= BATCH, what="all PUTs")
