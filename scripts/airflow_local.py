@@ -22,6 +22,7 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / ".airflow"
@@ -58,11 +59,18 @@ def _mysql() -> dict[str, object]:
     }
 
 
-def _ensure_ledger_database() -> None:
+def _mysql_connect(database: str | None = None) -> Any:
     import MySQLdb
 
     mysql = _mysql()
-    admin = MySQLdb.connect(host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"])
+    kwargs = {"db": database} if database else {}
+    return MySQLdb.connect(
+        host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"], **kwargs
+    )
+
+
+def _ensure_ledger_database() -> None:
+    admin = _mysql_connect()
     with admin.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS {LEDGER_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
     admin.close()
@@ -98,11 +106,8 @@ def _connections(es_url: str, s3_url: str) -> dict[str, str]:
 def _archived_before_restart() -> int:
     import MySQLdb
 
-    mysql = _mysql()
     try:
-        db = MySQLdb.connect(
-            host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"], db=LEDGER_DB
-        )
+        db = _mysql_connect(LEDGER_DB)
     except MySQLdb.Error:
         return 0
     try:
@@ -231,14 +236,12 @@ def stop_running() -> int:
 
 def reset() -> int:
     """Stop, then drop the metadata database, the ledger database and .airflow/."""
-    import MySQLdb
 
     from tests.support.airflow_stack import drop_postgres_database
 
     stop_running()
     drop_postgres_database(METADATA_DB)
-    mysql = _mysql()
-    admin = MySQLdb.connect(host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"])
+    admin = _mysql_connect()
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {LEDGER_DB}")
     admin.close()

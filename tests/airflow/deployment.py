@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,6 @@ def deploy(bundle: Bundle, dags_folder: Path, plugins_folder: Path, *, with_incl
     deployment would."""
     unpack_bundle(bundle, dags_folder, plugins_folder)
     if not with_include:
-        import shutil
-
         shutil.rmtree(dags_folder / "include")
 
 
@@ -54,8 +54,9 @@ class Deployment:
     airflow: AirflowStack
     ledger: Stack
 
-    @property
+    @cached_property
     def api(self) -> AirflowClient:
+        """One REST client (and one HTTP session) for the whole module's polling."""
         return self.airflow.client()
 
     # -- seeding ------------------------------------------------------------------------------
