@@ -21,10 +21,14 @@ from airflow.task.trigger_rule import TriggerRule
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from message_export.assets import archive_asset
+from message_export.notifications import RunNotifier
 
 DAG_ID = "message_export"
 # The archive's S3 location, from the config file's s3 section (a local read, nothing remote).
 ARCHIVE = archive_asset()
+# A task's final failure sends one message to the channels of the config's notifications section
+# (read when it fires); a batch's failures are not the run's verdict: finalize reports them.
+NOTIFY_FAILURE = RunNotifier("failure")
 
 
 @dag(
@@ -38,6 +42,7 @@ ARCHIVE = archive_asset()
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
+        "on_failure_callback": NOTIFY_FAILURE,
     },
     params={
         "start_date": Param(
@@ -78,7 +83,7 @@ def message_export() -> None:
 
         return pipeline.extract(window)
 
-    @task(map_index_template="{{ batch_label }}", retries=3)
+    @task(map_index_template="{{ batch_label }}", retries=3, on_failure_callback=None)
     def process_batch(batch_id: int) -> dict:
         from message_export import pipeline
 
@@ -93,7 +98,7 @@ def message_export() -> None:
 
         return pipeline.retry_failed(window, get_current_context()["run_id"])
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, outlets=[ARCHIVE])
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, outlets=[ARCHIVE], on_success_callback=RunNotifier("success"))
     def finalize(window: dict | None) -> dict:
         from message_export import pipeline
 

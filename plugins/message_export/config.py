@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from datetime import date
@@ -21,6 +22,9 @@ _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,254}$")
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,254}$")
 _SECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+_ARGUMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ConfigError(ValueError):
@@ -110,6 +114,112 @@ class RetrySettings(_Strict):
     time_budget_seconds: float = Field(600.0, ge=0)
 
 
+class SnsChannel(_Strict):
+    """The default channel: an SNS topic, through the amazon provider's ``SnsNotifier``."""
+
+    topic_arn: str
+    aws_conn_id: str | None = None  # None: the config's connections.aws
+    region_name: str | None = None  # None: the connection's region
+
+    @field_validator("topic_arn")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if value.endswith(".fifo"):
+            raise ValueError(
+                f"{value!r} is a FIFO topic, which needs a message group id that the SNS notifier does not send; "
+                "use a standard topic"
+            )
+        if not _SNS_TOPIC_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not an SNS topic ARN; expected arn:aws:sns:<region>:<account id>:<topic name>"
+            )
+        return value
+
+
+def import_notifier_class(path: str) -> type:
+    """Import ``package.module.Class`` and check it is an Airflow notifier; raise ``ValueError`` saying why not."""
+    from airflow.sdk import BaseNotifier
+
+    if not _IMPORT_PATH.match(path):
+        raise ValueError(f"{path!r} is not an import path; expected package.module.ClassName")
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(
+            f"{path!r} does not import ({type(error).__name__}: {error}); install the provider that ships it "
+            "(requirements.txt) or correct the path"
+        ) from None
+    notifier = getattr(module, class_name, None)
+    if notifier is None:
+        raise ValueError(f"{path!r}: module {module_name!r} has no {class_name!r}; correct the class name")
+    if not (isinstance(notifier, type) and issubclass(notifier, BaseNotifier)):
+        raise ValueError(
+            f"{path!r} is not a notifier (a subclass of airflow.sdk.BaseNotifier); name a notifier class, "
+            "e.g. airflow.providers.slack.notifications.slack.SlackNotifier"
+        )
+    return notifier
+
+
+class NotifierChannel(_Strict):
+    """Any notifier class, by import path, with its keyword arguments.
+
+    The message goes into the keyword argument ``message_argument`` (and the subject line into
+    ``subject_argument`` if given); ``arguments`` are passed as they are (no templating).
+    """
+
+    notifier: str
+    arguments: dict[str, object] = Field(default_factory=dict)
+    message_argument: str = "message"
+    subject_argument: str | None = None
+
+    @field_validator("notifier")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        import_notifier_class(value)
+        return value
+
+    @field_validator("message_argument", "subject_argument")
+    @classmethod
+    def _argument_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ARGUMENT_NAME.match(value):
+            raise ValueError(f"{value!r} is not a keyword argument name")
+        return value
+
+    @model_validator(mode="after")
+    def _constructs(self) -> NotifierChannel:
+        # build it once with a sample message: a missing or unknown argument shows now, not when a run fails
+        for name in (self.message_argument, self.subject_argument):
+            if name is not None and name in self.arguments:
+                raise ValueError(
+                    f"'arguments' sets {name!r}, which carries the export's message; remove it from 'arguments'"
+                )
+        try:
+            self.build("sample message", "sample subject")
+        except Exception as error:  # noqa: BLE001 - whatever the class raises, reported with the key
+            raise ValueError(
+                f"{self.notifier} does not accept these arguments ({type(error).__name__}: {error}); "
+                "check 'arguments', 'message_argument' and 'subject_argument' against the notifier's documentation"
+            ) from None
+        return self
+
+    def build(self, message: str, subject: str) -> object:
+        """Return the notifier, constructed with the message (and subject) of one notification."""
+        values: dict[str, object] = {**self.arguments, self.message_argument: message}
+        if self.subject_argument is not None:
+            values[self.subject_argument] = subject
+        return import_notifier_class(self.notifier)(**values)
+
+
+class NotificationSettings(_Strict):
+    """Who hears about a run: failures by default, completed days if asked."""
+
+    on_failure: bool = True
+    on_success: bool = False
+    sns: SnsChannel | None = None
+    notifiers: list[NotifierChannel] = Field(default_factory=list)
+
+
 class ExportConfig(_Strict):
     start_date: date
     connections: Connections = Field(default_factory=Connections)
@@ -121,6 +231,7 @@ class ExportConfig(_Strict):
     fetch_chunk_size: int = Field(1000, ge=1, le=10000)
     lease_seconds: int = Field(900, ge=10)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
 
 def config_path() -> Path:
@@ -178,3 +289,22 @@ def load_archive_settings(path: Path | str | None = None) -> ArchiveSettings:
         return ArchiveSettings.model_validate(raw["s3"])
     except ValidationError as error:
         raise ConfigError(_describe(error, path, section="s3")) from None
+
+
+def load_notification_settings(path: Path | str | None = None) -> tuple[NotificationSettings, Connections]:
+    """Read and validate only the ``notifications`` and ``connections`` sections.
+
+    A failure callback reads just these, so a mistake elsewhere in the file (which failed the run)
+    does not also silence the message about it; a mistake here raises :class:`ConfigError`.
+    """
+    path = Path(path) if path else config_path()
+    raw = _read_mapping(path)
+    try:
+        notifications = NotificationSettings.model_validate(raw.get("notifications") or {})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, section="notifications")) from None
+    try:
+        connections = Connections.model_validate(raw.get("connections") or {})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, section="connections")) from None
+    return notifications, connections

@@ -502,6 +502,11 @@ class MessageTrackingHook(MySqlHook):
         rows = self._fetch("dashboard_job_of_day", {"start_date": datetime.combine(day, time(0))})
         return self._day_record(rows[0]) if rows else None
 
+    def run_record(self, dag_run_id: str) -> DayRecord | None:
+        """Return the job row the Airflow run ``dag_run_id`` last worked on, or ``None``."""
+        rows = self._fetch("job_of_run", {"dag_run_id": dag_run_id})
+        return self._day_record(rows[0]) if rows else None
+
     def live_job_counts(self, job_id: int) -> StatusCounts:
         """Return the job's messages per status as they stand now."""
         return StatusCounts.from_rows(self.job_counts(job_id))
