@@ -248,6 +248,9 @@ def _describe(error: ValidationError, path: Path, section: str | None = None) ->
             problems.append(f"unknown key '{key}' (remove it or check its spelling)")
         elif item["type"] == "missing":
             problems.append(f"missing key '{key}'")
+        elif isinstance(item.get("input"), dict):
+            # a whole section (a notifier's arguments may hold a credential): name its keys, not its values
+            problems.append(f"key '{key}': {item['msg']} (keys given: {', '.join(map(str, item['input']))})")
         else:
             problems.append(f"key '{key}': {item['msg']} (got {item.get('input')!r})")
     return f"invalid config {path}: " + "; ".join(problems)
