@@ -109,3 +109,17 @@ def test_a_run_failing_before_finalize_sends_one_message_naming_the_cause(stack:
     assert "Day:      2024-10-01 (job 1, ledger status running)" in text, text
     assert f"Run:      message_export / {run_id_of_day(stack, '2024-10-01')} (task extract, try 1)" in text
     assert_no_secret(subject + text)
+
+
+def test_a_completed_day_is_announced_only_when_asked(stack: Stack, topic: Topic):
+    messages, related = day_of_messages(date(2024, 10, 1), 10)
+    stack.index_messages(messages, related)
+    stack.write_config(notifications={"on_success": True, "sns": {"topic_arn": topic.arn, "aws_conn_id": NOTIFY_CONN}})
+
+    result = stack.run_dag(logical_date=datetime(2024, 10, 2, tzinfo=UTC))
+
+    assert result.state == "success", result.task_states
+    [notification] = topic.messages()  # the completed day, and no failure message
+    assert notification["Subject"] == "message_export completed: 2024-10-01 (finalize)"
+    assert "Messages: 10 tracked, 10 archived, 0 failed, 0 unfinished" in notification["Message"]
+    assert "Day:      2024-10-01 (job 1, ledger status completed)" in notification["Message"]
