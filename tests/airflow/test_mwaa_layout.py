@@ -15,6 +15,7 @@ import pytest
 
 from tests.airflow.deployment import Deployment, deploy, start_airflow, today
 from tests.harness.stack import BUCKET, PREFIX, Stack, StackServices
+from tests.support.sns_alerts import AlertQueue
 
 PER_DAY = 60
 BATCH_SIZE = 25  # 60 messages -> batches of 25, 25, 10
@@ -23,6 +24,9 @@ CHAIN_DAYS = [T - timedelta(days=2), T - timedelta(days=1)]  # due when the DAG 
 BACKFILL_DAYS = [T - timedelta(days=5), T - timedelta(days=4)]
 KILLED_DAY = T - timedelta(days=3)
 FAILING_DAY = T - timedelta(days=6)
+# failure notifications go to this topic on the moto server, through the aws_default connection
+ALERTS = "message-export-alerts"
+ALERTS_ARN = f"arn:aws:sns:us-east-1:123456789012:{ALERTS}"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,12 @@ def deployment(services: StackServices, bundle, module_tmp: Path) -> Iterator[De
     deploy(bundle, root / "dags", root / "plugins")
     ledger = Stack(services, module_tmp)
     ledger.reset()
-    config = ledger.write_config(start_date=CHAIN_DAYS[0].isoformat(), batch_size=BATCH_SIZE, lease_seconds=20)
+    config = ledger.write_config(
+        start_date=CHAIN_DAYS[0].isoformat(),
+        batch_size=BATCH_SIZE,
+        lease_seconds=20,
+        notifications={"sns": {"topic_arn": ALERTS_ARN}},
+    )
     airflow = start_airflow(root, root / "dags", root / "plugins", config)
     try:
         yield Deployment(airflow, ledger)
@@ -183,6 +192,8 @@ def test_sigkilled_batch_is_finished_by_airflows_own_retry(deployment: Deploymen
 
 
 def test_failed_run_finalize_log_names_the_reasons(deployment: Deployment, seeded, chain_runs):
+    alerts = AlertQueue(deployment.ledger.services.moto.url, ALERTS)
+    assert alerts.topic_arn == ALERTS_ARN
     es = deployment.ledger.services.es
     es.faults.add_error(path_pattern=r"^/messages/_mget", status=400)
     try:
@@ -201,3 +212,12 @@ def test_failed_run_finalize_log_names_the_reasons(deployment: Deployment, seede
     assert repr(first) in log and "(3 attempts)" in log, log[-3000:]
     job = deployment.job(FAILING_DAY)
     assert job["status"] == "failed" and job["failed_messages"] == PER_DAY
+    # the worker's finalize sent one message with the reasons to the SNS topic
+    [notification] = alerts.messages()
+    alerts.close()
+    assert notification["Subject"] == f"message_export FAILED: {FAILING_DAY} (finalize)"
+    text = notification["Message"]
+    assert f"{PER_DAY} messages failed" in text and "injected fault: status 400" in text, text
+    assert f"Messages: {PER_DAY} tracked, 0 archived, {PER_DAY} failed, 0 unfinished" in text, text
+    assert f"Run:      message_export / {run_id} (task finalize, try " in text, text
+    assert f"Log:      {deployment.airflow.base_url}/dags/message_export/runs/" in text, text

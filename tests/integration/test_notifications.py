@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
-import boto3
 import pytest
 
 from tests.harness.data import day_of_messages
 from tests.harness.stack import Stack
 from tests.support.connections import aws_connection, elasticsearch_connection
+from tests.support.sns_alerts import AlertQueue
 
 NOTIFY_CONN = "aws_notifications"
 # distinctive secrets: none of them may reach a message
@@ -22,42 +20,17 @@ SNS_SECRET = "sns-Secret-4kq9Xw"
 ES_SECRET = "es-Secret-7vB2pd"
 
 
-@dataclass
-class Topic:
-    arn: str
-    sqs: Any
-    queue_url: str
-
-    def messages(self) -> list[dict[str, Any]]:
-        """Every notification delivered so far (SNS envelopes: Subject, Message, ...), emptying the queue."""
-        received: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            if not batch.get("Messages"):
-                return received
-            for message in batch["Messages"]:
-                received.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 @pytest.fixture
-def topic(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Topic]:
+def topic(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[AlertQueue]:
     """An SNS topic on the moto server with a subscribed SQS queue; the config's notifications point at it."""
     url = stack.services.moto.url
-    clients = {"endpoint_url": url, "aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    sns = boto3.client("sns", region_name="us-east-1", **clients)
-    sqs = boto3.client("sqs", region_name="us-east-1", **clients)
-    arn = sns.create_topic(Name="message-export-alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="message-export-alerts")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
+    alerts = AlertQueue(url)
     monkeypatch.setenv(f"AIRFLOW_CONN_{NOTIFY_CONN.upper()}", json.dumps(aws_connection(url, "alerts", SNS_SECRET)))
     es = {**elasticsearch_connection(stack.services.es.url), "login": "exporter", "password": ES_SECRET}
     monkeypatch.setenv("AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", json.dumps(es))
-    stack.write_config(**{"notifications.sns": {"topic_arn": arn, "aws_conn_id": NOTIFY_CONN}})
-    yield Topic(arn, sqs, queue_url)
-    sns.close()
-    sqs.close()
+    stack.write_config(**{"notifications.sns": {"topic_arn": alerts.topic_arn, "aws_conn_id": NOTIFY_CONN}})
+    yield alerts
+    alerts.close()
 
 
 def run_id_of_day(stack: Stack, day: str) -> str:
@@ -70,7 +43,7 @@ def assert_no_secret(text: str) -> None:
         assert secret not in text
 
 
-def test_a_failed_day_sends_one_message_with_its_reasons(stack: Stack, topic: Topic):
+def test_a_failed_day_sends_one_message_with_its_reasons(stack: Stack, topic: AlertQueue):
     messages, related = day_of_messages(date(2024, 10, 1), 30)
     stack.index_messages(messages, related)
     poison = "msg-20241001-000007"
@@ -92,7 +65,7 @@ def test_a_failed_day_sends_one_message_with_its_reasons(stack: Stack, topic: To
     assert_no_secret(subject + text)
 
 
-def test_a_run_failing_before_finalize_sends_one_message_naming_the_cause(stack: Stack, topic: Topic):
+def test_a_run_failing_before_finalize_sends_one_message_naming_the_cause(stack: Stack, topic: AlertQueue):
     messages, related = day_of_messages(date(2024, 10, 1), 10)
     stack.index_messages(messages, related)
     # the cluster refuses the export's credentials: extract fails at once (retrying cannot help)
@@ -111,10 +84,11 @@ def test_a_run_failing_before_finalize_sends_one_message_naming_the_cause(stack:
     assert_no_secret(subject + text)
 
 
-def test_a_completed_day_is_announced_only_when_asked(stack: Stack, topic: Topic):
+def test_a_completed_day_is_announced_only_when_asked(stack: Stack, topic: AlertQueue):
     messages, related = day_of_messages(date(2024, 10, 1), 10)
     stack.index_messages(messages, related)
-    stack.write_config(notifications={"on_success": True, "sns": {"topic_arn": topic.arn, "aws_conn_id": NOTIFY_CONN}})
+    sns = {"topic_arn": topic.topic_arn, "aws_conn_id": NOTIFY_CONN}
+    stack.write_config(notifications={"on_success": True, "sns": sns})
 
     result = stack.run_dag(logical_date=datetime(2024, 10, 2, tzinfo=UTC))
 
