@@ -10,12 +10,12 @@ never fails a step: the first error logs one warning, later ones are ignored.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from message_export.export import ExportSummary
+    from message_export.model import ReconciliationGaps
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +41,6 @@ def airflow_stats() -> MetricsLogger:
     return Stats  # type: ignore[return-value]
 
 
-@dataclass(frozen=True)
-class JobClosing:
-    """What ``finalize`` found when it closed a job.
-
-    :param untracked: messages Elasticsearch counts in the window beyond those tracked (0 when none)
-    :param missing_objects: completed messages without an object under the day's prefix (0 when none)
-    """
-
-    status: str
-    untracked: int
-    missing_objects: int
-
-    @property
-    def mismatches(self) -> int:
-        """How many reconciliation checks disagree (0, 1 or 2)."""
-        return int(self.untracked > 0) + int(self.missing_objects > 0)
-
-
 class ExportMetrics:
     """Sends one step's figures; never raises."""
 
@@ -81,12 +63,12 @@ class ExportMetrics:
         self._send("incr", "extract.messages", messages)
         self._send("timing", "extract.duration", timedelta(seconds=seconds))
 
-    def job_closed(self, closing: JobClosing) -> None:
-        """Record ``finalize``: the job's outcome and its reconciliation."""
-        self._send("incr", f"jobs.{closing.status}", 1)
-        self._send("gauge", "reconciliation.mismatches", closing.mismatches)
-        self._send("gauge", "reconciliation.untracked_messages", closing.untracked)
-        self._send("gauge", "reconciliation.missing_objects", closing.missing_objects)
+    def job_closed(self, status: str, gaps: ReconciliationGaps) -> None:
+        """Record ``finalize``: the job's outcome (``completed`` or ``failed``) and its reconciliation."""
+        self._send("incr", f"jobs.{status}", 1)
+        self._send("gauge", "reconciliation.mismatches", gaps.mismatches)
+        self._send("gauge", "reconciliation.untracked_messages", gaps.untracked)
+        self._send("gauge", "reconciliation.missing_objects", gaps.missing_objects)
 
     def chain_position(self, days_behind: int) -> None:
         """Record how many due days the chain of jobs has not reached."""

@@ -30,8 +30,8 @@ from message_export.hooks.archive import ArchiveError
 from message_export.hooks.search import SearchError
 from message_export.hooks.tracking import TrackingError
 from message_export.keys import day_prefix
-from message_export.metrics import ExportMetrics, JobClosing
-from message_export.model import Job
+from message_export.metrics import ExportMetrics
+from message_export.model import Job, ReconciliationGaps
 from message_export.publish import DayFigures, publish_day
 from message_export.read_ahead import read_ahead
 from message_export.resources import DeploymentError
@@ -422,11 +422,16 @@ def finalize(
         problems.append(f"{counts['failed']} messages failed: {listed}")
     if unfinished:
         problems.append(f"{unfinished} messages not processed (pending/in_progress)")
-    untracked = source_count - total if job.extraction_completed and source_count is not None else 0
-    if untracked > 0:
+    gaps = ReconciliationGaps.measure(
+        tracked=total,
+        completed=counts["completed"],
+        source_count=source_count,
+        archived_objects=archived_objects,
+        extracted=job.extraction_completed,
+    )
+    if gaps.untracked:
         problems.append(f"Elasticsearch reports {source_count} messages in the window but only {total} are tracked")
-    missing_objects = counts["completed"] - archived_objects if archived_objects is not None else 0
-    if missing_objects > 0:
+    if gaps.missing_objects:
         problems.append(
             f"{counts['completed']} messages completed but only {archived_objects} objects under the window's prefix"
         )
@@ -450,7 +455,7 @@ def finalize(
         last_error="; ".join(problems)[:2000] or None,
     )
     metrics = ExportMetrics()
-    metrics.job_closed(JobClosing(status, max(untracked, 0), max(missing_objects, 0)))
+    metrics.job_closed(status, gaps)
     _record_chain_position(metrics, config, services)
     log.info(
         "job %s window %s %s: %d messages, %d archived, %d failed, %d unfinished; Elasticsearch count %s, objects %s",

@@ -45,7 +45,7 @@ def total(lines: list[StatsdLine], name: str, kind: str = "c") -> int:
 
 
 def test_a_run_sends_what_the_ledger_records_to_statsd(stack: Stack, statsd: StatsdListener):
-    messages, related = day_of_messages(date(2024, 10, 1), 120)
+    messages, related = day_of_messages(date(2024, 10, 1), 60)
     stack.index_messages(messages, related)
     # the first 7 PUTs are refused: 7 messages fail in process_batch and are recovered by retry_failed
     stack.services.s3_proxy.faults.add_error(403, path_pattern=r"/message-archive/messages/", methods=["PUT"], count=7)
@@ -61,8 +61,8 @@ def test_a_run_sends_what_the_ledger_records_to_statsd(stack: Stack, statsd: Sta
     [(completed, attempts, body_bytes)] = stack.query(
         "SELECT SUM(status = 'completed'), SUM(attempts), SUM(body_bytes) FROM message_tracking"
     )
-    assert (job["status"], job["completed_messages"], int(completed)) == ("completed", 120, 120)
-    extra_attempts = int(attempts) - 120
+    assert (job["status"], job["completed_messages"], int(completed)) == ("completed", 60, 60)
+    extra_attempts = int(attempts) - 60
     assert extra_attempts == 7
 
     # counters: tags (stage=batch|retry) are dropped by plain StatsD, the totals still match the ledger
@@ -71,13 +71,13 @@ def test_a_run_sends_what_the_ledger_records_to_statsd(stack: Stack, statsd: Sta
     assert total(lines, "messages.failed") == extra_attempts  # each failed attempt, all recovered by a retry
     assert total(lines, "messages.retried") == extra_attempts
     assert total(lines, "bytes.archived") == int(body_bytes) > 0
-    assert total(lines, "extract.messages") == job["total_messages"] == 120
+    assert total(lines, "extract.messages") == job["total_messages"] == 60
     assert total(lines, "jobs.completed") == 1
     assert not of(lines, "jobs.failed")
 
     # timers: one per batch pass and one for the extraction, in milliseconds
     batch_timers = of(lines, "batch.duration")
-    assert len(batch_timers) == len(result.states_of("process_batch")) == 3
+    assert len(batch_timers) == len(result.states_of("process_batch")) == 2  # 60 messages, batch_size 50
     assert {line.type for line in batch_timers} == {"ms"} and all(line.value >= 0 for line in batch_timers)
     [extraction] = of(lines, "extract.duration")
     assert extraction.type == "ms" and extraction.value > 0

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from message_export.export import ExportSummary
-from message_export.metrics import ExportMetrics, JobClosing
+from message_export.metrics import ExportMetrics
+from message_export.model import ReconciliationGaps
 
 
 class RecordingLogger:
@@ -60,22 +61,22 @@ def test_retries_count_every_attempt_and_their_outcomes():
 
 
 @pytest.mark.parametrize(
-    ("closing", "mismatches"),
+    ("status", "gaps", "mismatches"),
     [
-        (JobClosing("completed", 0, 0), 0),
-        (JobClosing("failed", 4, 0), 1),
-        (JobClosing("failed", 0, 2), 1),
-        (JobClosing("failed", 1, 1), 2),
+        ("completed", ReconciliationGaps(0, 0), 0),
+        ("failed", ReconciliationGaps(4, 0), 1),
+        ("failed", ReconciliationGaps(0, 2), 1),
+        ("failed", ReconciliationGaps(1, 1), 2),
     ],
 )
-def test_job_closing_counts_the_reconciliation_checks_that_disagree(closing, mismatches):
+def test_job_closing_sends_its_outcome_and_reconciliation_gaps(status, gaps, mismatches):
     logger = RecordingLogger()
-    ExportMetrics(logger).job_closed(closing)
+    ExportMetrics(logger).job_closed(status, gaps)
     assert logger.sent == [
-        ("incr", f"message_export.jobs.{closing.status}", 1, None),
+        ("incr", f"message_export.jobs.{status}", 1, None),
         ("gauge", "message_export.reconciliation.mismatches", mismatches, None),
-        ("gauge", "message_export.reconciliation.untracked_messages", closing.untracked, None),
-        ("gauge", "message_export.reconciliation.missing_objects", closing.missing_objects, None),
+        ("gauge", "message_export.reconciliation.untracked_messages", gaps.untracked, None),
+        ("gauge", "message_export.reconciliation.missing_objects", gaps.missing_objects, None),
     ]
 
 
@@ -95,7 +96,7 @@ def test_a_broken_backend_logs_one_warning_and_never_raises(caplog: pytest.LogCa
     metrics = ExportMetrics(BrokenLogger())
     with caplog.at_level(logging.WARNING, logger="message_export.metrics"):
         metrics.batch_exported(ExportSummary(claimed=1, completed=1, bytes_written=10, seconds=0.1))
-        metrics.job_closed(JobClosing("completed", 0, 0))
+        metrics.job_closed("completed", ReconciliationGaps(0, 0))
         metrics.chain_position(0)
     warnings = [r for r in caplog.records if r.name == "message_export.metrics"]
     assert len(warnings) == 1
