@@ -4,8 +4,8 @@
 set -euo pipefail
 HOST="${MYSQL_TEST_HOST:-127.0.0.1}"
 PORT="${MYSQL_TEST_PORT:-3306}"
-up() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
-if up; then exit 0; fi
+. "$(dirname "$0")/port_wait.sh"
+if port_up "$HOST" "$PORT"; then exit 0; fi
 if [ -x /usr/sbin/mariadbd ]; then
   echo "starting MariaDB"
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
@@ -16,9 +16,4 @@ else
   echo "no MySQL/MariaDB server on $HOST:$PORT and none installed; start one or set MYSQL_TEST_HOST/PORT" >&2
   exit 1
 fi
-for _ in $(seq 1 60); do
-  if up; then exit 0; fi
-  sleep 1
-done
-echo "MySQL/MariaDB did not start listening on $HOST:$PORT within 60s" >&2
-exit 1
+wait_for_port "MySQL/MariaDB" "$HOST" "$PORT"

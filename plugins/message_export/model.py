@@ -83,3 +83,27 @@ class ArchivedTotals:
     messages: int
     body_bytes: int
     without_checksum: int
+
+
+@dataclass(frozen=True)
+class ReconciliationGaps:
+    """How far a job's figures disagree: ids the search engine counts in the window beyond those
+    tracked, and completed messages without an object under the day's prefix (0 when they agree or a
+    figure is unknown)."""
+
+    untracked: int
+    missing_objects: int
+
+    @classmethod
+    def measure(
+        cls, *, tracked: int, completed: int, source_count: int | None, archived_objects: int | None, extracted: bool
+    ) -> ReconciliationGaps:
+        """Compare the figures; the source count only counts once the extraction completed."""
+        untracked = source_count - tracked if extracted and source_count is not None else 0
+        missing = completed - archived_objects if archived_objects is not None else 0
+        return cls(max(untracked, 0), max(missing, 0))
+
+    @property
+    def mismatches(self) -> int:
+        """How many checks disagree (0, 1 or 2)."""
+        return int(self.untracked > 0) + int(self.missing_objects > 0)

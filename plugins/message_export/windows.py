@@ -170,3 +170,13 @@ def choose_window(
         f"nothing due: the next window {candidate} ends after this run's bound "
         f"{bound:%Y-%m-%d %H:%M} UTC; it will be exported by a later run",
     )
+
+
+def days_behind(chain_next_start: datetime, now: datetime) -> int:
+    """Return how many due days the chain has not reached yet.
+
+    A day is due once it has ended; the chain is complete up to ``chain_next_start``. 0 means every
+    ended day has a job; 1 is normal between midnight and the end of that night's run.
+    """
+    ended_by = datetime.combine(as_utc(now).date(), time(0), tzinfo=UTC)
+    return max(0, (ended_by - as_utc(chain_next_start)).days)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -195,6 +198,25 @@ class Stack:
             kwargs["logical_date"] = logical_date
         run = dag.test(**kwargs)
         return RunResult(state=str(getattr(run.state, "value", run.state)), task_states=self._task_states(run.run_id))
+
+    def run_dag_in_subprocess(
+        self, *, logical_date: datetime | None, conf: dict | None = None, env: Mapping[str, str] = ()
+    ) -> RunResult:
+        """Run the real DAG with ``dag.test()`` in a fresh Python process whose environment adds ``env``
+        (e.g. ``AIRFLOW__METRICS__*``, which Airflow reads once per process)."""
+        command = [sys.executable, "-m", "tests.harness.run_dag", "--conf", json.dumps(conf or {})]
+        if logical_date is not None:
+            command += ["--logical-date", logical_date.isoformat()]
+        paths = [str(REPO), str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")]
+        process_env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p), **dict(env)}
+        done = subprocess.run(command, cwd=REPO, env=process_env, capture_output=True, text=True, timeout=300)
+        reported = [line for line in done.stdout.splitlines() if line.startswith('{"run_id"')]
+        if done.returncode or not reported:
+            raise AssertionError(
+                f"DAG run process failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        run = json.loads(reported[-1])
+        return RunResult(state=run["state"], task_states=self._task_states(run["run_id"]))
 
     @staticmethod
     def _task_states(run_id: str) -> dict[str, list[str]]:

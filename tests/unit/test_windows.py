@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -8,6 +8,7 @@ from message_export.windows import (
     Window,
     WindowError,
     choose_window,
+    days_behind,
     interval_window,
     requested_window,
     run_bound,
@@ -127,3 +128,25 @@ def test_requested_and_backfill_precedence():
 def test_bound_cap_uses_timedelta_days():
     assert Window.for_day(date(2024, 2, 28)).following().start == at("2024-02-29")
     assert Window.for_day(date(2024, 12, 31)).end - Window.for_day(date(2024, 12, 31)).start == timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("chain_next_start", "now", "behind"),
+    [
+        ("2024-10-04", at("2024-10-04", 9), 0),  # yesterday exported: nothing due is missing
+        ("2024-10-03", at("2024-10-04", 0), 1),  # yesterday just ended, its run has not finished
+        ("2024-10-03", at("2024-10-04", 23), 1),
+        ("2024-10-02", at("2024-10-04", 1), 2),  # two ended days without a job: two days late
+        ("2024-09-01", at("2024-10-04", 12), 33),
+        ("2024-10-06", at("2024-10-04", 12), 0),  # configured start in the future: never negative
+    ],
+)
+def test_days_behind_counts_ended_days_without_a_job(chain_next_start, now, behind):
+    assert days_behind(at(chain_next_start), now) == behind
+
+
+def test_days_behind_takes_naive_times_as_utc_and_converts_offsets():
+    assert days_behind(datetime(2024, 10, 2), datetime(2024, 10, 4, 1)) == 2
+    # 01:00 on the 4th in UTC+02:00 is still the 3rd in UTC: only one ended day is missing
+    plus_two = timezone(timedelta(hours=2))
+    assert days_behind(at("2024-10-02"), datetime(2024, 10, 4, 1, tzinfo=plus_two)) == 1
