@@ -4,8 +4,9 @@
 Archives each UTC day of Elasticsearch messages to S3 — one JSON document per message with its
 history, status and audit records — and records every message, batch and job in MySQL.
 
-`ensure_schema` → `resolve_window` → `extract` → `process_batch` × N → `retry_failed` → `finalize`,
-plus `trigger_next_window` when the chain is behind. Trigger with params to (re-)export one day.
+`ensure_schema` → `resolve_window` → `extract` → `process_batch` × N → `retry_failed` → `finalize`
+→ `purge_ledger` (ledger retention), plus `trigger_next_window` when the chain is behind.
+Trigger with params to (re-)export one day.
 Each completed day gets a manifest and an event on the archive's asset, `s3://{bucket}/{prefix}`
 (see the README, "Reading the archive").
 """
@@ -106,6 +107,14 @@ def message_export() -> None:
         event = get_current_context()["outlet_events"][ARCHIVE]
         return pipeline.finalize(window, announce=event.extra.update)
 
+    # after a completed day only: as a leaf it decides the run's state, so it must not run (and
+    # succeed) when finalize failed
+    @task
+    def purge_ledger() -> dict:
+        from message_export import pipeline
+
+        return pipeline.purge_ledger()
+
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def next_window_due(window: dict) -> bool:
         from message_export import pipeline
@@ -119,7 +128,7 @@ def message_export() -> None:
     processed = process_batch.expand(batch_id=batches)
     retried = retry_failed(window)
     ensure_schema() >> window
-    processed >> retried >> finalize(window)
+    processed >> retried >> finalize(window) >> purge_ledger()
     batches >> next_window_due(window) >> trigger_next_window
 
 

@@ -13,6 +13,8 @@ CREATE TABLE IF NOT EXISTS job_runs (
     extraction_completed_at DATETIME(6) NULL COMMENT 'NULL until every id of the window is tracked',
     dag_run_id VARCHAR(250) NULL COMMENT 'the Airflow run that last worked on this window',
     last_error VARCHAR(2000) NULL,
+    -- added to older ledgers by add_ledger_purged_at.sql (ensure_schema): keep the two identical
+    ledger_purged_at DATETIME(6) NULL COMMENT 'when retention removed the day''s message_tracking rows',
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
     PRIMARY KEY (job_id),

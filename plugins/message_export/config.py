@@ -218,6 +218,30 @@ class NotificationSettings(_Strict):
     on_success: bool = False
     sns: SnsChannel | None = None
     notifiers: list[NotifierChannel] = Field(default_factory=list)
+class RetentionSettings(_Strict):
+    """How long ``message_tracking`` keeps the rows of completed days (``job_runs`` keeps its rows forever)."""
+
+    keep_days: int | None = Field(None, ge=1, le=36500)
+    """Rows of a completed day go once the day ended and its export last finished this many days
+    ago; ``None`` keeps them forever (what a config without a ``retention`` section gets)."""
+    chunk_rows: int = Field(2000, ge=100, le=50000)
+    """Rows removed per transaction: each chunk holds its row locks only for its own short delete."""
+    time_budget_seconds: float = Field(600.0, gt=0)
+    """A run stops purging after this long; what is left goes in the next run."""
+
+    @field_validator("keep_days", mode="before")
+    @classmethod
+    def _keep_days(cls, value: object) -> object:
+        if isinstance(value, bool) or (isinstance(value, int) and value < 1):
+            raise ValueError(
+                "must be a whole number of days >= 1 (to keep every row forever, set keep_days: null "
+                "or remove the retention section)"
+            )
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.keep_days is not None
 
 
 class ExportConfig(_Strict):
@@ -232,6 +256,7 @@ class ExportConfig(_Strict):
     lease_seconds: int = Field(900, ge=10)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 
 def config_path() -> Path:

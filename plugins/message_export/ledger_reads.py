@@ -40,6 +40,9 @@ class DayRecord:
     dag_run_id: str | None
     last_error: str | None
     updated_at: datetime
+    ledger_purged_at: datetime | None = None
+    """Set when retention removed the day's message rows: ``counts`` are then the figures recorded
+    when the day completed, and there is no per-message detail left in the ledger."""
 
 
 @dataclass(frozen=True)

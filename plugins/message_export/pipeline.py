@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from airflow.sdk.exceptions import (
@@ -481,3 +481,64 @@ def finalize(
         "completed": counts["completed"],
         "manifest": published.get("manifest"),
     }
+
+
+@explained
+def purge_ledger(now: datetime | None = None) -> dict[str, Any]:
+    """Remove the ``message_tracking`` rows of completed days older than the retention, in short chunks.
+
+    ``job_runs`` (each day's figures) and ``batch_progress`` stay. Retention is wall-clock time, so a
+    backfill of old days purges like any run. Stops after the time budget; the rest waits for the
+    next run.
+    """
+    config = load_config()
+    retention = config.retention
+    if not retention.enabled:
+        log.info("ledger retention is off (retention.keep_days not set): message_tracking keeps every day")
+        return {"days": 0, "rows": 0, "chunks": 0, "seconds": 0.0}
+    assert retention.keep_days is not None
+    tracking = _services(config).tracking
+    now = as_utc(now or datetime.now(UTC))
+    cutoff = now - timedelta(days=retention.keep_days)
+    started = time.monotonic()
+    deadline = started + retention.time_budget_seconds
+    purged: list[tuple[date, int]] = []
+    chunks = 0
+    expired = tracking.expired_days(cutoff)
+    for job_id, day in expired:
+        if time.monotonic() >= deadline:
+            break
+        removed_of_day, after, finished = 0, b"", False
+        while time.monotonic() < deadline:
+            removed, last = tracking.purge_chunk(job_id, after, retention.chunk_rows)
+            if removed is None:
+                log.info("%s was reopened while being purged: kept (%d rows removed before)", day, removed_of_day)
+                break
+            if last is None:
+                finished = True
+                break
+            chunks += 1
+            removed_of_day += removed
+            after = last
+        if finished:
+            tracking.mark_purged(job_id)
+        if removed_of_day or finished:
+            purged.append((day, removed_of_day))
+    seconds = time.monotonic() - started
+    rows = sum(removed for _, removed in purged)
+    left = len(expired) - sum(1 for _ in purged)
+    log.info(
+        "ledger retention (keep %d days, cutoff %s): removed %d message_tracking rows of %d days in %d chunks "
+        "in %.1fs%s%s",
+        retention.keep_days,
+        f"{cutoff:%Y-%m-%d %H:%M} UTC",
+        rows,
+        len(purged),
+        chunks,
+        seconds,
+        "; " + ", ".join(f"{day} {removed}" for day, removed in purged[:31]) if purged else "",
+        f"; {left} expired days left for the next run (time budget {retention.time_budget_seconds:.0f}s)"
+        if left > 0
+        else "",
+    )
+    return {"days": len(purged), "rows": rows, "chunks": chunks, "seconds": round(seconds, 3)}

@@ -29,6 +29,7 @@ def test_pipeline_shape(dagbag):
         "process_batch",
         "retry_failed",
         "finalize",
+        "purge_ledger",
         "next_window_due",
         "trigger_next_window",
     }
@@ -39,6 +40,10 @@ def test_pipeline_shape(dagbag):
     assert downstream["retry_failed"] == {"finalize"}
     assert dag.task_dict["retry_failed"].trigger_rule == "all_done"
     assert dag.task_dict["finalize"].trigger_rule == "all_done"
+    # retention runs only after a completed day: a leaf that succeeded after a failed finalize
+    # would mark the run successful
+    assert downstream["finalize"] == {"purge_ledger"}
+    assert dag.task_dict["purge_ledger"].trigger_rule == "all_success"
     assert dag.task_dict["process_batch"].map_index_template == "{{ batch_label }}"
 
 

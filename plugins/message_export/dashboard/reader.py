@@ -53,6 +53,8 @@ def _day_json(day: date, record: DayRecord | None) -> dict[str, Any]:
         "run_url": run_grid_path(record.dag_run_id),
         "problem": record.last_error,
         "updated_at": _iso(record.updated_at),
+        # retention removed the day's message rows: the counts are those recorded at completion
+        "ledger_purged_at": _iso(record.ledger_purged_at),
     }
 
 
@@ -143,10 +145,12 @@ class DashboardReader:
             if record is None:
                 due = self.config.start_date <= day <= last_due_day(now)
                 return {**_day_json(day, None), "due": due, "batches": None, "failures": None} if due else None
-            counts = ledger.live_job_counts(record.job_id)
+            # a purged day has no message rows left: its figures are the ones recorded when it completed
+            live = record.ledger_purged_at is None
+            counts = ledger.live_job_counts(record.job_id) if live else record.counts
             batch_total = ledger.batch_count(record.job_id)
-            batches = ledger.batch_records(record.job_id, (batch_page - 1) * per_page, per_page)
-            failures = ledger.failed_messages(record.job_id, (failure_page - 1) * per_page, per_page)
+            batches = ledger.batch_records(record.job_id, (batch_page - 1) * per_page, per_page, live=live)
+            failures = ledger.failed_messages(record.job_id, (failure_page - 1) * per_page, per_page) if live else []
         return {
             **_day_json(day, _with_counts(record, counts)),
             "due": True,
@@ -164,6 +168,15 @@ class DashboardReader:
             },
         }
 
+    def _retention_note(self) -> str:
+        keep = self.config.retention.keep_days
+        if keep is None:
+            return ""
+        return (
+            f", or its day completed more than {keep} days ago and retention removed the day's message rows "
+            "(the day's manifest in the archive still lists it)"
+        )
+
     def message(self, message_id: str) -> dict[str, Any]:
         """Where ``message_id`` is archived, or why it is not."""
         with self._ledger() as ledger:
@@ -173,7 +186,7 @@ class DashboardReader:
                 "message_id": message_id,
                 "found": False,
                 "answer": "not tracked: no export has extracted a message with exactly this id "
-                "(ids are compared byte for byte: case, spaces and Unicode form matter)",
+                "(ids are compared byte for byte: case, spaces and Unicode form matter)" + self._retention_note(),
             }
         if found.status == "completed" and found.s3_path:
             answer = f"archived at {found.s3_path}"

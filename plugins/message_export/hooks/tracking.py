@@ -29,8 +29,12 @@ SCHEMA_STATEMENTS = ("create_job_runs", "create_batch_progress", "create_message
 # Lost connection, server gone away, deadlock, lock wait timeout: safe to retry the statement.
 TRANSIENT_MYSQL_ERRORS = frozenset({1205, 1213, 2006, 2013, 2055})
 INSERT_CHUNK = 5000
-# Columns added to message_tracking after its first release, with the statement that adds them.
-ADDED_COLUMNS = {"add_message_checksums": frozenset({"body_bytes", "body_sha256"})}
+# Columns added after a table's first release: the statement that adds them -> (the statement that
+# lists the table's columns, the columns it adds).
+ADDED_COLUMNS = {
+    "add_message_checksums": ("message_tracking_columns", frozenset({"body_bytes", "body_sha256"})),
+    "add_ledger_purged_at": ("job_runs_columns", frozenset({"ledger_purged_at"})),
+}
 DUPLICATE_COLUMN = 1060
 
 
@@ -201,13 +205,14 @@ class MessageTrackingHook(MySqlHook):
         self._drop_abandoned_staging()
 
     def _add_missing_columns(self) -> None:
-        existing = {_id_text(row[0]).lower() for row in self._fetch("message_tracking_columns")}
-        for statement, columns in ADDED_COLUMNS.items():
+        for statement, (listing, columns) in ADDED_COLUMNS.items():
+            existing = {_id_text(row[0]).lower() for row in self._fetch(listing)}
+            table = listing.removesuffix("_columns")
             if columns <= existing:
                 continue
             if columns & existing:
                 raise TrackingError(
-                    f"{self._describe_target()}: message_tracking has only some of {sorted(columns)} "
+                    f"{self._describe_target()}: {table} has only some of {sorted(columns)} "
                     f"(has {sorted(columns & existing)}); add the others as in include/sql/{statement}.sql"
                 )
             try:
@@ -215,7 +220,7 @@ class MessageTrackingHook(MySqlHook):
             except Exception as error:
                 if _error_code(error) != DUPLICATE_COLUMN:  # another worker added them just now
                     raise
-            log.info("message_tracking: added columns %s", ", ".join(sorted(columns)))
+            log.info("%s: added columns %s", table, ", ".join(sorted(columns)))
 
     def _drop_abandoned_staging(self) -> None:
         # A worker that died between tracking a window's ids and dropping its staging table leaves
@@ -449,6 +454,41 @@ class MessageTrackingHook(MySqlHook):
             ],
         )
 
+    # -- retention: the message rows of old completed days ---------------------------------------
+
+    def expired_days(self, cutoff: datetime, limit: int = 1000) -> list[tuple[int, date]]:
+        """Return ``(job_id, day)`` of completed days, oldest first, whose message rows may be removed:
+        the day ended and its export last finished before ``cutoff``, and every message is archived."""
+        rows = self._fetch("expired_days", {"cutoff": _naive_utc(cutoff), "limit": limit})
+        return [(int(job_id), start.date()) for job_id, start in rows]
+
+    def purge_chunk(self, job_id: int, after: bytes, limit: int) -> tuple[int | None, bytes | None]:
+        """Remove up to ``limit`` archived messages of a purgeable day, those after ``after``.
+
+        Two short transactions: a plain read of the next ids, then the day's job row share-locked
+        and the rows deleted by primary key. :return: rows removed (``None``: the day was reopened
+        meanwhile, nothing removed) and the last id of the chunk (``None``: no row was left).
+        """
+        params = {"job_id": job_id, "after": after, "limit": limit}
+        ids = [bytes(row[0]) for row in self._fetch("purge_chunk_ids", params)]
+        if not ids:
+            return 0, None
+        check, delete = load_sql("lock_purgeable_job"), load_sql("delete_purged_messages")
+
+        def work(cursor: Any) -> int:
+            cursor.execute(check, {"job_id": job_id})
+            row = cursor.fetchone()
+            if not row or not row[0]:
+                return -1
+            return int(cursor.execute(delete, {"job_id": job_id, "message_ids": tuple(ids)}))
+
+        removed = self._run(work)
+        return (None, ids[-1]) if removed < 0 else (removed, ids[-1])
+
+    def mark_purged(self, job_id: int) -> None:
+        """Record that the day's message rows are gone; its counts stay in ``job_runs``."""
+        self._execute("mark_ledger_purged", {"job_id": job_id})
+
     # -- the day manifest ---------------------------------------------------------------------
 
     def archived_totals(self, job_id: int) -> ArchivedTotals:
@@ -514,11 +554,27 @@ class MessageTrackingHook(MySqlHook):
     def batch_count(self, job_id: int) -> int:
         return int(self._fetch("dashboard_job_batch_count", {"job_id": job_id})[0][0])
 
-    def batch_records(self, job_id: int, offset: int, limit: int) -> list[BatchRecord]:
-        """Return one page of the job's batches with live message counts."""
+    def batch_records(self, job_id: int, offset: int, limit: int, live: bool = True) -> list[BatchRecord]:
+        """Return one page of the job's batches with live message counts, or (``live=False``, for a day
+        whose message rows retention removed) the counts ``batch_progress`` last recorded."""
         rows = self._fetch("dashboard_job_batches", {"job_id": job_id, "offset": offset, "limit": limit})
         if not rows:
             return []
+        if not live:
+            return [
+                BatchRecord(
+                    batch_id=int(batch_id),
+                    batch_number=int(number),
+                    status=_id_text(status),
+                    counts=StatusCounts(
+                        completed=int(processed),
+                        failed=int(failed),
+                        pending=max(int(total) - int(processed) - int(failed), 0),
+                    ),
+                    updated_at=_aware(updated_at),
+                )
+                for batch_id, number, status, total, processed, failed, updated_at in rows
+            ]
         batch_ids = [int(row[0]) for row in rows]
         counted: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
         for batch_id, status, messages in self._fetch(
@@ -586,6 +642,7 @@ class MessageTrackingHook(MySqlHook):
             dag_run_id,
             last_error,
             updated_at,
+            purged_at,
         ) = row
         completed, failed = int(completed), int(failed)
         return DayRecord(
@@ -599,4 +656,5 @@ class MessageTrackingHook(MySqlHook):
             dag_run_id=_id_text(dag_run_id) if dag_run_id is not None else None,
             last_error=last_error,
             updated_at=_aware(updated_at),
+            ledger_purged_at=_aware(purged_at) if purged_at is not None else None,
         )

@@ -269,6 +269,15 @@ async function loadDay() {
     figure("Airflow run", runLink(data.dag_run_id)),
   );
   if (data.problem) figures.append(figure("Problem", el("span", { class: "literal reason", text: data.problem })));
+  if (data.ledger_purged_at)
+    figures.append(
+      figure(
+        "Ledger",
+        document.createTextNode(
+          `message rows removed by retention on ${data.ledger_purged_at.slice(0, 10)}: figures as recorded when the day completed; the day's manifest in the archive lists every message`,
+        ),
+      ),
+    );
   const batches = data.batches ?? { items: [], total: 0, page: 1, per_page: 50 };
   document.querySelector("#batches tbody").replaceChildren(
     ...batches.items.map((batch) =>
