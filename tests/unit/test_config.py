@@ -76,3 +76,38 @@ def test_kms_key_requires_kms_encryption(tmp_path):
     text = VALID.replace("  prefix: messages", "  prefix: messages\n  kms_key_id: abc")
     with pytest.raises(ConfigError, match="kms_key_id"):
         load_config(write(tmp_path, text))
+
+
+def test_packaged_config_keeps_ninety_days_of_message_rows():
+    retention = load_config(REPO / "include/config/message_export.yaml").retention
+    assert (retention.enabled, retention.keep_days, retention.chunk_rows) == (True, 90, 2000)
+
+
+def test_config_without_retention_section_keeps_every_row(tmp_path):
+    text = VALID.split("\nretention:")[0]
+    retention = load_config(write(tmp_path, text)).retention
+    assert retention.keep_days is None and not retention.enabled
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "key 'retention.keep_days': Value error, must be a whole number of days >= 1 (to keep every row"),
+        ("-5", "(got -5)"),
+        ("true", "must be a whole number of days"),
+        ("ninety", "key 'retention.keep_days': Input should be a valid integer"),
+    ],
+)
+def test_bad_keep_days_is_named_with_its_value_and_the_fix(tmp_path, value, expected):
+    path = write(tmp_path, VALID.replace("keep_days: 90", f"keep_days: {value}"))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert expected in str(error.value) and str(path) in str(error.value)
+
+
+def test_unknown_retention_key_and_tiny_chunk_are_errors(tmp_path):
+    path = write(tmp_path, VALID.replace("chunk_rows: 2000", "chunk_rows: 5\n  keep_weeks: 3"))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "unknown key 'retention.keep_weeks'" in str(error.value)
+    assert "key 'retention.chunk_rows': Input should be greater than or equal to 100 (got 5)" in str(error.value)
