@@ -1,10 +1,13 @@
-"""How the ledger's per-run statements grow with the ledger's size.
+"""How the ledger's per-run statements grow with the ledger's size, and what retention does to them.
 
-On a database of its own, at each size (rows already in ``message_tracking`` from earlier days,
-made with :mod:`bench.big_ledger`), a fresh job of ``job_messages`` pending messages is tracked,
-then the statements a run makes are timed through the product's own hook:
+First on a small ledger, then at each size of history (completed earlier days in
+``message_tracking``, made by :mod:`tests.support.ledger_generator`, the generator the dashboard's
+tests use too), then once ledger retention (``pipeline.purge_ledger``, timed) has removed the
+expired days: each time a fresh job of ``job_messages`` pending messages is tracked, then the
+statements a run makes are timed through the product's own hook:
 
-- the claim of a batch (``claim_batch`` + reading the claimed rows) and its ``refresh_batches``;
+- the claim of a batch (``claim_batch`` + reading the claimed rows), recording its results
+  (``record_results``) and its ``refresh_batches``;
 - ``retry_failed``'s: ``give_up_exhausted``, ``claim_retryable``, ``next_retry_wait``;
 - ``finalize``'s: ``job_counts``, ``job_failures``, ``close_job``.
 
@@ -13,16 +16,25 @@ Each is the median of ``repeats`` fresh jobs, so the figures are comparable acro
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from bench.big_ledger import connect, generate_ledger
+import MySQLdb
+import yaml
+
+from tests.support.ledger_generator import LedgerShape, generate_ledger
 
 TARGET_FIRST_DAY = datetime(2030, 1, 1, tzinfo=UTC)
+HISTORY_FIRST_DAY = datetime(2023, 1, 1, tzinfo=UTC)
 
 
 def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
@@ -85,12 +97,24 @@ def _steps(
     tracking: Any, config: Any, job_id: int, batch_id: int, job_messages: int
 ) -> list[tuple[str, Callable[[], Any]]]:
     """The statements a run makes, in the order a run makes them."""
+    from message_export.model import MessageOutcome
+
     lease = uuid.uuid4().hex
+    claimed: list[Any] = []
+
+    def record_results() -> None:
+        uri = "s3://message-archive/messages/dt=2030-01-01/"
+        tracking.record_results(lease, [MessageOutcome.archived(m, f"{uri}{m.message_id}.json") for m in claimed])
+
     return [
         (
             "claim_batch",
-            lambda: tracking.claim_batch(batch_id, lease, config.lease_seconds, config.max_attempts),
+            lambda: (
+                claimed.extend(tracking.claim_batch(batch_id, lease, config.lease_seconds, config.max_attempts))
+                or list(claimed)
+            ),
         ),
+        ("record_results", record_results),
         ("refresh_batch", lambda: tracking.refresh_batches([batch_id])),
         ("give_up_exhausted", lambda: tracking.give_up_exhausted(config.max_attempts)),
         (
@@ -131,7 +155,7 @@ def _steps(
 
 
 def _settle(mysql: dict[str, Any], job_id: int) -> None:
-    """Mark a measured job's messages archived, like the history around it."""
+    """Mark a measured job's messages archived and the job completed, like the history around it."""
     db = connect(mysql)
     try:
         with db.cursor() as cursor:
@@ -140,31 +164,154 @@ def _settle(mysql: dict[str, Any], job_id: int) -> None:
                 " WHERE job_id = %s",
                 (job_id,),
             )
+            cursor.execute("UPDATE job_runs SET status = 'completed', failed_messages = 0 WHERE job_id = %s", (job_id,))
         db.commit()
     finally:
         db.close()
 
 
-def run_ledger_sizes(
-    mysql: dict[str, Any], sizes: list[tuple[int, int]], job_messages: int, batch_size: int, repeats: int
+def _tracked_rows(mysql: dict[str, Any]) -> int:
+    db = connect(mysql)
+    try:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM message_tracking")
+            return int(cursor.fetchone()[0])
+    finally:
+        db.close()
+
+
+def _measure_point(
+    mysql: dict[str, Any], label: str, target_day: datetime, job_messages: int, batch_size: int, repeats: int
 ) -> dict[str, Any]:
-    """Grow the ledger to each ``(days, rows_per_day)`` step in turn and measure at each size."""
+    figures = measure_statements(
+        job_messages, batch_size, target_day, repeats, settle=lambda job_id: _settle(mysql, job_id)
+    )
+    return {"label": label, "ledger_rows": _tracked_rows(mysql), **figures}
+
+
+def _purge(mysql: dict[str, Any]) -> dict[str, Any]:
+    """Ledger retention as the ``purge_ledger`` step runs it (config's keep_days and chunk size), timed."""
+    from message_export import pipeline
+    from message_export.config import load_config
+
+    before = _tracked_rows(mysql)
+    with _whole_purge_config():
+        retention = load_config().retention
+        started = time.perf_counter()
+        result = pipeline.purge_ledger(now=datetime.now(UTC))
+        seconds = time.perf_counter() - started
+    return {
+        **result,
+        "wall_seconds": seconds,
+        "rows_per_second": result["rows"] / seconds if seconds else None,
+        "rows_before": before,
+        "rows_after": _tracked_rows(mysql),
+        "keep_days": retention.keep_days,
+        "chunk_rows": retention.chunk_rows,
+    }
+
+
+def run_ledger_sizes(
+    mysql: dict[str, Any],
+    sizes: list[tuple[int, int]],
+    job_messages: int,
+    batch_size: int,
+    repeats: int,
+    small_mysql: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A run's statements on a small ledger, then as history grows to each ``(days, rows_per_day)``
+    step (no retention), then once retention has removed the expired days.
+
+    History days are completed days long past the retention (2023 on); the measured jobs are days of
+    their own far ahead, so retention keeps them. ``small_mysql``: a database of its own for the
+    small-ledger point (defaults to ``mysql`` before any history is generated).
+    """
+    from message_export.hooks.tracking import MessageTrackingHook
+
     points = []
-    days_so_far = 0
-    rows_so_far = 0
     target_day = TARGET_FIRST_DAY
-    for days, rows_per_day in [(0, 0), *sizes]:
-        generated = None
-        if days:
-            ledger = generate_ledger(
-                mysql, days, rows_per_day, first_day=datetime(2023, 1, 1, tzinfo=UTC) + timedelta(days=days_so_far)
+    small = small_mysql or mysql
+    with _connection_to(small):
+        points.append(_measure_point(small, "small ledger", target_day, job_messages, batch_size, repeats))
+    target_day += timedelta(days=repeats)
+    first_day = HISTORY_FIRST_DAY
+    generated_days = 0
+    with _connection_to(mysql):
+        MessageTrackingHook("mysql_default").ensure_schema()
+        for days, rows_per_day in sizes:
+            shape = LedgerShape(
+                first_day=first_day + timedelta(days=generated_days),
+                days=days,
+                messages_per_day=rows_per_day,
+                batch_size=5000,
+                failed_every=0,
             )
-            generated = ledger.describe()
-            days_so_far += days
-            rows_so_far += ledger.rows
-        figures = measure_statements(
-            job_messages, batch_size, target_day, repeats, settle=lambda job_id: _settle(mysql, job_id)
-        )
-        target_day += timedelta(days=repeats)
-        points.append({"ledger_rows": rows_so_far, "generated": generated, **figures})
-    return {"points": points}
+            db = connect(mysql)
+            try:
+                started = time.perf_counter()
+                generate_ledger(db, shape, rebuild_indexes=True)
+                made = {"rows": shape.rows, "days": days, "seconds": time.perf_counter() - started}
+            finally:
+                db.close()
+            generated_days += days
+            point = _measure_point(mysql, "no retention", target_day, job_messages, batch_size, repeats)
+            points.append({**point, "generated": made})
+            target_day += timedelta(days=repeats)
+        purge = _purge(mysql)
+        points.append(_measure_point(mysql, "after retention", target_day, job_messages, batch_size, repeats))
+    return {"points": points, "purge": purge}
+
+
+@contextmanager
+def _connection_to(mysql: dict[str, Any]) -> Iterator[None]:
+    """Point ``AIRFLOW_CONN_MYSQL_DEFAULT`` (what the product's hook reads) at ``mysql`` meanwhile."""
+    previous = os.environ.get("AIRFLOW_CONN_MYSQL_DEFAULT")
+    values = json.loads(previous) if previous else {"conn_type": "mysql"}
+    values.update(
+        host=mysql["host"],
+        port=int(mysql["port"]),
+        login=mysql["user"],
+        password=mysql["password"],
+        schema=mysql["database"],
+    )
+    os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(values)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_MYSQL_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = previous
+
+
+@contextmanager
+def _whole_purge_config() -> Iterator[None]:
+    """The run's config with no time budget on retention, so one purge removes every expired day."""
+    from message_export.config import CONFIG_ENV, config_path
+
+    previous = os.environ.get(CONFIG_ENV)
+    config = yaml.safe_load(config_path().read_text(encoding="utf-8"))
+    config.setdefault("retention", {}).update(time_budget_seconds=86_400)
+    with tempfile.TemporaryDirectory(prefix="ledger-size-") as folder:
+        path = Path(folder) / "message_export.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        os.environ[CONFIG_ENV] = str(path)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(CONFIG_ENV, None)
+            else:
+                os.environ[CONFIG_ENV] = previous
+
+
+def connect(mysql: dict[str, Any]) -> Any:
+    """Open a connection from ``{"host", "port", "user", "password", "database"}``."""
+    return MySQLdb.connect(
+        host=mysql["host"],
+        port=int(mysql["port"]),
+        user=mysql["user"],
+        passwd=mysql["password"],
+        db=mysql["database"],
+        charset="utf8mb4",
+    )

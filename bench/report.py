@@ -473,20 +473,27 @@ def _ledger_text(figures: dict[str, Any]) -> list[str]:
     lines = [
         "ledger size: a run's statements (ms, median of "
         f"{ledger['points'][0]['repeats']} fresh jobs of {ledger['points'][0]['job_messages']:,} messages) "
-        "with N rows from earlier days in message_tracking:",
-        "  " + f"{'rows':>12}  " + "  ".join(f"{step:>17}" for step in steps),
+        "with N rows in message_tracking:",
+        "  " + f"{'':<16}{'rows':>12}  " + "  ".join(f"{step:>17}" for step in steps),
     ]
     for point in ledger["points"]:
         lines.append(
             "  "
-            + f"{point['ledger_rows']:>12,}  "
+            + f"{point.get('label', ''):<16}{point['ledger_rows']:>12,}  "
             + "  ".join(f"{1000 * point['seconds'][step]:>17.1f}" for step in steps)
         )
-    made = [p["generated"] for p in ledger["points"] if p["generated"]]
+    made = [p["generated"] for p in ledger["points"] if p.get("generated")]
     if made:
         rows = sum(m["rows"] for m in made)
         seconds = sum(m["seconds"] for m in made)
-        lines.append(f"  (bench/big_ledger.py generated {rows:,} rows in {seconds:.0f}s)")
+        lines.append(f"  (tests/support/ledger_generator.py generated {rows:,} rows in {seconds:.0f}s)")
+    purge = ledger.get("purge")
+    if purge:
+        lines.append(
+            f"  retention (keep {purge['keep_days']} days, chunks of {purge['chunk_rows']:,}): removed "
+            f"{purge['rows']:,} rows of {purge['days']} days in {purge['chunks']:,} chunks in "
+            f"{purge['wall_seconds']:.1f}s ({purge['rows_per_second'] or 0:,.0f} rows/s)"
+        )
     return lines
 
 

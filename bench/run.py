@@ -527,7 +527,9 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
 
     profile = bench.profile
     rows = sum(days * per_day for days, per_day in profile.ledger_sizes)
-    bench.say(f"ledger size: a run's statements on an empty ledger, then with up to {rows:,} earlier rows")
+    bench.say(
+        f"ledger size: a run's statements on a small ledger, with up to {rows:,} earlier rows, then after retention"
+    )
     instance = MariaDbInstance(
         bench.workdir / "mariadb-ledger",
         128 * 2**20,
@@ -535,12 +537,14 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     ).start()
     try:
         instance.create_database("ledger")
+        instance.create_database("ledger_small")
         conn = json.loads(connection_environment(es_url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
         conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
         result = bench.worker(
             "ledger_sizes",
             {
                 "mysql": {**instance.params, "database": "ledger"},
+                "small_mysql": {**instance.params, "database": "ledger_small"},
                 "sizes": [list(size) for size in profile.ledger_sizes],
                 "job_messages": 5_000,
                 "batch_size": 500,
@@ -552,12 +556,17 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     finally:
         instance.stop()
     for point in result["points"]:
-        made = point["generated"]
+        made = point.get("generated")
         made_text = f" (generated {made['rows']:,} rows in {made['seconds']:.0f}s)" if made else ""
         bench.say(
-            f"  {point['ledger_rows']:,} rows{made_text}: "
+            f"  {point['label']}, {point['ledger_rows']:,} rows{made_text}: "
             + ", ".join(f"{step} {seconds * 1000:.1f} ms" for step, seconds in point["seconds"].items())
         )
+    purge = result["purge"]
+    bench.say(
+        f"  retention removed {purge['rows']:,} rows of {purge['days']} days in {purge['chunks']} chunks "
+        f"in {purge['wall_seconds']:.1f}s ({purge['rows_per_second'] or 0:,.0f} rows/s)"
+    )
     return result
 
 
@@ -614,6 +623,7 @@ def _extraction_big_pool(bench: Bench, es_url: str, s3_url: str, expected_ids: i
     instance.start()
     try:
         instance.create_database("ledger")
+        instance.create_database("ledger_small")
         conn = json.loads(connection_environment(es_url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
         conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
         result = bench.worker(

@@ -71,7 +71,9 @@ def _ledger_sizes(args: dict[str, Any]) -> dict[str, Any]:
     from bench.ledger_size import run_ledger_sizes
 
     sizes = [(days, per_day) for days, per_day in args["sizes"]]
-    return run_ledger_sizes(args["mysql"], sizes, args["job_messages"], args["batch_size"], args["repeats"])
+    return run_ledger_sizes(
+        args["mysql"], sizes, args["job_messages"], args["batch_size"], args["repeats"], args.get("small_mysql")
+    )
 
 
 def _extract(args: dict[str, Any]) -> dict[str, Any]:

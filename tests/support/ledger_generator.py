@@ -5,10 +5,10 @@ most ``CHUNK_ROWS`` rows per statement, so tens of millions of rows need no clie
 
 Settled days are ``completed`` (``failed`` when some of their messages are); the newest
 ``running_days`` are left running with a share still pending. Ids sort in generation order
-(``gen-YYYYMMDD-000000001``), so every index is appended to, as after days of real exports. Into an
-empty ledger, ``rebuild_indexes=True`` drops message_tracking's secondary indexes first and builds
-them again, sorted, at the end (exactly as ``SHOW CREATE TABLE`` lists them): what makes millions
-of rows a matter of minutes.
+(``gen-YYYYMMDD-000000001``), so every index is appended to, as after days of real exports. For a
+bulk load into a ledger nothing else is using, ``rebuild_indexes=True`` drops message_tracking's
+secondary indexes first and builds them again, sorted, at the end (exactly as ``SHOW CREATE TABLE``
+lists them): what makes tens of millions of rows a matter of minutes.
 
 The schema comes from the tracking hook (``ensure_schema``); this module only fills it. Run alone:
 ``python -m tests.support.ledger_generator DATABASE DAYS ROWS_PER_DAY``.
@@ -58,13 +58,13 @@ def generate_ledger(
 ) -> dict[str, int]:
     """Add ``shape``'s days to a ledger (tables created by the tracking hook); return row counts.
 
-    :param rebuild_indexes: into an empty ledger, build message_tracking's secondary indexes once at
-        the end instead of row by row (ignored when the ledger already holds messages).
+    :param rebuild_indexes: build message_tracking's secondary indexes once at the end instead of
+        row by row (a bulk load: nothing else may use the ledger meanwhile).
     """
     batches_per_day = max(math.ceil(shape.messages_per_day / shape.batch_size), 1)
     with conn.cursor() as cursor:
         cursor.execute("SET time_zone = '+00:00'")
-        keys = _secondary_keys(cursor) if rebuild_indexes and _empty(cursor) else []
+        keys = _secondary_keys(cursor) if rebuild_indexes else []
         if keys:
             cursor.execute("ALTER TABLE message_tracking " + ", ".join(f"DROP KEY `{name}`" for name, _ in keys))
         try:
@@ -83,11 +83,6 @@ def generate_ledger(
             counts[table] = int(cursor.fetchone()[0])
     conn.commit()
     return counts
-
-
-def _empty(cursor: Any) -> bool:
-    cursor.execute("SELECT EXISTS (SELECT 1 FROM message_tracking)")
-    return not cursor.fetchone()[0]
 
 
 def _secondary_keys(cursor: Any) -> list[tuple[str, str]]:
