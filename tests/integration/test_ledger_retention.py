@@ -40,7 +40,11 @@ def _raw(stack: Stack) -> MySQLdb.Connection:
 
 
 def _generate(stack: Stack, *shapes: LedgerShape) -> None:
-    MessageTrackingHook("mysql_default").ensure_schema()
+    hook = MessageTrackingHook("mysql_default")
+    try:
+        hook.ensure_schema()
+    finally:
+        hook.close()
     conn = _raw(stack)
     try:
         for shape in shapes:
@@ -184,3 +188,19 @@ def test_export_keeps_working_while_a_purge_runs(stack: Stack):
     assert outcome["rows"] == 12_000 and outcome["days"] == 2
     assert pipeline.retry_failed(window, "retention-concurrency")["failed"] == 0
     stack.assert_invariants(set(messages), check_bodies=3)
+
+
+def test_ensure_schema_adds_the_purge_mark_to_an_older_ledger(stack: Stack):
+    older = "\n".join(line for line in load_sql("create_job_runs").splitlines() if "ledger_purged_at" not in line)
+    stack.query(older)
+    hook = MessageTrackingHook("mysql_default")
+    try:
+        hook.ensure_schema()
+        hook.ensure_schema()  # idempotent
+    finally:
+        hook.close()
+    columns = stack.query(
+        "SELECT COLUMN_NAME, IS_NULLABLE FROM information_schema.COLUMNS"
+        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'job_runs' AND COLUMN_NAME = 'ledger_purged_at'"
+    )
+    assert columns == [("ledger_purged_at", "YES")]
