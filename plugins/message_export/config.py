@@ -224,9 +224,9 @@ class RetentionSettings(_Strict):
     keep_days: int | None = Field(None, ge=1, le=36500)
     """Rows of a completed day go once the day ended and its export last finished this many days
     ago; ``None`` keeps them forever (what a config without a ``retention`` section gets)."""
-    chunk_rows: int = Field(2000, ge=100, le=50000)
+    chunk_rows: int = Field(5000, ge=100, le=50000)
     """Rows removed per transaction: each chunk holds its row locks only for its own short delete."""
-    time_budget_seconds: float = Field(600.0, gt=0)
+    time_budget_seconds: float = Field(1800.0, gt=0)
     """A run stops purging after this long; what is left goes in the next run."""
 
     @field_validator("keep_days", mode="before")

@@ -80,7 +80,7 @@ def test_kms_key_requires_kms_encryption(tmp_path):
 
 def test_packaged_config_keeps_ninety_days_of_message_rows():
     retention = load_config(REPO / "include/config/message_export.yaml").retention
-    assert (retention.enabled, retention.keep_days, retention.chunk_rows) == (True, 90, 2000)
+    assert (retention.enabled, retention.keep_days, retention.chunk_rows) == (True, 90, 5000)
 
 
 def test_config_without_retention_section_keeps_every_row(tmp_path):
@@ -106,7 +106,7 @@ def test_bad_keep_days_is_named_with_its_value_and_the_fix(tmp_path, value, expe
 
 
 def test_unknown_retention_key_and_tiny_chunk_are_errors(tmp_path):
-    path = write(tmp_path, VALID.replace("chunk_rows: 2000", "chunk_rows: 5\n  keep_weeks: 3"))
+    path = write(tmp_path, VALID.replace("chunk_rows: 5000", "chunk_rows: 5\n  keep_weeks: 3"))
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert "unknown key 'retention.keep_weeks'" in str(error.value)
