@@ -218,6 +218,8 @@ class NotificationSettings(_Strict):
     on_success: bool = False
     sns: SnsChannel | None = None
     notifiers: list[NotifierChannel] = Field(default_factory=list)
+
+
 class RetentionSettings(_Strict):
     """How long ``message_tracking`` keeps the rows of completed days (``job_runs`` keeps its rows forever)."""
 
