@@ -3,6 +3,7 @@ test server's request log (what arrived on the wire, when), and a burst of 429s 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from datetime import UTC, date, datetime
@@ -90,6 +91,34 @@ def test_concurrent_requests_never_exceed_the_limit(stack: Stack):
     assert len(log) == 40
     assert most_in_flight(log) == 2  # never more; two shows the threads did compete for the slots
     assert most_in_window(log, 1.0) <= 40
+
+
+@BOTH_ENGINES
+def test_every_attempt_of_a_retried_request_passes_the_throttle(stack: Stack):
+    """The client's retries are the seam's: each attempt is counted, paced and reported to the throttle."""
+    from message_export.config import load_config
+    from message_export.export import ExportServices
+    from message_export.throttle import shared_throttle
+
+    seed(stack, 5)
+    stack.write_config(**limits(50, 3, recovery_requests=7))
+    config = load_config()
+    search = ExportServices.from_config(config).search
+    name = f"{search.engine} connection 'elasticsearch_default'"
+    throttle = shared_throttle(name, config.elasticsearch.throttle_limits())
+    assert throttle is not None
+    before = dataclasses.replace(throttle.figures)
+    stack.services.es.faults.add_error("_mget", status=429, count=3)
+    stack.services.es.requests.clear()
+    found = search.fetch_messages("messages", [f"msg-20241001-{i:06d}" for i in range(5)])
+    assert all(isinstance(source, dict) for source in found.values())
+    assert [(e.path, e.status) for e in stack.services.es.requests.entries()] == [("/messages/_mget", 429)] * 3 + [
+        ("/messages/_mget", 200)
+    ]
+    assert throttle.figures.requests - before.requests == 4  # the three retries passed the throttle too
+    assert throttle.figures.throttled_answers - before.throttled_answers == 3
+    assert throttle.figures.slowdowns - before.slowdowns == 3
+    assert throttle.rate == 50 * 0.5**3 + (50 - 1) / 7  # three halvings, then one step back for the success
 
 
 def gaps(log: list[LoggedRequest]) -> list[float]:
