@@ -7,6 +7,7 @@ every sliding window, how many requests were in flight at once) without looking 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,24 +23,50 @@ class LoggedRequest:
 
 
 class RequestLog:
-    """Thread-safe, append-only log of the requests a server answered (its control API excluded)."""
+    """Thread-safe log of the requests a server answered (its control API excluded).
+
+    The server calls :meth:`begin` when a request arrives and :meth:`record` once it is answered; the
+    client may see the answer before it is recorded, so :meth:`entries` waits (briefly) for the
+    requests that arrived before it was called.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._entries: list[LoggedRequest] = []
+        self._open: dict[int, float] = {}
+        self._next = 0
+        self._cleared_at = float("-inf")
 
-    def record(self, arrived: float, finished: float, method: str, path: str, status: int | None) -> None:
-        with self._lock:
-            self._entries.append(LoggedRequest(arrived, finished, method, path, status))
+    def begin(self, arrived: float) -> int:
+        """A request arrived; return its token for :meth:`record`."""
+        with self._changed:
+            self._next += 1
+            self._open[self._next] = arrived
+            return self._next
 
-    def entries(self) -> list[LoggedRequest]:
-        """Every request so far, in order of arrival."""
-        with self._lock:
+    def record(self, token: int, finished: float, method: str, path: str, status: int | None) -> None:
+        with self._changed:
+            arrived = self._open.pop(token)
+            if arrived >= self._cleared_at:  # one that arrived before the last clear() was cleared with it
+                self._entries.append(LoggedRequest(arrived, finished, method, path, status))
+            self._changed.notify_all()
+
+    def entries(self, settle: float = 5.0) -> list[LoggedRequest]:
+        """Every request answered so far, in order of arrival, once those that had arrived are answered
+        (waiting at most ``settle`` seconds for them)."""
+        now = time.monotonic()
+        with self._changed:
+            self._changed.wait_for(
+                lambda: all(arrived > now or arrived < self._cleared_at for arrived in self._open.values()),
+                timeout=settle,
+            )
             return sorted(self._entries, key=lambda entry: entry.arrived)
 
     def clear(self) -> None:
-        with self._lock:
+        """Forget every request that arrived until now, answered or not yet."""
+        with self._changed:
             self._entries.clear()
+            self._cleared_at = time.monotonic()
 
     def describe(self) -> list[dict[str, Any]]:
         return [asdict(entry) for entry in self.entries()]

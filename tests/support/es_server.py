@@ -207,13 +207,17 @@ class _Handler(BaseHTTPRequestHandler):
         return "application/json"
 
     def _handle(self) -> None:
-        arrived = time.monotonic()
         path = urlsplit(self.path).path or "/"
         if path == FAULT_PREFIX or path.startswith(FAULT_PREFIX + "/"):
             self._answer(path)
             return
-        status = self._answer(path)
-        self.server.app.requests.record(arrived, time.monotonic(), self.command, path, status)
+        log = self.server.app.requests
+        token = log.begin(time.monotonic())
+        status: int | None = None
+        try:
+            status = self._answer(path)
+        finally:
+            log.record(token, time.monotonic(), self.command, path, status)
 
     def _answer(self, path: str) -> int | None:
         """Answer the request; return the status sent (``None``: the connection was dropped)."""
