@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from message_export.resources import include_path
+from message_export.throttle import ThrottleLimits
 
 CONFIG_ENV = "MESSAGE_EXPORT_CONFIG"
 DEFAULT_CONFIG = "config/message_export.yaml"
@@ -51,6 +52,12 @@ class SearchSettings(_Strict):
     pit_keep_alive: str = "5m"
     request_timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(6, ge=0, le=20)
+    # The load on the cluster, per worker process (null switches a limit off); see the README.
+    max_requests_per_second: float | None = Field(20.0, gt=0, le=10000)
+    max_concurrent_requests: int | None = Field(4, ge=1, le=256)
+    slowdown_factor: float = Field(0.5, gt=0, lt=1)
+    min_requests_per_second: float = Field(1.0, gt=0)
+    recovery_requests: int = Field(50, ge=1, le=100000)
 
     @field_validator("message_index")
     @classmethod
@@ -75,6 +82,26 @@ class SearchSettings(_Strict):
             if not _INDEX_NAME.match(index):
                 raise ValueError(f"{index!r} (section {section!r}) is not a valid Elasticsearch index name")
         return value
+
+    @model_validator(mode="after")
+    def _rate_floor(self) -> SearchSettings:
+        limit, floor = self.max_requests_per_second, self.min_requests_per_second
+        if limit is not None and floor > limit:
+            raise ValueError(
+                f"min_requests_per_second ({floor:g}) is above max_requests_per_second ({limit:g}): the rate "
+                "a 429 can lower it to must not exceed the limit; lower min_requests_per_second or raise the limit"
+            )
+        return self
+
+    def throttle_limits(self) -> ThrottleLimits:
+        """The limits on the load this worker process puts on the cluster."""
+        return ThrottleLimits(
+            max_requests_per_second=self.max_requests_per_second,
+            max_concurrent_requests=self.max_concurrent_requests,
+            slowdown_factor=self.slowdown_factor,
+            min_requests_per_second=self.min_requests_per_second,
+            recovery_requests=self.recovery_requests,
+        )
 
 
 class ArchiveSettings(_Strict):

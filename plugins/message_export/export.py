@@ -17,6 +17,7 @@ from message_export.hooks.search import MessageSearch, MessageSearchHook
 from message_export.hooks.tracking import MessageTrackingHook
 from message_export.keys import archive_key, s3_uri
 from message_export.model import ClaimedMessage, MessageOutcome
+from message_export.throttle import RequestThrottle, shared_throttle
 
 log = logging.getLogger(__name__)
 MAX_LOGGED_FAILURES = 20
@@ -81,17 +82,24 @@ class ExportServices:
 def _search_engine(config: ExportConfig) -> MessageSearch:
     """The one place the search engine is chosen (``elasticsearch.engine``)."""
     settings = config.elasticsearch
+    conn_id = config.connections.elasticsearch
+
+    def throttle(engine: str) -> RequestThrottle | None:
+        return shared_throttle(f"{engine} connection '{conn_id}'", settings.throttle_limits())
+
     if settings.engine == "opensearch":
         return OpenSearchMessageHook(
-            config.connections.elasticsearch,
+            conn_id,
             aws_conn_id=config.connections.aws,
             request_timeout=settings.request_timeout,
             max_retries=settings.max_retries,
+            throttle=throttle(OpenSearchMessageHook.engine),
         )
     return MessageSearchHook(
-        config.connections.elasticsearch,
+        conn_id,
         request_timeout=settings.request_timeout,
         max_retries=settings.max_retries,
+        throttle=throttle(MessageSearchHook.engine),
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from tests.es_server.conftest import REAL_CLUSTER
+from tests.support.es_request_log import LoggedRequest, most_in_flight, most_in_window
 from tests.support.es_server import EsCompatServer
 
 pytestmark = pytest.mark.skipif(REAL_CLUSTER, reason="server-specific test: ES_TEST_URL points at a real cluster")
@@ -189,6 +190,44 @@ def test_http_control_api(server: EsCompatServer, es: Elasticsearch) -> None:
     assert {r["kind"] for r in state["rules"]} == {"error", "latency"}
     es.transport.perform_request("DELETE", "/_fault", headers=json_headers)
     assert server.faults.counters()["errors"] == 0
+
+
+def test_request_log_records_arrival_finish_method_path_and_status(server: EsCompatServer, es: Elasticsearch) -> None:
+    server.requests.clear()
+    server.faults.add_error("^/$", status=429, count=2)  # a burst of two 429s
+    server.faults.drop_connections("_count", count=1)
+    server.faults.add_latency(fixed_ms=30)
+    before = time.monotonic()
+    with pytest.raises(elasticsearch.ApiError):
+        es.options(max_retries=0).info()
+    with pytest.raises(elasticsearch.ApiError):
+        es.options(max_retries=0).info()
+    es.options(max_retries=0).info()
+    with pytest.raises(elasticsearch.ConnectionError):
+        es.options(max_retries=0).count()
+    log = server.requests.entries()
+    assert [(e.method, e.path, e.status) for e in log] == [
+        ("GET", "/", 429),
+        ("GET", "/", 429),
+        ("GET", "/", 200),
+        ("POST", "/_count", None),
+    ]
+    assert all(before <= e.arrived and e.finished - e.arrived >= 0.03 for e in log)  # the latency is inside
+    assert most_in_flight(log) == 1 and most_in_window(log, 10.0) == 4
+    _, described = es.transport.perform_request("GET", "/_fault/requests", headers={"accept": "application/json"})
+    assert [r["status"] for r in described["requests"]] == [429, 429, 200, None]  # control calls not logged
+    es.transport.perform_request("DELETE", "/_fault/requests", headers={"accept": "application/json"})
+    assert server.requests.entries() == []
+
+
+def test_window_and_in_flight_measures() -> None:
+    def at(arrived: float, finished: float) -> LoggedRequest:
+        return LoggedRequest(arrived, finished, "GET", "/", 200)
+
+    log = [at(0.0, 0.5), at(0.2, 0.3), at(0.4, 1.0), at(1.0, 1.1), at(1.05, 1.2)]
+    assert most_in_window(log, 1.0) == 4  # [0.2, 1.2): 0.2, 0.4, 1.0, 1.05; [0, 1) holds only three
+    assert most_in_flight(log) == 2  # 0.2-0.3 inside 0.0-0.5; 1.0 starts as 0.4-1.0 ends
+    assert most_in_window([], 1.0) == 0 and most_in_flight([]) == 0
 
 
 # --- contexts and reset ---------------------------------------------------------------------------------------

@@ -151,6 +151,9 @@ class Stack:
                 "related": dict(RELATED),
                 "page_size": 1000,
                 "max_retries": 3,
+                # the load limits are on in every integration and reliability test, high enough not to slow them
+                "max_requests_per_second": 200,
+                "max_concurrent_requests": 4,
             },
             "s3": {"bucket": BUCKET, "prefix": PREFIX},
             "batch_size": 50,

@@ -13,6 +13,7 @@ With ``sigv4="us-east-1"`` every request must carry a valid AWS SigV4 signature 
     server = EsCompatServer(version="9.1.0", seed=0).start()
     es = Elasticsearch(server.url)
     server.faults.add_error("_mget", status=429, count=2)
+    server.requests.entries()  # what was asked and answered: arrival, finish, method, path, status
     server.stop()
 
 CLI: ``python -m tests.support.es_server --host 127.0.0.1 --port 9200 --version 9.1.0 --seed 0``
@@ -38,6 +39,7 @@ from tests.support import es_errors
 from tests.support.es_api import DocumentApi
 from tests.support.es_faults import FaultController
 from tests.support.es_mapping import filter_path
+from tests.support.es_request_log import RequestLog
 from tests.support.es_search import SearchService
 from tests.support.es_sigv4 import SigV4Verifier
 from tests.support.es_sort import ELASTICSEARCH, SortDialect
@@ -205,31 +207,43 @@ class _Handler(BaseHTTPRequestHandler):
         return "application/json"
 
     def _handle(self) -> None:
+        path = urlsplit(self.path).path or "/"
+        if path == FAULT_PREFIX or path.startswith(FAULT_PREFIX + "/"):
+            self._answer(path)
+            return
+        log = self.server.app.requests
+        token = log.begin(time.monotonic())
+        status: int | None = None
+        try:
+            status = self._answer(path)
+        finally:
+            log.record(token, time.monotonic(), self.command, path, status)
+
+    def _answer(self, path: str) -> int | None:
+        """Answer the request; return the status sent (``None``: the connection was dropped)."""
         app = self.server.app
-        split = urlsplit(self.path)
-        path = split.path or "/"
-        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
         try:
             wire = self._read_body()
             raw = self._decoded(wire)
         except (OSError, ValueError):
             self._drop()
-            return
+            return None
         if path == FAULT_PREFIX or path.startswith(FAULT_PREFIX + "/"):
             status, body = app.control(self.command, path[len(FAULT_PREFIX) :], raw)
             self._send(status, body, "application/json")
-            return
+            return status
         if app.sigv4 is not None:
             refusal = app.sigv4.verify(self.command, self.path, self.headers, wire)
             if refusal is not None:
                 self._send(403, refusal, "application/json")
-                return
+                return 403
         decision = app.faults.decide(self.command, path)
         if decision.delay_s:
             time.sleep(decision.delay_s)
         if decision.drop:
             self._drop()
-            return
+            return None
         content_type = "application/json"
         try:
             content_type = self._media(bool(raw))
@@ -246,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = 500
             body = es_errors.EsError(500, "exception", f"{type(error).__name__}: {error}").body()
         self._send(status, body, content_type)
+        return status
 
 
 def _dialect(engine: str, version: str) -> SortDialect:
@@ -295,6 +310,7 @@ class EsCompatServer:
         self.major = int(version.split(".")[0])
         self.seed = seed
         self.faults = FaultController(seed)
+        self.requests = RequestLog()
         self.store = Store()
         self.search = SearchService(self.store, self.faults, _dialect(engine, version))
         self.api = DocumentApi(self.store, version, str(uuid.UUID(int=seed + 1)).replace("-", "")[:22], engine)
@@ -337,11 +353,13 @@ class EsCompatServer:
         self.stop()
 
     def reset(self) -> None:
-        """Drop every index, point in time and scroll; clear the faults (and any session token rotation)."""
+        """Drop every index, point in time and scroll; clear the faults, the request log (and any session
+        token rotation)."""
         with self.store.lock:
             self.store.reset()
             self.search.reset()
         self.faults.clear()
+        self.requests.clear()
         if self.sigv4 is not None:
             self.sigv4.configure({"session_tokens": None, "expired_tokens": []})
 
@@ -362,6 +380,11 @@ class EsCompatServer:
                 return 200, {"acknowledged": True}
             if method in ("POST", "PUT") and sub == "/expire_pits":
                 self.expire_pits()
+                return 200, {"acknowledged": True}
+            if sub == "/requests" and method == "GET":
+                return 200, {"requests": self.requests.describe()}
+            if sub == "/requests" and method == "DELETE":
+                self.requests.clear()
                 return 200, {"acknowledged": True}
             if method in ("POST", "PUT") and sub == "/reset":
                 self.reset()

@@ -111,3 +111,37 @@ def test_unknown_retention_key_and_tiny_chunk_are_errors(tmp_path):
         load_config(path)
     assert "unknown key 'retention.keep_weeks'" in str(error.value)
     assert "key 'retention.chunk_rows': Input should be greater than or equal to 100 (got 5)" in str(error.value)
+
+
+def test_search_load_limits_default_and_are_read(tmp_path):
+    packaged = load_config(REPO / "include/config/message_export.yaml").elasticsearch.throttle_limits()
+    assert (packaged.max_requests_per_second, packaged.max_concurrent_requests) == (20, 4)
+    assert (packaged.slowdown_factor, packaged.min_requests_per_second, packaged.recovery_requests) == (0.5, 1, 50)
+    off = VALID.replace("max_requests_per_second: 20", "max_requests_per_second: null").replace(
+        "max_concurrent_requests: 4", "max_concurrent_requests: null"
+    )
+    assert not load_config(write(tmp_path, off)).elasticsearch.throttle_limits().enabled
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("max_requests_per_second: 20", "max_requests_per_second: 0", "key 'elasticsearch.max_requests_per_second'"),
+        ("max_requests_per_second: 20", "max_requests_per_second: fast", "(got 'fast')"),
+        ("max_concurrent_requests: 4", "max_concurrent_requests: 0", "key 'elasticsearch.max_concurrent_requests'"),
+        ("slowdown_factor: 0.5", "slowdown_factor: 1.5", "key 'elasticsearch.slowdown_factor'"),
+        ("recovery_requests: 50", "recovery_requests: 0", "key 'elasticsearch.recovery_requests'"),
+        (
+            "min_requests_per_second: 1",
+            "min_requests_per_second: 30",
+            "min_requests_per_second (30) is above max_requests_per_second (20)",
+        ),
+    ],
+)
+def test_bad_search_load_limits_name_the_key_and_value(tmp_path, old, new, message):
+    assert old in VALID
+    path = write(tmp_path, VALID.replace(old, new))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any
 
 from airflow.providers.opensearch.hooks.opensearch import OpenSearchHook
 from opensearchpy import OpenSearch, RequestsAWSV4SignerAuth
 from opensearchpy.exceptions import ConnectionError as OsConnectionError
 from opensearchpy.exceptions import TransportError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from message_export.hooks.search import (
     RETRY_ON_STATUS,
@@ -21,9 +20,9 @@ from message_export.hooks.search import (
     SearchError,
     SearchUnavailableError,
 )
+from message_export.throttle import RequestThrottle
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Point in time: OpenSearch 2.4 (Amazon OpenSearch Service 2.5); _shard_doc sorting: OpenSearch 3.3.
 PIT_VERSION = (2, 4)
@@ -41,10 +40,6 @@ def _version(number: str) -> tuple[int, int]:
 def _status(error: Exception) -> int | None:
     status = getattr(error, "status_code", None)
     return status if isinstance(status, int) else None
-
-
-def _is_transient(error: BaseException) -> bool:
-    return isinstance(error, OsConnectionError) or _status(error) in RETRY_ON_STATUS  # type: ignore[arg-type]
 
 
 def _reason(error: TransportError) -> str:
@@ -65,7 +60,8 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
     login/password give basic auth. With the extra ``{"auth": "sigv4", "region_name": ...,
     "service": "es" | "aoss"}`` every request is signed with the credentials of the AWS connection
     (on MWAA: the execution role), refreshed by boto3 as they rotate. Requests are retried on
-    429/5xx, timeouts and lost connections with jittered exponential backoff.
+    429/5xx, timeouts and lost connections with jittered exponential backoff by
+    :meth:`MessageSearch._call` (the transport's own retries are off), every attempt through the throttle.
     """
 
     hook_name = "OpenSearch (message export)"
@@ -78,12 +74,14 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
         aws_conn_id: str | None = "aws_default",
         request_timeout: float = 60.0,
         max_retries: int = 6,
+        throttle: RequestThrottle | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(open_search_conn_id=opensearch_conn_id, log_query=False, **kwargs)
         self.aws_conn_id = aws_conn_id
         self._request_timeout = request_timeout
         self._max_retries = max_retries
+        self._throttle = throttle
 
     # -- client ----------------------------------------------------------------------------------
 
@@ -150,18 +148,13 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
             args["http_auth"] = (conn.login, conn.password or "")
         return OpenSearch(**args)
 
-    def _call(self, request: Callable[[], T]) -> T:
-        for attempt in Retrying(
-            stop=stop_after_attempt(self._max_retries + 1),
-            wait=wait_random_exponential(multiplier=0.2, max=10.0),
-            retry=retry_if_exception(_is_transient),
-            reraise=True,
-        ):
-            with attempt:
-                return request()
-        raise AssertionError("tenacity returns or raises")  # pragma: no cover
-
     # -- engine primitives -----------------------------------------------------------------------
+
+    def _status_of(self, error: Exception) -> int | None:
+        return _status(error) if isinstance(error, TransportError) else None
+
+    def _is_lost_connection(self, error: Exception) -> bool:
+        return isinstance(error, OsConnectionError)
 
     def _target(self) -> str:
         conn = self.conn
@@ -296,7 +289,7 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
 
     def _close_pit(self, pit_id: str) -> None:
         try:
-            self.client.delete_pit(body={"pit_id": [pit_id]})
+            self._call(lambda: self.client.delete_pit(body={"pit_id": [pit_id]}), retry=False)
         except TransportError:
             pass  # expires on its own after keep_alive
 

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchSQLHook
-from elasticsearch import ApiError, Elasticsearch, UnsupportedProductError
+from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, UnsupportedProductError
 from elasticsearch import ConnectionError as EsConnectionError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from message_export.documents import RelatedDocument
+from message_export.throttle import RequestThrottle
 from message_export.windows import Window
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRY_ON_STATUS = (429, 500, 502, 503, 504)
 MAX_TERMS_PER_QUERY = 10_000
@@ -85,9 +88,54 @@ class MessageSearch(ABC):
     An engine implements the primitives below (a point in time, a search, a count, an ``_mget``,
     an index check, the tiebreaker sort and how its client's failures map onto
     :class:`SearchError` types); the paging, completeness checks and document assembly live here.
+
+    Every request an engine sends goes through :meth:`_call`: it waits for the worker process's
+    :class:`RequestThrottle` (rate and concurrency limits), and transient failures are retried here,
+    each retry waiting its turn again, never inside the client (whose own retries are switched off).
     """
 
     engine: ClassVar[str]
+    _max_retries: int = 6
+    _throttle: RequestThrottle | None = None
+
+    def _call(self, request: Callable[[], T], *, retry: bool = True) -> T:
+        """Send one request through the throttle; retry 429/5xx and lost connections with jittered backoff."""
+        for attempt in Retrying(
+            stop=stop_after_attempt(self._max_retries + 1 if retry else 1),
+            wait=wait_random_exponential(multiplier=0.2, max=10.0),
+            retry=retry_if_exception(self._is_transient),
+            reraise=True,
+        ):
+            with attempt:
+                return self._send(request)
+        raise AssertionError("tenacity returns or raises")  # pragma: no cover
+
+    def _send(self, request: Callable[[], T]) -> T:
+        throttle = self._throttle
+        if throttle is None:
+            return request()
+        number = throttle.acquire()
+        try:
+            result = request()
+        except BaseException as error:
+            throttle.release(number, self._status_of(error) if isinstance(error, Exception) else None)
+            raise
+        throttle.release(number, 200)
+        return result
+
+    @abstractmethod
+    def _status_of(self, error: Exception) -> int | None:
+        """The HTTP status the cluster answered with ``error`` (``None`` when no answer came back)."""
+
+    def _is_transient(self, error: BaseException) -> bool:
+        """Tell whether trying ``error``'s request again can help: 429/5xx or a lost connection."""
+        if not isinstance(error, Exception):
+            return False
+        return self._is_lost_connection(error) or self._status_of(error) in RETRY_ON_STATUS
+
+    @abstractmethod
+    def _is_lost_connection(self, error: Exception) -> bool:
+        """Tell whether ``error`` is a refused, dropped or timed out connection."""
 
     @abstractmethod
     def _target(self) -> str:
@@ -286,8 +334,10 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
     """Reads messages from Elasticsearch through the provider's connection handling.
 
     The client comes from the Airflow connection (host, port, scheme, login/password, extras such
-    as ``api_key`` or ``ca_certs``; ``[elasticsearch] es_compat_with`` for 8.x servers) and is
-    configured to retry 429/5xx and timeouts with jittered exponential backoff.
+    as ``api_key`` or ``ca_certs``; ``[elasticsearch] es_compat_with`` for 8.x servers). Its
+    transport's own retries (``retry_on_status``) loop below any hook, where no limit could see them,
+    so they are switched off: 429/5xx and timeouts are retried by :meth:`MessageSearch._call`, with
+    jittered exponential backoff, every attempt through the throttle.
     """
 
     hook_name = "Elasticsearch (message export)"
@@ -299,24 +349,25 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
         *,
         request_timeout: float = 60.0,
         max_retries: int = 6,
+        throttle: RequestThrottle | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(elasticsearch_conn_id=elasticsearch_conn_id, **kwargs)
         self._request_timeout = request_timeout
         self._max_retries = max_retries
+        self._throttle = throttle
 
     @cached_property
     def client(self) -> Elasticsearch:
-        """The configured, thread-safe client."""
+        """The configured, thread-safe client (one attempt per call: retries are :meth:`_call`'s)."""
         base = self.get_conn().es
-        return base.options(
-            request_timeout=self._request_timeout,
-            max_retries=self._max_retries,
-            retry_on_status=RETRY_ON_STATUS,
-            retry_on_timeout=True,
-            retry_backoff_base=0.2,
-            retry_backoff_cap=10.0,
-        )
+        return base.options(request_timeout=self._request_timeout, max_retries=0)
+
+    def _status_of(self, error: Exception) -> int | None:
+        return error.meta.status if isinstance(error, ApiError) else None
+
+    def _is_lost_connection(self, error: Exception) -> bool:
+        return isinstance(error, (EsConnectionError, ConnectionTimeout))
 
     def _target(self) -> str:
         conn = self.connection
@@ -360,24 +411,24 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
         return None  # the client itself refuses a server that is not Elasticsearch (see _classify)
 
     def _index_exists(self, index: str) -> bool:
-        return bool(self.client.indices.exists(index=index))
+        return bool(self._call(lambda: self.client.indices.exists(index=index)))
 
     def _count(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.client.count(index=index, body=body))
+        return dict(self._call(lambda: self.client.count(index=index, body=body)))
 
     def _search(self, body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
-        return dict(self.client.search(index=index, body=body, allow_partial_search_results=False))
+        return dict(self._call(lambda: self.client.search(index=index, body=body, allow_partial_search_results=False)))
 
     def _mget(self, index: str, ids: list[str]) -> dict[str, Any]:
-        return dict(self.client.mget(index=index, ids=ids))
+        return dict(self._call(lambda: self.client.mget(index=index, ids=ids)))
 
     def _open_pit(self, index: str, keep_alive: str) -> str:
-        return str(self.client.open_point_in_time(index=index, keep_alive=keep_alive)["id"])
+        return str(self._call(lambda: self.client.open_point_in_time(index=index, keep_alive=keep_alive))["id"])
 
     def _close_pit(self, pit_id: str) -> None:
         try:
-            self.client.close_point_in_time(id=pit_id)
-        except (ApiError, EsConnectionError):
+            self._call(lambda: self.client.close_point_in_time(id=pit_id), retry=False)
+        except (ApiError, EsConnectionError, ConnectionTimeout):
             pass  # expires on its own after keep_alive
 
     def _tiebreaker(self) -> dict[str, Any]:
