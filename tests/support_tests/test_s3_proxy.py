@@ -269,6 +269,7 @@ def test_retrying_client_absorbs_injected_errors(proxy: S3FaultProxy, bucket: st
         "errors": 1,
         "drops": 0,
         "lost_responses": 0,
+        "corrupted": 0,
     }
 
 
