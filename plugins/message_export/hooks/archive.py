@@ -119,6 +119,10 @@ class MessageArchiveHook(S3Hook):
             read_timeout=read_timeout,
             tcp_keepalive=True,
             user_agent=USER_AGENT,
+            # botocore's per-call check of the request against the API model (~5% of a PUT's Python work)
+            # adds nothing here: bucket, encryption, KMS key and ACL are validated with the config file,
+            # keys come from keys.archive_key and metadata values are strings the pipeline builds.
+            parameter_validation=False,
         )
         super().__init__(aws_conn_id=aws_conn_id, config=config, **kwargs)
         self._max_concurrency = max_concurrency
