@@ -14,12 +14,16 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.support.connections import aws_connection
 from tests.support.s3_proxy import S3FaultProxy
 from tests.support.s3_server import s3_client
+
+if TYPE_CHECKING:
+    from message_export.hooks.archive import MessageArchiveHook
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -51,7 +55,7 @@ def proxy(memory_s3: str) -> Iterator[S3FaultProxy]:
 
 
 @pytest.fixture
-def archive(proxy: S3FaultProxy, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def archive(proxy: S3FaultProxy, monkeypatch: pytest.MonkeyPatch) -> MessageArchiveHook:
     from message_export.hooks.archive import MessageArchiveHook
 
     conn_id = f"aws_integrity_{uuid.uuid4().hex[:8]}"
@@ -60,8 +64,8 @@ def archive(proxy: S3FaultProxy, monkeypatch: pytest.MonkeyPatch):  # type: igno
 
 
 def test_a_body_corrupted_in_flight_is_refused_and_reported_failed(
-    proxy: S3FaultProxy, memory_s3: str, archive
-) -> None:  # type: ignore[no-untyped-def]
+    proxy: S3FaultProxy, memory_s3: str, archive: MessageArchiveHook
+) -> None:
     from message_export.hooks.archive import ArchiveObject
 
     run = uuid.uuid4().hex[:8]
@@ -85,7 +89,7 @@ def test_a_body_corrupted_in_flight_is_refused_and_reported_failed(
     assert again.ok, again
 
 
-def test_the_put_carries_the_sha256_the_ledger_keeps(proxy: S3FaultProxy, archive) -> None:  # type: ignore[no-untyped-def]
+def test_the_put_carries_the_sha256_the_ledger_keeps(archive: MessageArchiveHook) -> None:
     import base64
     import hashlib
 
@@ -94,7 +98,7 @@ def test_the_put_carries_the_sha256_the_ledger_keeps(proxy: S3FaultProxy, archiv
     seen: list[dict[str, str]] = []
     client = archive.get_conn()
 
-    def capture(request, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+    def capture(request: Any, **_kwargs: Any) -> None:
         seen.append({name.lower(): value for name, value in request.headers.items()})
 
     client.meta.events.register("before-send.s3.PutObject", capture)
