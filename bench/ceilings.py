@@ -13,7 +13,9 @@ ledger row per message.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -111,6 +113,117 @@ def s3_put_ceiling(
         "seconds": seconds,
         "per_second": rate(puts, seconds),
     }
+
+
+def s3_client_cpu(
+    s3_url: str,
+    bucket: str,
+    puts: int,
+    body_bytes: int,
+    concurrency: int,
+    extra: dict[str, Any],
+    credentials: tuple[str, str] = ("test", "test"),
+    rounds: int = 4,
+) -> dict[str, Any]:
+    """CPU per PUT of botocore's defaults next to the product's configured client, in one process.
+
+    - ``botocore defaults``: ``put_object`` on a boto3 client with only the retry mode and the pool
+      set (what the archive hook sent before it set its own checksum and User-Agent);
+    - ``product``: ``MessageArchiveHook.put_objects`` as the export calls it (the archive object's
+      SHA-256, which the ledger keeps, included).
+
+    Both use ``concurrency`` threads; they alternate over ``rounds`` rounds of ``puts / rounds``
+    PUTs each so that a busy machine weighs on both alike. Process CPU time, not wall time; and the
+    Python function calls per PUT (100 more PUTs each, counted), which the machine's load leaves
+    alone.
+    """
+    import psutil
+
+    from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
+    from tests.support.connections import aws_connection
+
+    conn_id = "bench_s3_client_cpu"
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(aws_connection(s3_url, *credentials))
+    hook = MessageArchiveHook(conn_id, max_concurrency=concurrency)
+    defaults = boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
+        region_name="us-east-1",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 8},
+            max_pool_connections=concurrency,
+            tcp_keepalive=True,
+        ),
+    )
+    body = os.urandom(body_bytes // 2).hex().encode()[:body_bytes]
+    metadata = dict(extra.get("Metadata", {}))
+    plain = {name: value for name, value in extra.items() if name != "Metadata"}
+    run = uuid.uuid4().hex[:8]
+    per_round = max(puts // rounds, concurrency)
+
+    def keys(client: str, round_number: int) -> list[str]:
+        return [f"client-cpu/{run}/{client}/{round_number}/{n:06d}.json" for n in range(per_round)]
+
+    def with_defaults(round_keys: list[str]) -> int:
+        def put(key: str) -> None:
+            defaults.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata, **plain)
+
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(put, round_keys))
+        return 0
+
+    def with_product(round_keys: list[str]) -> int:
+        results = hook.put_objects(bucket, [ArchiveObject(key, body) for key in round_keys], metadata)
+        return sum(1 for result in results if not result.ok)
+
+    clients = {"botocore defaults": with_defaults, "product": with_product}
+    totals = {name: {"cpu_seconds": 0.0, "seconds": 0.0, "puts": 0, "failed": 0} for name in clients}
+    for name, work in clients.items():  # warm up: clients built, connection pools full
+        work(keys(name, -1)[:concurrency])
+    for round_number in range(rounds):
+        for name, work in clients.items():
+            started, cpu_started = time.perf_counter(), time.process_time()
+            failed = work(keys(name, round_number))
+            totals[name]["seconds"] += time.perf_counter() - started
+            totals[name]["cpu_seconds"] += time.process_time() - cpu_started
+            totals[name]["puts"] += per_round
+            totals[name]["failed"] += failed
+    load = psutil.getloadavg()[0]
+    for name, work in clients.items():
+        totals[name]["python_calls_per_put"] = _python_calls(work, keys(name, rounds)[:100]) / 100
+    return {
+        name: {
+            **figures,
+            "cpu_ms_per_put": 1000 * figures["cpu_seconds"] / figures["puts"],
+            "per_second": rate(figures["puts"], figures["seconds"]),
+            "body_bytes": body_bytes,
+            "concurrency": concurrency,
+            "load_average_1m": load,
+        }
+        for name, figures in totals.items()
+    }
+
+
+def _python_calls(work: Any, round_keys: list[str]) -> int:
+    """Python function calls made by ``work(round_keys)`` in every thread: a measure of the client's
+    work that, unlike CPU time, a busy machine does not change."""
+    calls = 0
+    lock = threading.Lock()
+
+    def count(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event == "call":
+            with lock:
+                calls += 1
+
+    threading.setprofile(count)  # the pools' threads start inside work(): each gets the counter
+    try:
+        work(round_keys)
+    finally:
+        threading.setprofile(None)  # type: ignore[arg-type]
+    return calls
 
 
 def es_read_ceilings(

@@ -279,7 +279,8 @@ def table_rows(figures: dict[str, Any]) -> list[list[str]]:
         s3, mget, read, mysql = ceilings["s3"], ceilings["mget"], ceilings["chunk_read"], ceilings["mysql"]
         rows += [
             [
-                f"ceiling: S3 PUT x{s3['concurrency']} ({s3['body_bytes']:,} B)",
+                f"ceiling: S3 PUT x{s3['concurrency']} ({s3['body_bytes']:,} B)"
+                + (", product client" if "s3_defaults" in ceilings else ""),
                 f"{s3['puts']:,}",
                 _num(s3["per_second"]),
                 "",
@@ -287,6 +288,21 @@ def table_rows(figures: dict[str, Any]) -> list[list[str]]:
                 "",
                 f"{s3['seconds']:.1f}",
             ],
+            *(
+                [
+                    [
+                        "  (botocore defaults)",
+                        f"{ceilings['s3_defaults']['puts']:,}",
+                        _num(ceilings["s3_defaults"]["per_second"]),
+                        "",
+                        "",
+                        "",
+                        f"{ceilings['s3_defaults']['seconds']:.1f}",
+                    ]
+                ]
+                if "s3_defaults" in ceilings
+                else []
+            ),
             [
                 f"ceiling: ES _mget x{mget['chunk_size']:,}",
                 f"{mget['messages']:,}",
@@ -388,7 +404,13 @@ def render_text(figures: dict[str, Any]) -> str:
             lines.append("-" * (sum(widths) + 2 * len(widths) + len("seconds")))
     lines.append("")
     lines.append(_preamble(figures))
-    for section in (_candidates_text(figures), _cpu_text(figures), _scaleout_text(figures), _ledger_text(figures)):
+    for section in (
+        _candidates_text(figures),
+        _s3_client_text(figures),
+        _cpu_text(figures),
+        _scaleout_text(figures),
+        _ledger_text(figures),
+    ):
         if section:
             lines.append("")
             lines.extend(section)
@@ -419,6 +441,22 @@ def _candidates_text(figures: dict[str, Any]) -> list[str]:
         )
     lines.append(f"  used for the run: {info.get('used')} (behind the latency proxy)")
     return lines
+
+
+def _s3_client_text(figures: dict[str, Any]) -> list[str]:
+    ceilings = figures.get("ceilings") or {}
+    if "s3_defaults" not in ceilings:
+        return []
+    product, defaults = ceilings["s3"], ceilings["s3_defaults"]
+    change = product["cpu_ms_per_put"] / defaults["cpu_ms_per_put"] - 1
+    return [
+        f"S3 client CPU per PUT, one process, alternating rounds through the latency proxy "
+        f"(x{product['concurrency']}, {product['body_bytes']:,} B, load average {product['load_average_1m']:.1f}): "
+        f"product {product['cpu_ms_per_put']:.2f} ms ({_num(product['per_second'])} PUT/s), "
+        f"botocore defaults {defaults['cpu_ms_per_put']:.2f} ms ({_num(defaults['per_second'])} PUT/s); {change:+.0%}",
+        f"  Python function calls per PUT (load-independent): product {_num(product.get('python_calls_per_put'))}, "
+        f"botocore defaults {_num(defaults.get('python_calls_per_put'))}",
+    ]
 
 
 def _cpu_text(figures: dict[str, Any]) -> list[str]:

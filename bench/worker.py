@@ -54,8 +54,12 @@ def _ceilings(args: dict[str, Any]) -> dict[str, Any]:
     from bench import ceilings
 
     es = args["es"]
+    # The S3 ceiling is the product's own client (the archive hook's put_objects); botocore's
+    # defaults are measured beside it, alternating, in the same process.
+    clients = ceilings.s3_client_cpu(**args["s3"])
     return {
-        "s3": ceilings.s3_put_ceiling(**args["s3"]),
+        "s3": clients["product"],
+        "s3_defaults": clients["botocore defaults"],
         **ceilings.es_read_ceilings(**{**es, "day": _day(es["day"])}),
         "mysql": ceilings.mysql_bulk_ceiling(**args["mysql"]),
     }

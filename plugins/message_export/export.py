@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -164,9 +163,7 @@ class MessageExporter:
         for (message, obj), result in zip(pending, results, strict=True):
             if result.ok:
                 outcomes.append(
-                    MessageOutcome.archived(
-                        message, s3_uri(cfg.s3.bucket, obj.key), len(obj.body), hashlib.sha256(obj.body).digest()
-                    )
+                    MessageOutcome.archived(message, s3_uri(cfg.s3.bucket, obj.key), len(obj.body), obj.sha256)
                 )
                 written += len(obj.body)
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -370,6 +371,18 @@ class Stack:
             body = self.body(by_id[mid])
             assert json.loads(body) == self.expected_document(mid), mid
         self.assert_manifests(sample_ids=sample)
+
+    def assert_stored_checksums(self, day: str) -> int:
+        """Every object the manifest of ``day`` lists is kept by S3 with the SHA-256 its PUT carried
+        (``HEAD`` with ``ChecksumMode=ENABLED``), equal to the ledger's (the manifest's) and to its
+        body's. Returns how many objects were checked."""
+        _head, *entries = self.manifest(day)
+        for entry in entries:
+            head = self.s3.head_object(Bucket=BUCKET, Key=entry["key"], ChecksumMode="ENABLED")
+            ledger = base64.b64encode(bytes.fromhex(entry["sha256"])).decode()
+            assert head.get("ChecksumSHA256") == ledger, (entry["key"], head.get("ChecksumSHA256"), ledger)
+            assert hashlib.sha256(self.body(entry["key"])).hexdigest() == entry["sha256"], entry["key"]
+        return len(entries)
 
     def assert_manifests(self, sample_ids: Iterable[str] = ()) -> int:
         """Every day manifest in the bucket lists exactly the objects under its day's prefix, with

@@ -33,6 +33,8 @@ def test_scheduled_run_exports_first_window_and_closes_job(stack: Stack):
     assert result.state == "success", result.task_states
     assert result.states_of("process_batch") == ["success"] * 3  # 120 messages / batch_size 50
     stack.assert_invariants(ids)
+    # S3 verified each body against the SHA-256 the ledger keeps, and stored it with the object
+    assert stack.assert_stored_checksums("2024-10-01") == 120
     [job] = stack.jobs()
     assert job["start_date"] == datetime(2024, 10, 1) and job["end_date"] == datetime(2024, 10, 2)
     assert job["status"] == "completed"

@@ -5,7 +5,8 @@ server with full request validation) accepts a few hundred PUT/s on this kind of
 server does only what the export touches, over path-style HTTP/1.1 with keep-alive:
 
 - ``PUT /bucket`` (create), ``HEAD /bucket``;
-- ``PUT /bucket/key`` with ``Content-MD5`` checked, ``x-amz-meta-*``, ``Content-Type`` and the
+- ``PUT /bucket/key`` with ``Content-MD5`` and ``x-amz-checksum-crc32`` / ``-sha1`` / ``-sha256``
+  checked against the body (``BadDigest``, as S3 answers), ``x-amz-meta-*``, ``Content-Type`` and the
   ``x-amz-server-side-encryption*`` headers stored and echoed; ``aws-chunked`` bodies decoded;
   ``Expect: 100-continue`` answered;
 - ``GET`` / ``HEAD /bucket/key`` (``NoSuchKey`` when absent);
@@ -27,6 +28,7 @@ import base64
 import bisect
 import hashlib
 import sys
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -35,6 +37,12 @@ from xml.sax.saxutils import escape
 
 _ECHOED_PREFIXES = ("x-amz-meta-", "x-amz-server-side-encryption")
 _MAX_KEYS = 1000
+# The flexible checksums S3 verifies that the standard library computes (CRC32C/CRC64NVME need awscrt).
+_CHECKSUMS = {
+    "crc32": ("CRC32", lambda body: zlib.crc32(body).to_bytes(4, "big")),
+    "sha1": ("SHA1", lambda body: hashlib.sha1(body, usedforsecurity=False).digest()),
+    "sha256": ("SHA256", lambda body: hashlib.sha256(body).digest()),
+}
 
 
 @dataclass
@@ -132,6 +140,11 @@ class MemoryS3:
         expected = headers.get("content-md5")
         if expected is not None and base64.b64decode(expected) != digest:
             return _error(400, "Bad Request", "BadDigest", "The Content-MD5 you specified did not match", key)
+        for name, (label, compute) in _CHECKSUMS.items():
+            given = headers.get(f"x-amz-checksum-{name}")
+            if given is not None and base64.b64decode(given) != compute(body):
+                message = f"The {label} you specified did not match the calculated checksum."
+                return _error(400, "Bad Request", "BadDigest", message, key)
         echoed = {name: value for name, value in headers.items() if name.startswith(_ECHOED_PREFIXES)}
         etag = f'"{digest.hex()}"'
         bucket.put(

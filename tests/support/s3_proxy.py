@@ -10,7 +10,9 @@ happens to a request (a rule whose ``count`` is used up stays listed but never f
 
 - ``add_error``: answer with an S3 XML error (e.g. 503 ``SlowDown``) without forwarding;
 - ``drop_connections``: close the client socket before forwarding, no response at all;
-- ``lose_responses``: forward (so a PUT lands), then close the client socket without replying.
+- ``lose_responses``: forward (so a PUT lands), then close the client socket without replying;
+- ``corrupt_bodies``: forward with one byte of the body changed (same length, headers untouched),
+  as a faulty network or middlebox would; only bodies sent with a ``Content-Length`` are changed.
 
 Latency rules all apply, before any fault, with ``time.sleep`` in the handler thread so concurrent
 requests overlap like on a real network. Random draws come from one ``random.Random`` per rule,
@@ -26,8 +28,10 @@ cannot contain ``_``, so boto3 never sends a path-style request there)::
     POST   /__fault__/errors           {"status": 503, "path_pattern": "^/bucket/", "count": 2}
     POST   /__fault__/drop             {"methods": ["PUT"], "probability": 0.1}
     POST   /__fault__/lost_response    {"methods": ["PUT"], "count": 1}
+    POST   /__fault__/corrupt          {"methods": ["PUT"], "count": 1}
 
-``proxy.faults.counters()`` returns requests seen, forwarded, errors, drops and lost responses,
+``proxy.faults.counters()`` returns requests seen, forwarded, errors, drops, lost responses and
+corrupted bodies,
 in total and per HTTP method, plus connection counts and the peak of concurrent requests.
 
 Run it standalone with ``python -m tests.support.s3_proxy --upstream http://127.0.0.1:5000``.
@@ -60,7 +64,7 @@ log = logging.getLogger(__name__)
 
 FAULT_PREFIX = "/__fault__"
 
-FaultKind = Literal["error", "drop", "lost_response"]
+FaultKind = Literal["error", "drop", "lost_response", "corrupt"]
 
 _CHUNK = 64 * 1024
 # Bodies up to this size are sent upstream together with the headers in one write.
@@ -163,6 +167,7 @@ class FaultCounters:
     errors: int = 0
     drops: int = 0
     lost_responses: int = 0
+    corrupted: int = 0
     in_flight: int = 0
     peak_in_flight: int = 0
     client_connections: int = 0
@@ -181,7 +186,7 @@ class _Decision:
     request_id: str
 
 
-_OUTCOMES = ("requests", "forwarded", "errors", "drops", "lost_responses")
+_OUTCOMES = ("requests", "forwarded", "errors", "drops", "lost_responses", "corrupted")
 
 
 class FaultController:
@@ -272,6 +277,20 @@ class FaultController:
         """Forward matching requests upstream, then close the client connection unanswered."""
         self._add_rule("lost_response", path_pattern, methods, count, probability)
 
+    def corrupt_bodies(
+        self,
+        path_pattern: str = ".*",
+        methods: list[str] | None = None,
+        count: int | None = None,
+        probability: float | None = None,
+    ) -> None:
+        """Forward matching requests with one byte of their body changed (length and headers kept).
+
+        Only a body sent with a ``Content-Length`` is changed; a chunked or empty one is forwarded
+        as received, and only changed bodies count as ``corrupted``.
+        """
+        self._add_rule("corrupt", path_pattern, methods, count, probability)
+
     def clear(self, *, counters: bool = True) -> None:
         """Remove all latency and fault rules; reset the counters too unless ``counters=False``."""
         with self._lock:
@@ -335,7 +354,7 @@ class FaultController:
             return _Decision(delay_ms / 1000, None, request_id)
 
     def record(self, method: str, outcome: str) -> None:
-        """Count one outcome (``forwarded``, ``errors``, ``drops``, ``lost_responses``)."""
+        """Count one outcome (``forwarded``, ``errors``, ``drops``, ``lost_responses``, ``corrupted``)."""
         with self._lock:
             self._count(method, outcome)
 
@@ -475,6 +494,21 @@ def _is_idle_and_open(conn: http.client.HTTPConnection) -> bool:
     return not readable
 
 
+def _corrupted(data: bytes) -> bytes:
+    """``data`` with its middle byte changed (one bit flipped), same length."""
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
+
+
+def _corrupted_stream(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """``pieces`` with the first non-empty one corrupted."""
+    done = False
+    for piece in pieces:
+        if not done and piece:
+            piece, done = _corrupted(piece), True
+        yield piece
+
+
 class _UpstreamError(Exception):
     """The upstream server failed; the client has not been answered yet."""
 
@@ -555,7 +589,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._send_s3_error(rule.status or 500, decision.request_id, rule.code, rule.message)
             return
         try:
-            conn, response = self._forward()
+            conn, response = self._forward(corrupt=rule is not None and rule.kind == "corrupt")
         except _UpstreamError as error:
             log.warning(
                 "S3 proxy: upstream %s:%s failed for %s %s: %s",
@@ -623,14 +657,22 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             if line in (b"\r\n", b"\n"):
                 return
 
-    def _forward(self) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """Send the request upstream and return the connection and its response (headers read)."""
+    def _forward(self, corrupt: bool = False) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send the request upstream and return the connection and its response (headers read);
+        with ``corrupt``, one byte of a ``Content-Length`` body is changed on the way."""
         content_length = self.headers.get("Content-Length")
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
         has_body = chunked or int(content_length or 0) > 0
         small_body: bytes | None = None
         if not chunked and has_body and int(content_length or 0) <= _SMALL_BODY:
             small_body = b"".join(self._request_body())
+        body = self._request_body()
+        if corrupt and has_body and not chunked:
+            if small_body is not None:
+                small_body = _corrupted(small_body)
+            else:
+                body = _corrupted_stream(body)
+            self.server.faults.record(self.command, "corrupted")
         body_sent = False
         for attempt in (1, 2):
             conn, reused = self.server.upstream.acquire()
@@ -645,7 +687,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 else:
                     conn.endheaders()
                     body_sent = True
-                    for data in self._request_body():
+                    for data in body:
                         conn.send(data)
                 return conn, conn.getresponse()
             except (OSError, http.client.HTTPException) as error:
@@ -751,6 +793,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 "errors": faults.add_error,
                 "drop": faults.drop_connections,
                 "lost_response": faults.lose_responses,
+                "corrupt": faults.corrupt_bodies,
             }
             if self.command != "POST" or action not in handlers:
                 self._send_json(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 from botocore.client import BaseClient
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.support.s3_proxy import S3FaultProxy
@@ -103,6 +106,30 @@ def test_bad_content_md5_is_rejected(server_url: str, client: BaseClient) -> Non
     finally:
         client.meta.events.unregister("before-sign.s3.PutObject", corrupt)
     assert error.value.response["Error"]["Code"] == "BadDigest"
+
+
+def test_flexible_checksums_are_verified_like_s3(server_url: str, client: BaseClient) -> None:
+    body = b'{"message_id": "m-2"}'
+    good = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    wrong = base64.b64encode(hashlib.sha256(body + b" ").digest()).decode()
+    client.put_object(Bucket="conformance", Key="sha-ok", Body=body, ChecksumSHA256=good)
+    assert client.get_object(Bucket="conformance", Key="sha-ok")["Body"].read() == body
+    with pytest.raises(ClientError) as mismatch:
+        client.put_object(Bucket="conformance", Key="sha-bad", Body=body, ChecksumSHA256=wrong)
+    assert mismatch.value.response["Error"]["Code"] == "BadDigest"
+    assert "SHA256" in mismatch.value.response["Error"]["Message"]
+    # botocore's default CRC32, with the body changed in flight by the proxy (one attempt: botocore's
+    # legacy retry mode would send it again)
+    with S3FaultProxy(server_url).start() as proxy:
+        proxy.faults.corrupt_bodies(methods=["PUT"], count=1)
+        once = s3_client(proxy.url, Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        with pytest.raises(ClientError) as corrupted:
+            once.put_object(Bucket="conformance", Key="crc-bad", Body=body)
+    assert corrupted.value.response["Error"]["Code"] == "BadDigest"
+    assert "CRC32" in corrupted.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as missing:
+        client.head_object(Bucket="conformance", Key="crc-bad")
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
 def test_works_behind_the_latency_proxy(server_url: str, client: BaseClient) -> None:

@@ -269,6 +269,7 @@ def test_retrying_client_absorbs_injected_errors(proxy: S3FaultProxy, bucket: st
         "errors": 1,
         "drops": 0,
         "lost_responses": 0,
+        "corrupted": 0,
     }
 
 
@@ -387,6 +388,28 @@ def test_lost_response_then_retry_puts_twice(proxy: S3FaultProxy, bucket: str, d
 
     assert direct.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
     assert proxy.faults.counters().by_method["PUT"]["forwarded"] == 2
+
+
+@pytest.mark.parametrize("size", [1_000, 300_001], ids=["small", "streamed"])
+def test_corrupted_body_reaches_the_server_with_one_byte_changed(
+    proxy: S3FaultProxy, moto: MotoS3Server, bucket: str, size: int
+) -> None:
+    proxy.faults.corrupt_bodies(methods=["PUT"], count=1)
+    client = s3_client(proxy.url, NO_RETRIES)
+    body = os.urandom(size)
+
+    # moto stores what it receives without checking the body's checksums: the change lands.
+    client.put_object(Bucket=bucket, Key="corrupted", Body=body)
+    client.put_object(Bucket=bucket, Key="intact", Body=body)
+
+    # read back without botocore's own check of the stored CRC32 (which would reject the changed body)
+    direct = s3_client(moto.url, Config(response_checksum_validation="when_required"))
+    stored = direct.get_object(Bucket=bucket, Key="corrupted")["Body"].read()
+    assert len(stored) == len(body)
+    assert sum(a != b for a, b in zip(stored, body, strict=True)) == 1
+    assert direct.get_object(Bucket=bucket, Key="intact")["Body"].read() == body
+    counters = proxy.faults.counters()
+    assert (counters.corrupted, counters.by_method["PUT"]["forwarded"]) == (1, 2)
 
 
 # -- latency ---------------------------------------------------------------------------------------

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import platform
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar
 
+import boto3
+import botocore
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
@@ -36,8 +41,15 @@ class ArchiveError(RuntimeError):
 
 @dataclass(frozen=True)
 class ArchiveObject:
+    """One object to archive; ``sha256`` is its body's SHA-256, sent with the PUT for S3 to verify
+    and kept in the ledger."""
+
     key: str
     body: bytes
+    sha256: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.body).digest())
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,11 @@ def _client_error_text(error: Exception) -> str:
     return f"S3 {type(error).__name__}: {error}"
 
 
+# A fixed User-Agent (botocore's classic "Boto3/x Python/x Botocore/x", to which the amazon provider still
+# appends its Airflow/provider/caller fields) instead of the one botocore rebuilds for every request from
+# a dozen sanitised components: that rebuild was ~15% of the Python work of each PUT.
+USER_AGENT = f"Boto3/{boto3.__version__} Python/{platform.python_version()} Botocore/{botocore.__version__}"
+
 # Streams of unknown length go up in 8 MiB parts, a few at a time: memory stays at a few parts.
 STREAM_PART_BYTES = 8 * 1024 * 1024
 STREAM_CONCURRENCY = 4
@@ -67,9 +84,13 @@ class MessageArchiveHook(S3Hook):
     """Writes archive objects with server-side encryption, an optional ACL and run metadata.
 
     Retries use botocore's ``standard`` mode (jittered exponential backoff on throttling, 5xx and
-    connection errors); the connection pool is sized to the upload concurrency. Objects are only
-    ever put — never deleted — and their bodies are deterministic, so a repeated PUT (after a lost
-    response or a retried task) stores the same bytes again.
+    connection errors); the connection pool is sized to the upload concurrency. Every archive PUT
+    carries the body's SHA-256 (``x-amz-checksum-sha256``, algorithm ``SHA256``): S3 rejects a
+    body that changed on the way (``BadDigest``) and keeps the checksum with the object (``HEAD``
+    with ``ChecksumMode=ENABLED``), equal to the ledger's ``body_sha256``; botocore then computes no
+    CRC32 of its own. Objects are only ever put — never deleted — and their bodies are
+    deterministic, so a repeated PUT (after a lost response or a retried task) stores the same
+    bytes again.
     """
 
     hook_name = "Amazon S3 (message export archive)"
@@ -97,6 +118,11 @@ class MessageArchiveHook(S3Hook):
             connect_timeout=10,
             read_timeout=read_timeout,
             tcp_keepalive=True,
+            user_agent=USER_AGENT,
+            # botocore's per-call check of the request against the API model (~5% of a PUT's Python work)
+            # adds nothing here: bucket, encryption, KMS key and ACL are validated with the config file,
+            # keys come from keys.archive_key and metadata values are strings the pipeline builds.
+            parameter_validation=False,
         )
         super().__init__(aws_conn_id=aws_conn_id, config=config, **kwargs)
         self._max_concurrency = max_concurrency
@@ -158,7 +184,14 @@ class MessageArchiveHook(S3Hook):
 
         def put(obj: ArchiveObject) -> PutResult:
             try:
-                client.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, **extra)
+                client.put_object(
+                    Bucket=bucket,
+                    Key=obj.key,
+                    Body=obj.body,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=base64.b64encode(obj.sha256).decode("ascii"),
+                    **extra,
+                )
             except (ClientError, BotoCoreError) as error:
                 return PutResult(obj.key, _client_error_text(error))
             return PutResult(obj.key)
