@@ -1,13 +1,19 @@
 """Extraction of a large window: ``pipeline.extract`` against a bare PIT + ``search_after`` loop.
 
 Each runs alone in a worker process, so its peak RSS is its own (the servers live elsewhere).
+
+``design="direct"`` is a comparator for the benchmark only, not a product path: the same
+``pipeline.extract`` with the ledger hook swapped for one that inserts every page of ids straight
+into ``message_tracking`` (``track_messages.sql``, the design before the staging table), so the two
+designs are measured on the same ids, the same server and the same machine load.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from elasticsearch import Elasticsearch
 
@@ -15,10 +21,17 @@ from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
 from bench.pipeline_run import open_window
 
 
-def run_extract(day: datetime) -> dict[str, Any]:
-    """Time ``pipeline.extract`` of ``day`` (ids streamed into the MySQL ledger)."""
+def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
+    """Time ``pipeline.extract`` of ``day`` (ids streamed into the MySQL ledger).
+
+    :param design: ``product`` (the pipeline as it ships) or ``direct`` (the comparator above).
+    """
     from message_export import pipeline
 
+    if design == "direct":
+        _use_direct_inserts(pipeline)
+    elif design != "product":
+        raise ValueError(f"unknown extraction design {design!r}; use 'product' or 'direct'")
     window = open_window(day, "bench-extraction")
     rss_before = rss_mb()
     reset_peak_rss()
@@ -28,6 +41,7 @@ def run_extract(day: datetime) -> dict[str, Any]:
     peak = peak_rss_mb()
     ids = _tracked_ids(int(window["job_id"]))
     return {
+        "design": design,
         "ids": ids,
         "batches": len(batch_ids),
         "seconds": seconds,
@@ -35,6 +49,42 @@ def run_extract(day: datetime) -> dict[str, Any]:
         "rss_before_mb": rss_before,
         "peak_rss_mb": peak,
     }
+
+
+def _use_direct_inserts(pipeline: Any) -> None:
+    """Make ``pipeline.extract`` insert each page into ``message_tracking`` directly (comparator)."""
+    from dataclasses import replace
+
+    from message_export.export import ExportServices
+    from message_export.hooks.tracking import MessageTrackingHook
+    from message_export.model import Job
+    from message_export.windows import Window
+
+    class DirectInsertsHook(MessageTrackingHook):
+        """Every page goes to ``track_messages`` as it arrives; no staging table, no ordered pass."""
+
+        jobs: ClassVar[dict[int, Job]] = {}
+
+        def get_job(self, window: Window) -> Job:
+            job = super().get_job(window)
+            self.jobs[job.job_id] = job
+            return job
+
+        def start_staging(self, job_id: int) -> None:
+            pass
+
+        def stage_ids(self, job_id: int, rows: Sequence[tuple[int, str, int]]) -> None:
+            self.track_messages(self.jobs[job_id], [(mid, batch_id) for _position, mid, batch_id in rows])
+
+        def track_staged(self, job: Job) -> int:
+            return 0
+
+    original = pipeline._services
+
+    def services(config: Any) -> ExportServices:
+        return replace(original(config), tracking=DirectInsertsHook(config.connections.mysql))
+
+    pipeline._services = services
 
 
 def _tracked_ids(job_id: int) -> int:
