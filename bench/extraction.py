@@ -2,14 +2,18 @@
 
 Each runs alone in a worker process, so its peak RSS is its own (the servers live elsewhere).
 
-``design="direct"`` is a comparator for the benchmark only, not a product path: the same
-``pipeline.extract`` with the ledger hook swapped for one that inserts every page of ids straight
-into ``message_tracking`` (``track_messages.sql``, the design before the staging table), so the two
-designs are measured on the same ids, the same server and the same machine load.
+Comparators for the benchmark only, not product paths, each the same ``pipeline.extract`` with the
+ledger hook swapped, so designs are measured on the same ids, the same server and the same load:
+
+- ``direct``: every page of ids inserted straight into ``message_tracking`` (``track_messages.sql``,
+  the design before the staging table);
+- ``previous-indexes``: the product's design into a ``message_tracking`` with the secondary indexes
+  it had before ``ix_message_tracking_status`` replaced two of them.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -19,6 +23,12 @@ from elasticsearch import Elasticsearch
 
 from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
 from bench.pipeline_run import open_window
+
+DESIGNS = ("product", "direct", "previous-indexes")
+PREVIOUS_INDEXES = (
+    "ALTER TABLE message_tracking DROP INDEX ix_message_tracking_status,"
+    " ADD INDEX ix_message_tracking_retry (status, last_attempted), ADD INDEX ix_message_tracking_lease (lease_token)"
+)
 
 
 def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
@@ -30,15 +40,23 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
 
     if design == "direct":
         _use_direct_inserts(pipeline)
+    elif design == "previous-indexes":
+        _use_previous_indexes(pipeline)
     elif design != "product":
-        raise ValueError(f"unknown extraction design {design!r}; use 'product' or 'direct'")
+        raise ValueError(f"unknown extraction design {design!r}; use one of {', '.join(DESIGNS)}")
     window = open_window(day, "bench-extraction")
+    # the pipeline's own summary lines (ids read in Xs; tracked in Ys) go with the figures
+    lines: list[str] = []
+    handler = _Collect(lines)
+    pipeline.log.addHandler(handler)
+    pipeline.log.setLevel(logging.INFO)
     rss_before = rss_mb()
     reset_peak_rss()
     started = time.perf_counter()
     batch_ids = pipeline.extract(window)
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
+    pipeline.log.removeHandler(handler)
     ids = _tracked_ids(int(window["job_id"]))
     return {
         "design": design,
@@ -48,7 +66,17 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
         "per_second": rate(ids, seconds),
         "rss_before_mb": rss_before,
         "peak_rss_mb": peak,
+        "pipeline_log": [line for line in lines if "extracted" not in line],
     }
+
+
+class _Collect(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 def _use_direct_inserts(pipeline: Any) -> None:
@@ -83,6 +111,28 @@ def _use_direct_inserts(pipeline: Any) -> None:
 
     def services(config: Any) -> ExportServices:
         return replace(original(config), tracking=DirectInsertsHook(config.connections.mysql))
+
+    pipeline._services = services
+
+
+def _use_previous_indexes(pipeline: Any) -> None:
+    """Give the (empty) ledger the secondary indexes of before the merge (comparator)."""
+    from dataclasses import replace
+
+    from message_export.export import ExportServices
+    from message_export.hooks.tracking import MessageTrackingHook
+
+    class PreviousIndexesHook(MessageTrackingHook):
+        def ensure_schema(self) -> None:
+            super().ensure_schema()
+            names = {str(row[0]) for row in self._fetch("message_tracking_indexes")}
+            if "ix_message_tracking_status" in names:
+                self._run(lambda cursor: cursor.execute(PREVIOUS_INDEXES))
+
+    original = pipeline._services
+
+    def services(config: Any) -> ExportServices:
+        return replace(original(config), tracking=PreviousIndexesHook(config.connections.mysql))
 
     pipeline._services = services
 

@@ -54,6 +54,7 @@ class Bench:
         self.workdir = workdir
         self.started = time.perf_counter()
         self._workers = 0
+        self.extraction_designs: tuple[str, ...] = EXTRACTION_DESIGNS
 
     def say(self, text: str) -> None:
         print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", flush=True)
@@ -110,6 +111,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="use this S3 server instead of the fastest correct candidate (all are still measured)",
     )
     parser.add_argument("--extraction-ids", type=int, help="ids in the extraction window (default: the profile's)")
+    parser.add_argument(
+        "--extraction-designs",
+        default=",".join(EXTRACTION_DESIGNS),
+        help="comma-separated extraction designs to compare, 'product' first (see bench/extraction.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and the MySQL database")
     return parser.parse_args(argv)
 
@@ -127,6 +133,7 @@ def main(argv: list[str], workdir: Path) -> int:
     if args.extraction_ids:
         profile = replace(profile, extraction_ids=args.extraction_ids)
     bench = Bench(profile, workdir)
+    bench.extraction_designs = tuple(design.strip() for design in args.extraction_designs.split(",") if design.strip())
     bench.say(f"{profile.name} benchmark; work directory {workdir}")
     raw: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -564,8 +571,9 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
-# Extraction designs measured side by side: the product's, and the comparator of
-# bench/extraction.py (each page inserted straight into message_tracking; bench only).
+# Extraction designs measured side by side by default: the product's, and the comparator of
+# bench/extraction.py that inserts each page straight into message_tracking (bench only);
+# --extraction-designs picks others (bench/extraction.py DESIGNS).
 EXTRACTION_DESIGNS = ("product", "direct")
 
 
@@ -576,9 +584,9 @@ def _extraction(
     shared machine the load drifts, so every ratio compares two runs made one after the other."""
     profile = bench.profile
     page_size = config.elasticsearch.page_size
-    bench.say(f"extraction: {profile.extraction_ids:,} ids; designs {', '.join(EXTRACTION_DESIGNS)} side by side")
+    bench.say(f"extraction: {profile.extraction_ids:,} ids; designs {', '.join(bench.extraction_designs)} side by side")
     runs: dict[str, Any] = {}
-    for design in EXTRACTION_DESIGNS:
+    for design in bench.extraction_designs:
         ledger = connection_environment(es_url, s3_url, database.sibling(f"extraction_{design}"))
         runs[design] = _extraction_pair(bench, es_url, config, design, ledger["AIRFLOW_CONN_MYSQL_DEFAULT"])
         bench.say(f"  {_extraction_line(runs[design])} (shared MariaDB, defaults)")
@@ -625,6 +633,7 @@ def _extraction_line(run: dict[str, Any]) -> str:
         f"{extract['design']}: {extract['seconds']:.1f}s vs bare loop {bare['seconds']:.1f}s = {run['ratio']:.2f}x, "
         f"peak RSS {extract['peak_rss_mb']:.0f} MB, load {extract['load_average_1m']['before']:.1f}"
         f"-{extract['load_average_1m']['after']:.1f}"
+        + "".join(f"; {line}" for line in extract.get("pipeline_log", []) if "tracked in" in line)
     )
 
 
@@ -646,7 +655,7 @@ def _extraction_big_pool(bench: Bench, es_url: str, s3_url: str, config: ExportC
     instance.start()
     runs: dict[str, Any] = {}
     try:
-        for design in EXTRACTION_DESIGNS:
+        for design in bench.extraction_designs:
             name = f"ledger_{design}"
             instance.create_database(name)
             conn = json.loads(connection_environment(es_url, s3_url, name)["AIRFLOW_CONN_MYSQL_DEFAULT"])
