@@ -1,40 +1,140 @@
 """Extraction of a large window: ``pipeline.extract`` against a bare PIT + ``search_after`` loop.
 
 Each runs alone in a worker process, so its peak RSS is its own (the servers live elsewhere).
+
+Comparators for the benchmark only, not product paths, each the same ``pipeline.extract`` with the
+ledger hook swapped, so designs are measured on the same ids, the same server and the same load:
+
+- ``direct``: every page of ids inserted straight into ``message_tracking`` (``track_messages.sql``,
+  the design before the staging table);
+- ``previous-indexes``: the product's design into a ``message_tracking`` with the secondary indexes
+  it had before ``ix_message_tracking_status`` replaced two of them.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from elasticsearch import Elasticsearch
 
 from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
 from bench.pipeline_run import open_window
 
+DESIGNS = ("product", "direct", "previous-indexes")
+PREVIOUS_INDEXES = (
+    "ALTER TABLE message_tracking DROP INDEX ix_message_tracking_status,"
+    " ADD INDEX ix_message_tracking_retry (status, last_attempted), ADD INDEX ix_message_tracking_lease (lease_token)"
+)
 
-def run_extract(day: datetime) -> dict[str, Any]:
-    """Time ``pipeline.extract`` of ``day`` (ids streamed into the MySQL ledger)."""
+
+def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
+    """Time ``pipeline.extract`` of ``day`` (ids streamed into the MySQL ledger).
+
+    :param design: ``product`` (the pipeline as it ships) or ``direct`` (the comparator above).
+    """
     from message_export import pipeline
 
+    if design == "direct":
+        _use_direct_inserts(pipeline)
+    elif design == "previous-indexes":
+        _use_previous_indexes(pipeline)
+    elif design != "product":
+        raise ValueError(f"unknown extraction design {design!r}; use one of {', '.join(DESIGNS)}")
     window = open_window(day, "bench-extraction")
+    # the pipeline's own summary lines (ids read in Xs; tracked in Ys) go with the figures
+    lines: list[str] = []
+    handler = _Collect(lines)
+    pipeline.log.addHandler(handler)
+    pipeline.log.setLevel(logging.INFO)
     rss_before = rss_mb()
     reset_peak_rss()
     started = time.perf_counter()
     batch_ids = pipeline.extract(window)
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
+    pipeline.log.removeHandler(handler)
     ids = _tracked_ids(int(window["job_id"]))
     return {
+        "design": design,
         "ids": ids,
         "batches": len(batch_ids),
         "seconds": seconds,
         "per_second": rate(ids, seconds),
         "rss_before_mb": rss_before,
         "peak_rss_mb": peak,
+        "pipeline_log": [line for line in lines if "extracted" not in line],
     }
+
+
+class _Collect(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _use_direct_inserts(pipeline: Any) -> None:
+    """Make ``pipeline.extract`` insert each page into ``message_tracking`` directly (comparator)."""
+    from dataclasses import replace
+
+    from message_export.export import ExportServices
+    from message_export.hooks.tracking import MessageTrackingHook
+    from message_export.model import Job
+    from message_export.windows import Window
+
+    class DirectInsertsHook(MessageTrackingHook):
+        """Every page goes to ``track_messages`` as it arrives; no staging table, no ordered pass."""
+
+        jobs: ClassVar[dict[int, Job]] = {}
+
+        def get_job(self, window: Window) -> Job:
+            job = super().get_job(window)
+            self.jobs[job.job_id] = job
+            return job
+
+        def start_staging(self, job_id: int) -> None:
+            pass
+
+        def stage_ids(self, job_id: int, rows: Sequence[tuple[int, str, int]]) -> None:
+            self.track_messages(self.jobs[job_id], [(mid, batch_id) for _position, mid, batch_id in rows])
+
+        def track_staged(self, job: Job) -> int:
+            return 0
+
+    original = pipeline._services
+
+    def services(config: Any) -> ExportServices:
+        return replace(original(config), tracking=DirectInsertsHook(config.connections.mysql))
+
+    pipeline._services = services
+
+
+def _use_previous_indexes(pipeline: Any) -> None:
+    """Give the (empty) ledger the secondary indexes of before the merge (comparator)."""
+    from dataclasses import replace
+
+    from message_export.export import ExportServices
+    from message_export.hooks.tracking import MessageTrackingHook
+
+    class PreviousIndexesHook(MessageTrackingHook):
+        def ensure_schema(self) -> None:
+            super().ensure_schema()
+            names = {str(row[0]) for row in self._fetch("message_tracking_indexes")}
+            if "ix_message_tracking_status" in names:
+                self._run(lambda cursor: cursor.execute(PREVIOUS_INDEXES))
+
+    original = pipeline._services
+
+    def services(config: Any) -> ExportServices:
+        return replace(original(config), tracking=PreviousIndexesHook(config.connections.mysql))
+
+    pipeline._services = services
 
 
 def _tracked_ids(job_id: int) -> int:

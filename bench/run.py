@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ class Bench:
         self.workdir = workdir
         self.started = time.perf_counter()
         self._workers = 0
+        self.extraction_designs: tuple[str, ...] = EXTRACTION_DESIGNS
 
     def say(self, text: str) -> None:
         print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", flush=True)
@@ -109,6 +110,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=sorted(CANDIDATES),
         help="use this S3 server instead of the fastest correct candidate (all are still measured)",
     )
+    parser.add_argument("--extraction-ids", type=int, help="ids in the extraction window (default: the profile's)")
+    parser.add_argument(
+        "--extraction-designs",
+        default=",".join(EXTRACTION_DESIGNS),
+        help="comma-separated extraction designs to compare, 'product' first (see bench/extraction.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and the MySQL database")
     return parser.parse_args(argv)
 
@@ -123,7 +130,10 @@ def main(argv: list[str], workdir: Path) -> int:
     # `kill` (SIGTERM) unwinds like Ctrl-C, so the server process and the databases are cleaned up.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     profile = QUICK if args.quick else FULL
+    if args.extraction_ids:
+        profile = replace(profile, extraction_ids=args.extraction_ids)
     bench = Bench(profile, workdir)
+    bench.extraction_designs = tuple(design.strip() for design in args.extraction_designs.split(",") if design.strip())
     bench.say(f"{profile.name} benchmark; work directory {workdir}")
     raw: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -570,13 +580,40 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
+# Extraction designs measured side by side by default: the product's, and the comparator of
+# bench/extraction.py that inserts each page straight into message_tracking (bench only);
+# --extraction-designs picks others (bench/extraction.py DESIGNS).
+EXTRACTION_DESIGNS = ("product", "direct")
+
+
 def _extraction(
     bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase, config: ExportConfig
 ) -> dict[str, Any]:
+    """Each design into an empty ledger of its own, each right after a bare loop of its own: on a
+    shared machine the load drifts, so every ratio compares two runs made one after the other."""
     profile = bench.profile
+    page_size = config.elasticsearch.page_size
+    bench.say(f"extraction: {profile.extraction_ids:,} ids; designs {', '.join(bench.extraction_designs)} side by side")
+    runs: dict[str, Any] = {}
+    for design in bench.extraction_designs:
+        ledger = connection_environment(es_url, s3_url, database.sibling(f"extraction_{design}"))
+        runs[design] = _extraction_pair(bench, es_url, config, design, ledger["AIRFLOW_CONN_MYSQL_DEFAULT"])
+        bench.say(f"  {_extraction_line(runs[design])} (shared MariaDB, defaults)")
+    pooled = _guard_dict(lambda: _extraction_big_pool(bench, es_url, s3_url, config))
+    product = runs["product"]
+    return {
+        "pipeline": product["extract"],
+        "pit_loop": product["pit_loop"],
+        "page_size": page_size,
+        "pipeline_big_pool": pooled["product"]["extract"] if "product" in pooled else pooled,
+        "designs": {"shared_defaults": runs, "big_pool": pooled},
+    }
+
+
+def _extraction_pair(bench: Bench, es_url: str, config: ExportConfig, design: str, mysql_conn: str) -> dict[str, Any]:
+    """A bare PIT loop, then ``pipeline.extract`` of the same window with ``design``."""
     es_cfg = config.elasticsearch
-    page_size = es_cfg.page_size
-    bench.say(f"extraction: {profile.extraction_ids:,} ids, bare PIT loop then pipeline.extract")
+    profile = bench.profile
     bare = bench.worker(
         "pit_loop",
         {
@@ -584,25 +621,29 @@ def _extraction(
             "index": es_cfg.message_index,
             "timestamp_field": es_cfg.timestamp_field,
             "day": profile.extraction_day.isoformat(),
-            "page_size": page_size,
+            "page_size": es_cfg.page_size,
         },
     )
-    bench.say(f"  bare loop {bare['seconds']:.1f}s, peak RSS {bare['peak_rss_mb']:.0f} MB")
-    # An empty ledger of its own: the figure is "a window streamed into MySQL", not "into a ledger
-    # that already holds the other phases' rows".
-    ledger = connection_environment(es_url, s3_url, database.sibling("extraction"))
-    pipe = bench.worker(
+    extract = bench.worker(
         "extract",
-        {"day": profile.extraction_day.isoformat()},
-        env={"AIRFLOW_CONN_MYSQL_DEFAULT": ledger["AIRFLOW_CONN_MYSQL_DEFAULT"]},
+        {"day": profile.extraction_day.isoformat(), "design": design},
+        env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn},
     )
-    bench.say(
-        f"  pipeline.extract {pipe['seconds']:.1f}s, peak RSS {pipe['peak_rss_mb']:.0f} MB (shared MariaDB, defaults)"
+    if extract["ids"] != bare["ids"]:
+        raise WorkerError(f"extract ({design}) tracked {extract['ids']:,} ids, the bare loop read {bare['ids']:,}")
+    extract["pit_loop_seconds"] = bare["seconds"]
+    extract["ratio"] = extract["seconds"] / bare["seconds"]
+    return {"pit_loop": bare, "extract": extract, "ratio": extract["ratio"]}
+
+
+def _extraction_line(run: dict[str, Any]) -> str:
+    extract, bare = run["extract"], run["pit_loop"]
+    return (
+        f"{extract['design']}: {extract['seconds']:.1f}s vs bare loop {bare['seconds']:.1f}s = {run['ratio']:.2f}x, "
+        f"peak RSS {extract['peak_rss_mb']:.0f} MB, load {extract['load_average_1m']['before']:.1f}"
+        f"-{extract['load_average_1m']['after']:.1f}"
+        + "".join(f"; {line}" for line in extract.get("pipeline_log", []) if "tracked in" in line)
     )
-    if pipe["ids"] != bare["ids"]:
-        raise WorkerError(f"pipeline.extract tracked {pipe['ids']:,} ids, the bare loop read {bare['ids']:,}")
-    pooled = _guard_dict(lambda: _extraction_big_pool(bench, es_url, s3_url, bare["ids"]))
-    return {"pipeline": pipe, "pit_loop": bare, "page_size": page_size, "pipeline_big_pool": pooled}
 
 
 def _guard_dict(work: Any) -> dict[str, Any]:
@@ -613,30 +654,24 @@ def _guard_dict(work: Any) -> dict[str, Any]:
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
 
 
-def _extraction_big_pool(bench: Bench, es_url: str, s3_url: str, expected_ids: int) -> dict[str, Any]:
-    """``pipeline.extract`` against a private MariaDB whose buffer pool holds the ledger."""
+def _extraction_big_pool(bench: Bench, es_url: str, s3_url: str, config: ExportConfig) -> dict[str, Any]:
+    """Each design against a private MariaDB whose buffer pool holds the ledger."""
     from bench.mariadb_instance import MariaDbInstance
 
     profile = bench.profile
     instance = MariaDbInstance(bench.workdir / "mariadb-big-pool", profile.big_buffer_pool_bytes)
     bench.say(f"  starting a private mariadbd with a {profile.big_buffer_pool_bytes / 2**30:.0f} GB buffer pool")
     instance.start()
+    runs: dict[str, Any] = {}
     try:
-        instance.create_database("ledger")
-        instance.create_database("ledger_small")
-        conn = json.loads(connection_environment(es_url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
-        conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
-        result = bench.worker(
-            "extract",
-            {"day": profile.extraction_day.isoformat()},
-            env={"AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(conn)},
-        )
-        result["mysql"] = instance.settings()
+        for design in bench.extraction_designs:
+            name = f"ledger_{design}"
+            instance.create_database(name)
+            conn = json.loads(connection_environment(es_url, s3_url, name)["AIRFLOW_CONN_MYSQL_DEFAULT"])
+            conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
+            runs[design] = _extraction_pair(bench, es_url, config, design, json.dumps(conn))
+            runs[design]["extract"]["mysql"] = instance.settings()
+            bench.say(f"  {_extraction_line(runs[design])} (buffer pool holds it)")
     finally:
         instance.stop()
-    bench.say(
-        f"  pipeline.extract {result['seconds']:.1f}s, peak RSS {result['peak_rss_mb']:.0f} MB (buffer pool holds it)"
-    )
-    if result["ids"] != expected_ids:
-        raise WorkerError(f"pipeline.extract tracked {result['ids']:,} ids, the bare loop read {expected_ids:,}")
-    return result
+    return runs

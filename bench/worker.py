@@ -83,7 +83,7 @@ def _ledger_sizes(args: dict[str, Any]) -> dict[str, Any]:
 def _extract(args: dict[str, Any]) -> dict[str, Any]:
     from bench.extraction import run_extract
 
-    return run_extract(_day(args["day"]))
+    return run_extract(_day(args["day"]), args.get("design", "product"))
 
 
 def _pit_loop(args: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 -- Lease messages due for another attempt, oldest attempt first: failed ones whose backoff
 -- (base * 2^(attempts-1), capped) has elapsed, in_progress ones whose worker's lease expired,
 -- and pending ones of this job or of jobs no run is working on any more. `status IN (...)` first:
--- a range on ix_message_tracking_retry that skips the completed rows (almost all of a big ledger).
+-- a range on ix_message_tracking_status that skips the completed rows (almost all of a big ledger).
 UPDATE message_tracking
 SET status = 'in_progress',
     lease_token = %(lease_token)s,

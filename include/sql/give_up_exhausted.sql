@@ -1,6 +1,6 @@
 -- Messages a dead worker left in_progress (lease expired) or pending with no attempts left:
 -- record them as failed so nothing stays in limbo. `status IN (...)` first: a range on
--- ix_message_tracking_retry that skips the completed rows, i.e. almost all of a big ledger.
+-- ix_message_tracking_status that skips the completed rows, i.e. almost all of a big ledger.
 UPDATE message_tracking
 SET status = 'failed',
     last_error = LEFT(CONCAT('gave up after ', attempts, ' attempts; last error: ', COALESCE(last_error, 'worker died while processing')), 1000),

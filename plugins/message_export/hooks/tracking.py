@@ -36,6 +36,16 @@ ADDED_COLUMNS = {
     "add_ledger_purged_at": ("job_runs_columns", frozenset({"ledger_purged_at"})),
 }
 DUPLICATE_COLUMN = 1060
+# Index changes to message_tracking after its first release, applied in this order by ensure_schema:
+# (statement, index, whether the index exists afterwards). The replacement is added before the
+# indexes it replaces are dropped, so the statements that use them always have one to use.
+INDEX_CHANGES = (
+    ("add_status_lease_index", "ix_message_tracking_status", True),
+    ("drop_retry_index", "ix_message_tracking_retry", False),
+    ("drop_lease_index", "ix_message_tracking_lease", False),
+)
+# Another worker made the same change just now: the index is already there, or already gone.
+INDEX_ALREADY_CHANGED = frozenset({1061, 1091})
 
 
 class TrackingError(RuntimeError):
@@ -197,11 +207,12 @@ class MessageTrackingHook(MySqlHook):
     # -- schema and jobs ----------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the ledger tables if they do not exist, add columns an older ledger lacks, and drop
-        staging tables nothing will use again."""
+        """Create the ledger tables if they do not exist, bring an older ledger's columns and indexes
+        up to date, and drop staging tables nothing will use again."""
         for name in SCHEMA_STATEMENTS:
             self._execute(name)
         self._add_missing_columns()
+        self._update_indexes()
         self._drop_abandoned_staging()
 
     def _add_missing_columns(self) -> None:
@@ -221,6 +232,18 @@ class MessageTrackingHook(MySqlHook):
                 if _error_code(error) != DUPLICATE_COLUMN:  # another worker added them just now
                     raise
             log.info("%s: added columns %s", table, ", ".join(sorted(columns)))
+
+    def _update_indexes(self) -> None:
+        existing = {_id_text(row[0]) for row in self._fetch("message_tracking_indexes")}
+        for statement, index, present in INDEX_CHANGES:
+            if (index in existing) == present:
+                continue
+            try:
+                self._execute(statement)
+            except Exception as error:
+                if _error_code(error) not in INDEX_ALREADY_CHANGED:
+                    raise
+            log.info("message_tracking: %s index %s", "added" if present else "dropped", index)
 
     def _drop_abandoned_staging(self) -> None:
         # A worker that died between tracking a window's ids and dropping its staging table leaves
