@@ -74,6 +74,12 @@ class ExportMetrics:
         """Record how many due days the chain of jobs has not reached."""
         self._send("gauge", "chain.days_behind", days_behind)
 
+    def ledger_purged(self, rows: int, expired_days_left: int, seconds: float) -> None:
+        """Record ``purge_ledger``: rows removed, expired days its time budget left, how long it took."""
+        self._send("incr", "ledger.purged_rows", rows)
+        self._send("gauge", "ledger.expired_days_left", expired_days_left)
+        self._send("timing", "ledger.purge.duration", timedelta(seconds=seconds))
+
     def _messages(self, summary: ExportSummary, stage: str) -> None:
         tags = {"stage": stage}
         self._send("incr", "messages.archived", summary.completed, tags)

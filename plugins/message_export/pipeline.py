@@ -541,4 +541,5 @@ def purge_ledger(now: datetime | None = None) -> dict[str, Any]:
         if left > 0
         else "",
     )
+    ExportMetrics().ledger_purged(rows, left, seconds)
     return {"days": len(purged), "rows": rows, "chunks": chunks, "seconds": round(seconds, 3)}

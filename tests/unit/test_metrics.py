@@ -92,6 +92,16 @@ def test_extraction_and_chain_position():
     ]
 
 
+def test_ledger_purge_sends_rows_days_left_and_duration():
+    logger = RecordingLogger()
+    ExportMetrics(logger).ledger_purged(250_000, 2, 31.5)
+    assert logger.sent == [
+        ("incr", "message_export.ledger.purged_rows", 250_000, None),
+        ("gauge", "message_export.ledger.expired_days_left", 2, None),
+        ("timing", "message_export.ledger.purge.duration", timedelta(seconds=31.5), None),
+    ]
+
+
 def test_a_broken_backend_logs_one_warning_and_never_raises(caplog: pytest.LogCaptureFixture):
     metrics = ExportMetrics(BrokenLogger())
     with caplog.at_level(logging.WARNING, logger="message_export.metrics"):
