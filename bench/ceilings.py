@@ -61,6 +61,22 @@ def window_ids(es: Elasticsearch, index: str, timestamp_field: str, day: datetim
     return ids
 
 
+def botocore_defaults_client(s3_url: str, credentials: tuple[str, str], concurrency: int) -> Any:
+    """A plain boto3 S3 client: botocore's defaults but the retry mode and a pool for ``concurrency``."""
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
+        region_name="us-east-1",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 8},
+            max_pool_connections=concurrency,
+            tcp_keepalive=True,
+        ),
+    )
+
+
 def s3_put_ceiling(
     s3_url: str,
     bucket: str,
@@ -77,18 +93,7 @@ def s3_put_ceiling(
     """
     import psutil
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_url,
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        region_name="us-east-1",
-        config=Config(
-            retries={"mode": "standard", "max_attempts": 8},
-            max_pool_connections=concurrency,
-            tcp_keepalive=True,
-        ),
-    )
+    client = botocore_defaults_client(s3_url, credentials, concurrency)
     body = os.urandom(body_bytes // 2).hex().encode()[:body_bytes]
     run = uuid.uuid4().hex[:8]
 
@@ -145,18 +150,7 @@ def s3_client_cpu(
     conn_id = "bench_s3_client_cpu"
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(aws_connection(s3_url, *credentials))
     hook = MessageArchiveHook(conn_id, max_concurrency=concurrency)
-    defaults = boto3.client(
-        "s3",
-        endpoint_url=s3_url,
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        region_name="us-east-1",
-        config=Config(
-            retries={"mode": "standard", "max_attempts": 8},
-            max_pool_connections=concurrency,
-            tcp_keepalive=True,
-        ),
-    )
+    defaults = botocore_defaults_client(s3_url, credentials, concurrency)
     body = os.urandom(body_bytes // 2).hex().encode()[:body_bytes]
     metadata = dict(extra.get("Metadata", {}))
     plain = {name: value for name, value in extra.items() if name != "Metadata"}
