@@ -526,7 +526,7 @@ def purge_ledger(now: datetime | None = None) -> dict[str, Any]:
             purged.append((day, removed_of_day))
     seconds = time.monotonic() - started
     rows = sum(removed for _, removed in purged)
-    left = len(expired) - sum(1 for _ in purged)
+    left = len(expired) - len(purged)
     log.info(
         "ledger retention (keep %d days, cutoff %s): removed %d message_tracking rows of %d days in %d chunks "
         "in %.1fs%s%s",
