@@ -1,6 +1,6 @@
 """How the ledger's per-run statements grow with the ledger's size, and what retention does to them.
 
-First on a small ledger, then at each size of history (completed earlier days in
+First on an empty ledger, then at each size of history (completed earlier days in
 ``message_tracking``, made by :mod:`tests.support.ledger_generator`, the generator the dashboard's
 tests use too), then once ledger retention (``pipeline.purge_ledger``, timed) has removed the
 expired days: each time a fresh job of ``job_messages`` pending messages is tracked, then the
@@ -11,7 +11,10 @@ statements a run makes are timed through the product's own hook:
 - ``retry_failed``'s: ``give_up_exhausted``, ``claim_retryable``, ``next_retry_wait``;
 - ``finalize``'s: ``job_counts``, ``job_failures``, ``close_job``.
 
-Each is the median of ``repeats`` fresh jobs, so the figures are comparable across sizes.
+Each is the median of ``repeats`` fresh jobs. Every point takes turns, job by job, with the same
+statements on a small ledger (a database of its own on the same server), so each point is compared
+with a small ledger measured at the same moment: on a shared machine the load drifts between
+points, and a ratio of two figures measured minutes apart says more about the load than the ledger.
 """
 
 from __future__ import annotations
@@ -43,54 +46,84 @@ def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+SMALL = "small ledger"
+"""Label of the small ledger every point is measured against, in the same rounds."""
+
+
 def measure_statements(
+    ledgers: dict[str, str],
     job_messages: int,
     batch_size: int,
     first_day: datetime,
     repeats: int,
-    settle: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    """Time a run's ledger statements on ``repeats`` fresh jobs; return the median seconds of each.
+    settle: Callable[[str, int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Time a run's ledger statements on ``repeats`` fresh jobs in each ledger; return, per label of
+    ``ledgers`` (label -> Airflow connection id), the median seconds of each statement.
 
-    :param settle: called with each measured job's id afterwards, so its unfinished messages do not
-        pile up into what the next measurement's retry statements have to read.
+    The ledgers take turns job by job (the order flips every round), so a load that drifts on a shared
+    machine weighs on every ledger alike and their figures compare side by side.
+
+    :param settle: called with each measured job's ledger label and id afterwards, so its unfinished
+        messages do not pile up into what the next measurement's retry statements have to read.
     """
     from message_export.config import load_config
     from message_export.hooks.tracking import MessageTrackingHook
-    from message_export.windows import Window
 
     config = load_config()
-    tracking = MessageTrackingHook(config.connections.mysql)
-    samples: dict[str, list[float]] = {}
-    claimed_counts: dict[str, int] = {}
+    hooks = {label: MessageTrackingHook(conn_id) for label, conn_id in ledgers.items()}
+    samples: dict[str, dict[str, list[float]]] = {label: {} for label in ledgers}
+    claimed_counts: dict[str, dict[str, int]] = {label: {} for label in ledgers}
     try:
-        tracking.ensure_schema()
+        for tracking in hooks.values():
+            tracking.ensure_schema()
+        labels = list(ledgers)
         for repeat in range(repeats):
             start = first_day + timedelta(days=repeat)
-            job = tracking.open_job(Window(start, start + timedelta(days=1)), "bench-ledger-size")
-            batches = max(1, -(-job_messages // batch_size))
-            batch_ids = tracking.ensure_batches(job.job_id, list(range(batches)))
-            prefix = f"size-{start:%Y%m%d}-{uuid.uuid4().hex[:6]}-"
-            tracking.track_messages(
-                job, [(f"{prefix}{n:07d}", batch_ids[n // batch_size]) for n in range(job_messages)]
-            )
-            tracking.complete_extraction(job.job_id)
-            steps = _steps(tracking, config, job.job_id, batch_ids[0], job_messages)
-            for name, step in steps:
-                seconds, result = _timed(step)
-                samples.setdefault(name, []).append(seconds)
-                if isinstance(result, list) and name.startswith("claim"):
-                    claimed_counts[name] = len(result)
-            if settle is not None:
-                settle(job.job_id)
+            for label in labels if repeat % 2 == 0 else reversed(labels):
+                job_id = _measure_job(
+                    hooks[label], config, start, job_messages, batch_size, samples[label], claimed_counts[label]
+                )
+                if settle is not None:
+                    settle(label, job_id)
     finally:
-        tracking.close()
+        for tracking in hooks.values():
+            tracking.close()
     return {
-        "job_messages": job_messages,
-        "repeats": repeats,
-        "claimed": claimed_counts,
-        "seconds": {name: statistics.median(values) for name, values in samples.items()},
+        label: {
+            "job_messages": job_messages,
+            "repeats": repeats,
+            "claimed": claimed_counts[label],
+            "seconds": {name: statistics.median(values) for name, values in samples[label].items()},
+        }
+        for label in ledgers
     }
+
+
+def _measure_job(
+    tracking: Any,
+    config: Any,
+    start: datetime,
+    job_messages: int,
+    batch_size: int,
+    samples: dict[str, list[float]],
+    claimed_counts: dict[str, int],
+) -> int:
+    """Track a fresh job of ``job_messages`` pending messages, time a run's statements on it; return its id."""
+    from message_export.windows import Window
+
+    job = tracking.open_job(Window(start, start + timedelta(days=1)), "bench-ledger-size")
+    batches = max(1, -(-job_messages // batch_size))
+    batch_ids = tracking.ensure_batches(job.job_id, list(range(batches)))
+    prefix = f"size-{start:%Y%m%d}-{uuid.uuid4().hex[:6]}-"
+    tracking.track_messages(job, [(f"{prefix}{n:07d}", batch_ids[n // batch_size]) for n in range(job_messages)])
+    tracking.complete_extraction(job.job_id)
+    for name, step in _steps(tracking, config, job.job_id, batch_ids[0], job_messages):
+        seconds, result = _timed(step)
+        samples.setdefault(name, []).append(seconds)
+        if isinstance(result, list) and name.startswith("claim"):
+            claimed_counts[name] = len(result)
+    return job.job_id
 
 
 def _steps(
@@ -181,12 +214,33 @@ def _tracked_rows(mysql: dict[str, Any]) -> int:
 
 
 def _measure_point(
-    mysql: dict[str, Any], label: str, target_day: datetime, job_messages: int, batch_size: int, repeats: int
+    small: dict[str, Any],
+    big: dict[str, Any],
+    label: str,
+    target_day: datetime,
+    job_messages: int,
+    batch_size: int,
+    repeats: int,
 ) -> dict[str, Any]:
-    figures = measure_statements(
-        job_messages, batch_size, target_day, repeats, settle=lambda job_id: _settle(mysql, job_id)
-    )
-    return {"label": label, "ledger_rows": _tracked_rows(mysql), **figures}
+    """The statements on ``big``, in alternating rounds with the same statements on ``small``."""
+    ledgers = {SMALL: "bench_ledger_small", label: "bench_ledger_big"}
+    databases = {SMALL: small, label: big}
+    with _connection_to(small, ledgers[SMALL]), _connection_to(big, ledgers[label]):
+        figures = measure_statements(
+            ledgers,
+            job_messages,
+            batch_size,
+            target_day,
+            repeats,
+            settle=lambda which, job_id: _settle(databases[which], job_id),
+        )
+    return {
+        "label": label,
+        "ledger_rows": _tracked_rows(big),
+        **figures[label],
+        "small_ledger_rows": _tracked_rows(small),
+        "small_seconds": figures[SMALL]["seconds"],
+    }
 
 
 def _purge(mysql: dict[str, Any]) -> dict[str, Any]:
@@ -217,49 +271,49 @@ def run_ledger_sizes(
     job_messages: int,
     batch_size: int,
     repeats: int,
-    small_mysql: dict[str, Any] | None = None,
+    small_mysql: dict[str, Any],
 ) -> dict[str, Any]:
-    """A run's statements on a small ledger, then as history grows to each ``(days, rows_per_day)``
-    step (no retention), then once retention has removed the expired days.
+    """A run's statements as history grows to each ``(days, rows_per_day)`` step (no retention), then
+    once retention has removed the expired days; every point in alternating rounds with the same
+    statements on a small ledger (``small_mysql``, a database of its own on the same server), so each
+    point compares with the small ledger measured at the same moment.
 
     History days are completed days long past the retention (2023 on); the measured jobs are days of
-    their own far ahead, so retention keeps them. ``small_mysql``: a database of its own for the
-    small-ledger point (defaults to ``mysql`` before any history is generated).
+    their own far ahead, so retention keeps them.
     """
     from message_export.hooks.tracking import MessageTrackingHook
 
     points = []
     target_day = TARGET_FIRST_DAY
-    small = small_mysql or mysql
-    with _connection_to(small):
-        points.append(_measure_point(small, "small ledger", target_day, job_messages, batch_size, repeats))
-    target_day += timedelta(days=repeats)
     first_day = HISTORY_FIRST_DAY
     generated_days = 0
     with _connection_to(mysql):
         MessageTrackingHook("mysql_default").ensure_schema()
-        for days, rows_per_day in sizes:
-            shape = LedgerShape(
-                first_day=first_day + timedelta(days=generated_days),
-                days=days,
-                messages_per_day=rows_per_day,
-                batch_size=5000,
-                failed_every=0,
-            )
-            db = connect(mysql)
-            try:
-                started = time.perf_counter()
-                generate_ledger(db, shape, rebuild_indexes=True)
-                made = {"rows": shape.rows, "days": days, "seconds": time.perf_counter() - started}
-            finally:
-                db.close()
-            generated_days += days
-            point = _measure_point(mysql, "no retention", target_day, job_messages, batch_size, repeats)
-            points.append({**point, "generated": made})
-            target_day += timedelta(days=repeats)
+    points.append(_measure_point(small_mysql, mysql, "empty ledger", target_day, job_messages, batch_size, repeats))
+    target_day += timedelta(days=repeats)
+    for days, rows_per_day in sizes:
+        shape = LedgerShape(
+            first_day=first_day + timedelta(days=generated_days),
+            days=days,
+            messages_per_day=rows_per_day,
+            batch_size=5000,
+            failed_every=0,
+        )
+        db = connect(mysql)
+        try:
+            started = time.perf_counter()
+            generate_ledger(db, shape, rebuild_indexes=True)
+            made = {"rows": shape.rows, "days": days, "seconds": time.perf_counter() - started}
+        finally:
+            db.close()
+        generated_days += days
+        point = _measure_point(small_mysql, mysql, "no retention", target_day, job_messages, batch_size, repeats)
+        points.append({**point, "generated": made})
+        target_day += timedelta(days=repeats)
+    with _connection_to(mysql):
         purge = _purge(mysql)
-        purge["innodb_purge_wait_seconds"] = _wait_for_innodb_purge(mysql)
-        points.append(_measure_point(mysql, "after retention", target_day, job_messages, batch_size, repeats))
+    purge["innodb_purge_wait_seconds"] = _wait_for_innodb_purge(mysql)
+    points.append(_measure_point(small_mysql, mysql, "after retention", target_day, job_messages, batch_size, repeats))
     return {"points": points, "purge": purge}
 
 
@@ -282,10 +336,12 @@ def _wait_for_innodb_purge(mysql: dict[str, Any], limit_seconds: float = 300) ->
 
 
 @contextmanager
-def _connection_to(mysql: dict[str, Any]) -> Iterator[None]:
-    """Point ``AIRFLOW_CONN_MYSQL_DEFAULT`` (what the product's hook reads) at ``mysql`` meanwhile."""
-    previous = os.environ.get("AIRFLOW_CONN_MYSQL_DEFAULT")
-    values = json.loads(previous) if previous else {"conn_type": "mysql"}
+def _connection_to(mysql: dict[str, Any], conn_id: str = "mysql_default") -> Iterator[None]:
+    """Point ``AIRFLOW_CONN_<CONN_ID>`` (what the product's hook reads) at ``mysql`` meanwhile."""
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    previous = os.environ.get(variable)
+    base = previous or os.environ.get("AIRFLOW_CONN_MYSQL_DEFAULT")
+    values = json.loads(base) if base else {"conn_type": "mysql"}
     values.update(
         host=mysql["host"],
         port=int(mysql["port"]),
@@ -293,14 +349,14 @@ def _connection_to(mysql: dict[str, Any]) -> Iterator[None]:
         password=mysql["password"],
         schema=mysql["database"],
     )
-    os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = json.dumps(values)
+    os.environ[variable] = json.dumps(values)
     try:
         yield
     finally:
         if previous is None:
-            os.environ.pop("AIRFLOW_CONN_MYSQL_DEFAULT", None)
+            os.environ.pop(variable, None)
         else:
-            os.environ["AIRFLOW_CONN_MYSQL_DEFAULT"] = previous
+            os.environ[variable] = previous
 
 
 @contextmanager

@@ -22,6 +22,9 @@ TARGET_EXTRACTION_RATIO_DEFAULT_MYSQL = 3.0
 TARGET_EXTRACT_RSS_MB = 300.0
 TARGET_EXTRACT_RSS_IDS = 1_000_000
 TARGET_AIRFLOW_OVERHEAD_S = 1.0
+# After retention a run's ledger statements together cost at most this much more than on a small
+# ledger measured in the same rounds (the empty-ledger point shows the noise between two small ones).
+TARGET_LEDGER_AFTER_RETENTION = 1.25
 
 
 def derive(raw: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +205,7 @@ def _targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
                 "" if dag["state"] == "success" else f"run state {dag['state']}",
             )
         )
+    targets.extend(_ledger_targets(figures))
     scaling = figures.get("scaling")
     if scaling:
         targets.append(
@@ -515,18 +519,34 @@ def _ledger_text(figures: dict[str, Any]) -> list[str]:
         return [f"ledger size: error {ledger['error'][:100]}"]
     if not ledger.get("points"):
         return []
-    steps = list(ledger["points"][0]["seconds"])
+    first = ledger["points"][0]
+    steps = list(first["seconds"])
     lines = [
-        "ledger size: a run's statements (ms, median of "
-        f"{ledger['points'][0]['repeats']} fresh jobs of {ledger['points'][0]['job_messages']:,} messages) "
-        "with N rows in message_tracking:",
-        "  " + f"{'':<16}{'rows':>12}  " + "  ".join(f"{step:>17}" for step in steps),
+        f"ledger size: a run's statements (ms, median of {first['repeats']} fresh jobs of "
+        f"{first['job_messages']:,} messages) with N rows in message_tracking; each point in alternating "
+        "rounds with a small ledger on the same server (its rows in brackets), and the point / small ratio:",
+        "  " + f"{'':<28}{'rows':>12}  " + "  ".join(f"{step:>17}" for step in steps) + f"  {'all':>7}",
     ]
     for point in ledger["points"]:
+        small = point["small_seconds"]
+        small_rows = f"({point['small_ledger_rows']:,})"
         lines.append(
             "  "
-            + f"{point.get('label', ''):<16}{point['ledger_rows']:>12,}  "
+            + f"{point.get('label', ''):<28}{point['ledger_rows']:>12,}  "
             + "  ".join(f"{1000 * point['seconds'][step]:>17.1f}" for step in steps)
+            + f"  {1000 * sum(point['seconds'].values()):>7.1f}"
+        )
+        lines.append(
+            "  "
+            + f"{'  small ledger, same rounds':<28}{small_rows:>12}  "
+            + "  ".join(f"{1000 * small[step]:>17.1f}" for step in steps)
+            + f"  {1000 * sum(small.values()):>7.1f}"
+        )
+        lines.append(
+            "  "
+            + f"{'  ratio':<28}{'':>12}  "
+            + "  ".join(f"{point['seconds'][step] / small[step]:>16.2f}x" for step in steps)
+            + f"  {ledger_cost_ratio(point):>6.2f}x"
         )
     made = [p["generated"] for p in ledger["points"] if p.get("generated")]
     if made:
@@ -541,6 +561,37 @@ def _ledger_text(figures: dict[str, Any]) -> list[str]:
             f"{purge['wall_seconds']:.1f}s ({purge['rows_per_second'] or 0:,.0f} rows/s)"
         )
     return lines
+
+
+def _ledger_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    points = {point["label"]: point for point in (figures.get("ledger") or {}).get("points", [])}
+    after = points.get("after retention")
+    if after is None:
+        return []
+    grown = [point for point in (figures.get("ledger") or {})["points"] if point["label"] == "no retention"]
+    control = points.get("empty ledger")
+    context = (
+        [f"with {grown[-1]['ledger_rows']:,} rows and no retention {ledger_cost_ratio(grown[-1]):.2f}x"]
+        if grown
+        else []
+    )
+    if control is not None:
+        context.append(f"empty vs small, the noise: {ledger_cost_ratio(control):.2f}x")
+    ratio = ledger_cost_ratio(after)
+    return [
+        _target(
+            "ledger statements after retention vs a small ledger",
+            f"<= {TARGET_LEDGER_AFTER_RETENTION:.2f}x (all of a run's statements, same rounds)",
+            f"{ratio:.2f}x ({1000 * sum(after['seconds'].values()):.0f} ms vs "
+            f"{1000 * sum(after['small_seconds'].values()):.0f} ms; " + "; ".join(context) + ")",
+            ratio <= TARGET_LEDGER_AFTER_RETENTION,
+        )
+    ]
+
+
+def ledger_cost_ratio(point: dict[str, Any]) -> float:
+    """A point's statements together against the small ledger's in the same rounds."""
+    return sum(point["seconds"].values()) / sum(point["small_seconds"].values())
 
 
 def _preamble(figures: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from bench import dashboard_queries
 from bench.data import seed_all
 from bench.environment import REPO
 from bench.profiles import FULL, QUICK, Profile
-from bench.report import RESULTS, derive, render_text
+from bench.report import RESULTS, derive, ledger_cost_ratio, render_text
 from bench.s3_candidates import CANDIDATES
 from bench.stack import (
     BUCKET,
@@ -558,7 +558,7 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
                 "sizes": [list(size) for size in profile.ledger_sizes],
                 "job_messages": 5_000,
                 "batch_size": 500,
-                "repeats": 3,
+                "repeats": 5,
             },
             env={"AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(conn)},
         )
@@ -571,6 +571,7 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
         bench.say(
             f"  {point['label']}, {point['ledger_rows']:,} rows{made_text}: "
             + ", ".join(f"{step} {seconds * 1000:.1f} ms" for step, seconds in point["seconds"].items())
+            + f"; {ledger_cost_ratio(point):.2f}x the small ledger in the same rounds"
         )
     purge = result["purge"]
     bench.say(

@@ -76,7 +76,7 @@ def _ledger_sizes(args: dict[str, Any]) -> dict[str, Any]:
 
     sizes = [(days, per_day) for days, per_day in args["sizes"]]
     return run_ledger_sizes(
-        args["mysql"], sizes, args["job_messages"], args["batch_size"], args["repeats"], args.get("small_mysql")
+        args["mysql"], sizes, args["job_messages"], args["batch_size"], args["repeats"], args["small_mysql"]
     )
 
 
