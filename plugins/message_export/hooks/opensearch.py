@@ -10,6 +10,7 @@ from typing import Any
 from airflow.providers.opensearch.hooks.opensearch import OpenSearchHook
 from opensearchpy import OpenSearch, RequestsAWSV4SignerAuth
 from opensearchpy.exceptions import ConnectionError as OsConnectionError
+from opensearchpy.exceptions import ConnectionTimeout as OsConnectionTimeout
 from opensearchpy.exceptions import TransportError
 
 from message_export.hooks.search import (
@@ -164,6 +165,8 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
     def _classify(self, error: Exception, what: str) -> SearchError:
         if isinstance(error, SearchError):
             return error
+        if isinstance(error, OsConnectionTimeout):
+            return self._timed_out(error, what)
         if isinstance(error, OsConnectionError):
             return SearchUnavailableError(
                 f"{self._target()} unreachable while {what}: {error}; check host/port, use_ssl and that the "

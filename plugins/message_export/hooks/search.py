@@ -96,6 +96,7 @@ class MessageSearch(ABC):
 
     engine: ClassVar[str]
     _max_retries: int = 6
+    _request_timeout: float = 60.0
     _throttle: RequestThrottle | None = None
 
     def _call(self, request: Callable[[], T], *, retry: bool = True) -> T:
@@ -136,6 +137,15 @@ class MessageSearch(ABC):
     @abstractmethod
     def _is_lost_connection(self, error: Exception) -> bool:
         """Tell whether ``error`` is a refused, dropped or timed out connection."""
+
+    def _timed_out(self, error: Exception, what: str) -> SearchUnavailableError:
+        """The cluster kept not answering within the request timeout, through every retry."""
+        return SearchUnavailableError(
+            f"{self._target()} timed out while {what} (no answer within request_timeout {self._request_timeout:g}s, "
+            f"{self._max_retries} retries): {error}; the cluster is overloaded or the request too big: the task is "
+            "retried; if it persists raise 'elasticsearch.request_timeout' or lower 'elasticsearch.page_size' / "
+            "'fetch_chunk_size' in the config file"
+        )
 
     @abstractmethod
     def _target(self) -> str:
@@ -379,6 +389,8 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
                 f"{self._target()} is not Elasticsearch while {what} (no 'X-Elastic-Product' header); "
                 "for an OpenSearch cluster set 'elasticsearch.engine: opensearch' in the config file"
             )
+        if isinstance(error, ConnectionTimeout):
+            return self._timed_out(error, what)
         if isinstance(error, EsConnectionError):
             return SearchUnavailableError(
                 f"{self._target()} unreachable while {what}: {error}; check host/port and that the cluster is up"
