@@ -3,14 +3,18 @@ opened inside the Airflow UI after logging in through the UI's own login form.""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import MySQLdb
 import pytest
 
+from message_export.hooks.tracking import MessageTrackingHook
+from message_export.model import MessageOutcome
+from message_export.windows import Window
 from tests.conftest import REPO
 from tests.dashboard.conftest import DAG_ID, DashboardStack
 from tests.dashboard.ledger_fixtures import HOSTILE_IDS, HOSTILE_REASON, MYSQL
@@ -153,3 +157,58 @@ def test_reexport_button_triggers_a_run_as_the_user(ui: object, dashboard_stack:
     assert run["conf"] == {"start_date": str(day), "reprocess": True} and run["run_type"] == "manual"
     assert run["triggering_user_name"] == "admin"
     assert link.get_attribute("href") == f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+
+
+@pytest.fixture
+def purged_day(dashboard_stack: DashboardStack) -> Iterator[date]:
+    """A day exported in full, then its message rows removed by retention's own steps; the day is
+    taken out of the ledger again afterwards (the other tests count the days before the first one)."""
+    ledger = dashboard_stack.ledger
+    day = ledger.shape.first_day - timedelta(days=1)
+    hook = MessageTrackingHook(ledger.conn_id)
+    job = hook.open_job(Window.for_day(day), "scheduled__purged")
+    try:
+        batches = hook.ensure_batches(job.job_id, [0])
+        hook.track_messages(job, [(f"purged-{n:03d}", batches[0]) for n in range(20)])
+        hook.complete_extraction(job.job_id)
+        token = uuid.uuid4().hex
+        claimed = hook.claim_batch(batches[0], token, 600, 5)
+        uri = f"s3://message-archive/messages/dt={day.isoformat()}/"
+        hook.record_results(token, [MessageOutcome.archived(m, f"{uri}{m.message_id}.json") for m in claimed])
+        hook.refresh_batches([batches[0]])
+        counts = {"total": 20, "completed": 20, "failed": 0, "source_count": 20, "archived_objects": 20}
+        hook.close_job(job.job_id, status="completed", next_run_date=None, last_error=None, **counts)
+        assert hook.purge_chunk(job.job_id, b"", 1000) == (20, b"purged-019")
+        hook.mark_purged(job.job_id)
+        yield day
+    finally:
+        hook.close()
+        admin = MySQLdb.connect(
+            host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"], db=ledger.database
+        )
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute("DELETE FROM batch_progress WHERE job_id = %s", (job.job_id,))
+                cursor.execute("DELETE FROM job_runs WHERE job_id = %s", (job.job_id,))
+            admin.commit()
+        finally:
+            admin.close()
+
+
+def test_a_purged_day_shows_its_recorded_figures_and_says_where_its_messages_are(
+    ui: object, dashboard_stack: DashboardStack, purged_day: date
+) -> None:
+    frame = _dashboard_frame(ui, f"{dashboard_stack.base_url}/plugin/message-export")
+    row = frame.locator(f'#days tr[data-day="{purged_day}"]')
+    assert row.get_attribute("data-status") == "completed"  # not a failure, not "not exported"
+    assert row.locator(".progress").get_attribute("data-completed") == "20"  # recorded, not zero
+    row.locator(".day-link").click()
+    ledger_line = frame.locator(".figure", has_text="Ledger:")
+    ledger_line.wait_for(timeout=30_000)
+    text = ledger_line.text_content()
+    assert f"message rows removed by retention on {datetime.now(UTC).date().isoformat()}" in text, text
+    assert "the day's manifest in the archive lists every message" in text, text
+    messages = frame.locator(".figure", has_text="Messages:").text_content()
+    assert "20 completed, 0 failed, 0 pending of 20 tracked" in messages, messages
+    batch = frame.locator('#batches tr[data-batch="0"] td.num')
+    assert batch.evaluate_all("cells => cells.map(c => c.textContent)") == ["0", "20", "0", "0", "20"]
