@@ -13,7 +13,9 @@ weighs on all alike:
 - ``s3transfer-crt``: s3transfer's ``CRTTransferManager`` (boto3's ``preferred_transfer_client='crt'``)
   uploading the same bodies with the same extra args and the precomputed ``ChecksumSHA256``;
 - ``awscrt-direct``: ``awscrt.s3.S3Client.make_request(PUT_OBJECT)`` with a hand-built request,
-  CRT SigV4, SHA-256 computed by the CRT into the header.
+  CRT SigV4, SHA-256 computed by the CRT into the header;
+- ``hand-built-python`` (a yardstick, no retries, no fault checks): the same PUT signed with
+  botocore's Python SigV4 signer and sent through urllib3, no ``awscrt``.
 
 The CRT variants sign with credentials bridged from the hook's own boto3 session (the Airflow
 connection) through a delegate provider, as an implementation in the hook would.
@@ -54,7 +56,8 @@ CREDENTIALS = ("test", "test")
 METADATA = {"job-id": "1", "batch": "0", "dag-run-id": "bench", "exported-at": "2024-10-02T00:00:00+00:00"}
 CONTENT_TYPE = "application/json; charset=utf-8"
 SSE = "AES256"
-VARIANTS = ("product", "product+awscrt", "s3transfer-crt", "awscrt-direct")
+VARIANTS = ("product", "product+awscrt", "s3transfer-crt", "awscrt-direct", "hand-built-python")
+WITHOUT_CRT = ("product", "hand-built-python")
 
 
 def body_of(size: int) -> bytes:
@@ -247,11 +250,62 @@ class AwsCrtDirectPutter:
         return gate.errors
 
 
+class HandBuiltPythonPutter:
+    """Not a candidate, a yardstick: the same PUT without botocore's client machinery and without the
+    CRT (botocore's Python SigV4 signer, urllib3's pool), no retries. Shows how much of the CRT's
+    saving comes from skipping botocore's per-call work rather than from native code."""
+
+    def __init__(self, url: str, concurrency: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+        from urllib.parse import quote
+
+        import urllib3
+        from botocore.auth import S3SigV4Auth
+
+        from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
+
+        self._object = ArchiveObject
+        self._quote = quote
+        self._credentials = MessageArchiveHook(CONN_ID).get_session().get_credentials()
+        self._signer = S3SigV4Auth
+        self._url = url
+        host, port = url.split("//", 1)[1].split(":")
+        self._pool = urllib3.HTTPConnectionPool(
+            host,
+            int(port),
+            maxsize=concurrency,
+            block=True,
+            timeout=urllib3.Timeout(connect=10, read=60),
+            retries=False,
+        )
+        self._threads = ThreadPoolExecutor(max_workers=concurrency)
+        self._fixed = {
+            "Content-Type": CONTENT_TYPE,
+            "x-amz-server-side-encryption": SSE,
+            "x-amz-sdk-checksum-algorithm": "SHA256",
+            **{f"x-amz-meta-{name}": value for name, value in METADATA.items()},
+        }
+
+    def _put_one(self, obj: Any) -> str | None:
+        from botocore.awsrequest import AWSRequest
+
+        path = f"/{BUCKET}/{self._quote(obj.key, safe='/~')}"
+        headers = {**self._fixed, "x-amz-checksum-sha256": base64.b64encode(obj.sha256).decode("ascii")}
+        request = AWSRequest(method="PUT", url=f"{self._url}{path}", data=obj.body, headers=headers)
+        self._signer(self._credentials.get_frozen_credentials(), "s3", "us-east-1").add_auth(request)
+        response = self._pool.urlopen("PUT", path, body=obj.body, headers=dict(request.headers.items()), retries=False)
+        return None if response.status == 200 else f"S3 {response.status}: {response.data[:120]!r}"
+
+    def put(self, keys: list[str], body: bytes) -> list[str | None]:
+        return list(self._threads.map(self._put_one, [self._object(key, body) for key in keys]))
+
+
 PUTTERS = {
     "product": ProductPutter,
     "product+awscrt": ProductPutter,
     "s3transfer-crt": S3TransferCrtPutter,
     "awscrt-direct": AwsCrtDirectPutter,
+    "hand-built-python": HandBuiltPythonPutter,
 }
 
 
@@ -286,7 +340,7 @@ class Worker:
         env = {**os.environ, **airflow_environment(home)}
         env[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(aws_connection(url, *CREDENTIALS))
         paths = [str(PLUGINS), str(REPO), str(home)]
-        if variant != "product":
+        if variant not in WITHOUT_CRT:
             paths.append(args.crt_site)
         env["PYTHONPATH"] = os.pathsep.join(paths)
         self.variant = variant
