@@ -58,6 +58,7 @@ CONTENT_TYPE = "application/json; charset=utf-8"
 SSE = "AES256"
 VARIANTS = ("product", "product+awscrt", "s3transfer-crt", "awscrt-direct", "hand-built-python")
 WITHOUT_CRT = ("product", "hand-built-python")
+RETRYING = ("product", "product+awscrt", "s3transfer-crt", "awscrt-direct")  # meet the fault checks
 
 
 def body_of(size: int) -> bytes:
@@ -316,6 +317,8 @@ def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:
     sys.stdout = sys.stderr
     import awscrt_probe  # noqa: F401  (see _probe_module)
 
+    from bench.measure import peak_rss_mb
+
     putter = PUTTERS[variant](url, concurrency)
     body = body_of(body_bytes)
     for line in sys.stdin:
@@ -326,7 +329,8 @@ def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:
         errors = putter.put(command["keys"], body)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         failed = [error for error in errors if error is not None]
-        out.write(json.dumps({"cpu": cpu, "wall": wall, "failed": len(failed), "errors": failed[:3]}) + "\n")
+        reply = {"cpu": cpu, "wall": wall, "failed": len(failed), "errors": failed[:3], "peak_rss_mb": peak_rss_mb()}
+        out.write(json.dumps(reply) + "\n")
         out.flush()
 
 
@@ -496,6 +500,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 figures["puts"] += per_round
                 figures["failed"] += reply["failed"]
                 figures["errors"] += reply["errors"]
+                figures["peak_rss_mb"] = reply["peak_rss_mb"]
                 figures["rounds"].append(
                     f"{1000 * reply['cpu'] / per_round:.2f} ms/PUT, {per_round / reply['wall']:.0f} PUT/s"
                 )
@@ -522,13 +527,14 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 "failed": figures["failed"],
                 "errors": figures["errors"][:3],
                 "rounds": figures["rounds"],
+                "worker_peak_rss_mb": round(figures["peak_rss_mb"]),
                 "verify_problems": verify(direct, f"crt/{run}/{name}/", figures["puts"], body),
             }
         if args.faults:
             for name, work in workers.items():
-                report["variants"][name]["faults"] = fault_checks(
-                    work, stack.proxy.faults, direct, f"crt/{run}/{name}/"
-                )
+                if name in RETRYING:
+                    prefix = f"crt/{run}/{name}/"
+                    report["variants"][name]["faults"] = fault_checks(work, stack.proxy.faults, direct, prefix)
         return report
     finally:
         for work in workers.values():
