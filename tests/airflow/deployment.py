@@ -22,6 +22,7 @@ from tests.support.airflow_stack import AirflowClient, AirflowStack
 DAG_ID = "message_export"
 RUNNING = {"queued", "running"}
 CONNECTIONS = ("AIRFLOW_CONN_MYSQL_DEFAULT", "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", "AIRFLOW_CONN_AWS_DEFAULT")
+RETRY_DELAY_CAP_SECONDS = 5
 
 
 def today() -> date:
@@ -40,6 +41,9 @@ def start_airflow(home: Path, dags_folder: Path, plugins_folder: Path, config: P
     """Airflow over the deployed folders, with the test session's connections and this config file."""
     env = {name: os.environ[name] for name in CONNECTIONS}
     env["MESSAGE_EXPORT_CONFIG"] = str(config)
+    # Airflow's own cap on a retry's wait (every task still retries, with its backoff up to the cap): the DAG's
+    # 1-minute exponential backoff would keep a retried task waiting 60-120 s for nothing the tests look at
+    env["AIRFLOW__CORE__MAX_TASK_RETRY_DELAY"] = str(RETRY_DELAY_CAP_SECONDS)
     stack = AirflowStack(home, dags_folder=dags_folder, plugins_folder=plugins_folder, env=env).start()
     try:
         stack.wait_for_dag(DAG_ID)

@@ -1,20 +1,24 @@
 """The bundle deployed as on Amazon MWAA (``/usr/local/airflow/{dags,plugins}``), run by a real scheduler and
 used only through the REST API the UI calls: unpausing, backfills, manual re-exports, mapped task names and
-logs, a SIGKILLed batch and a failed run."""
+logs, a SIGKILLed batch and a failed run. The README's downstream DAG is deployed beside the bundle and unpaused
+with it, so every completed day's asset event makes the scheduler run it."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from tests.airflow.deployment import Deployment, deploy, start_airflow, today
-from tests.harness.stack import BUCKET, PREFIX, Stack, StackServices
+from tests.airflow.deployment import DAG_ID, RUNNING, Deployment, deploy, start_airflow, today
+from tests.harness.stack import BUCKET, MANIFESTS, PREFIX, Stack, StackServices
+from tests.integration.test_downstream import CONSUMER, readme_downstream_example
 from tests.support.sns_alerts import AlertQueue
 
 PER_DAY = 60
@@ -33,6 +37,7 @@ ALERTS_ARN = f"arn:aws:sns:us-east-1:123456789012:{ALERTS}"
 def deployment(services: StackServices, bundle, module_tmp: Path) -> Iterator[Deployment]:
     root = module_tmp / "usr" / "local" / "airflow"
     deploy(bundle, root / "dags", root / "plugins")
+    (root / "dags" / f"{CONSUMER}.py").write_text(readme_downstream_example())
     ledger = Stack(services, module_tmp)
     ledger.reset()
     config = ledger.write_config(
@@ -43,6 +48,7 @@ def deployment(services: StackServices, bundle, module_tmp: Path) -> Iterator[De
     )
     airflow = start_airflow(root, root / "dags", root / "plugins", config)
     try:
+        airflow.wait_for_dag(CONSUMER)
         yield Deployment(airflow, ledger)
     finally:
         airflow.stop()
@@ -57,7 +63,9 @@ def seeded(deployment: Deployment) -> dict[date, set[str]]:
 
 @pytest.fixture(scope="module")
 def chain_runs(deployment: Deployment, seeded) -> list[dict]:
-    """Unpause the DAG as the UI's toggle does and let the scheduler work until no run is left."""
+    """Unpause the downstream DAG, then the export, as the UI's toggle does and let the scheduler work until no
+    export run is left."""
+    deployment.api.json("patch", f"/api/v2/dags/{CONSUMER}", json={"is_paused": False})
     deployment.unpause()
     return deployment.wait_until_quiet(at_least=2)
 
@@ -70,6 +78,43 @@ def test_unpausing_exports_every_due_day_through_catch_up_runs(deployment: Deplo
     assert deployment.exported_days() == set(CHAIN_DAYS)
     # the catch-up run found the next day not due yet and did not trigger another
     assert deployment.task_states(chain_runs[-1]["dag_run_id"])["trigger_next_window"] == ["skipped"]
+
+
+def downstream_loads(deployment: Deployment, days: set[str], timeout: float = 300) -> tuple[list[dict], list[dict]]:
+    """Wait until the downstream DAG's runs are finished and have loaded ``days`` (or one failed); return its runs
+    and what their ``load`` tasks returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = deployment.api.dag_runs(CONSUMER)
+        if runs and not any(run["state"] in RUNNING for run in runs):
+            loaded = [entry for run in runs if run["state"] == "success" for entry in _loaded_by(deployment, run)]
+            if days <= {entry["dt"] for entry in loaded} or any(run["state"] != "success" for run in runs):
+                return runs, loaded
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{CONSUMER} did not load {sorted(days)} within {timeout:.0f}s: {runs}")
+        time.sleep(2)
+
+
+def _loaded_by(deployment: Deployment, run: dict[str, Any]) -> list[dict]:
+    path = f"/api/v2/dags/{CONSUMER}/dagRuns/{run['dag_run_id']}/taskInstances/load/xcomEntries/return_value"
+    return list(deployment.api.json("get", path)["value"])
+
+
+def test_each_completed_day_runs_the_readme_s_downstream_dag(deployment: Deployment, chain_runs):
+    """The asset events of the catch-up runs' finalize, one per day with its manifest, make the scheduler run the
+    README's downstream DAG (asset-triggered), which gets each day's figures; every manifest lists its day."""
+    manifests = {f"{day}": f"s3://{BUCKET}/{MANIFESTS}dt={day}/manifest.jsonl.gz" for day in CHAIN_DAYS}
+    runs, loaded = downstream_loads(deployment, set(manifests))
+    assert {(run["run_type"], run["state"]) for run in runs} == {("asset_triggered", "success")}, runs
+    # each event is consumed by exactly one downstream run: together they loaded each day once
+    assert sorted(loaded, key=lambda entry: entry["dt"]) == [
+        {"dt": dt, "archived": PER_DAY, "manifest": manifest} for dt, manifest in manifests.items()
+    ], loaded
+    events = deployment.api.json("get", "/api/v2/assets/events", params={"source_dag_id": DAG_ID})["asset_events"]
+    assert sorted((e["source_task_id"], e["extra"]["dt"], e["extra"]["manifest"]) for e in events) == [
+        ("finalize", dt, manifest) for dt, manifest in manifests.items()
+    ]
+    assert deployment.ledger.assert_manifests() == len(CHAIN_DAYS)
 
 
 def test_the_dashboard_from_plugins_zip_shows_the_scheduler_s_days_and_their_runs(deployment: Deployment, chain_runs):
