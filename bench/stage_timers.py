@@ -1,11 +1,8 @@
 """Per-stage wall and CPU time of the export, measured by wrapping the hooks' methods.
 
-The wrappers only add a ``perf_counter`` and a CPU clock around each call; the code path stays the
-same. The search reads of the next chunk run in the exporter's read-ahead thread while the current
-chunk uploads, so stages overlap in time: a stage's CPU is read from the clock of the thread that
-runs it (``time.thread_time``). The S3 PUTs run in the upload threads of ``put_objects``, which no
-thread clock of the caller sees: that stage gets no CPU figure of its own, and the report gives
-it the process's CPU that no other stage accounts for.
+The wrappers only add a ``perf_counter``/``process_time`` pair around each call; the code path
+stays the same. The stages of a chunk run one after another, so the process's CPU time during a
+stage (its upload threads included) is that stage's CPU.
 """
 
 from __future__ import annotations
@@ -40,25 +37,20 @@ class StageTimers:
                 for name in sorted(self.seconds)
             }
 
-    def wrap(self, owner: Any, attribute: str, stage: str, thread_cpu: bool = True) -> None:
-        """Replace ``owner.attribute`` by a timed version that adds to ``stage``.
-
-        :param thread_cpu: add the calling thread's CPU time to the stage; off for a call whose
-            work runs in threads of its own (the stage then has wall time only).
-        """
+    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
+        """Replace ``owner.attribute`` by a timed version that adds to ``stage``."""
         original = getattr(owner, attribute)
 
         @functools.wraps(original)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started, cpu_started = time.perf_counter(), time.thread_time()
+            started, cpu_started = time.perf_counter(), time.process_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
                 with self._lock:
                     self.seconds[stage] += elapsed
-                    if thread_cpu:
-                        self.cpu[stage] += cpu
+                    self.cpu[stage] += cpu
                     self.calls[stage] += 1
 
         self._restore.append((owner, attribute, original))
@@ -81,9 +73,9 @@ def export_stage_timers() -> StageTimers:
     timers.wrap(MessageSearchHook, "fetch_messages", "es_mget")
     timers.wrap(MessageSearchHook, "fetch_related", "es_related")
     timers.wrap(export, "build_archive_document", "build_json")
-    timers.wrap(MessageArchiveHook, "put_objects", "s3_put", thread_cpu=False)
+    timers.wrap(MessageArchiveHook, "put_objects", "s3_put")
     # Building the boto3 client happens inside the first put_objects of a process (once per worker).
-    timers.wrap(MessageArchiveHook, "get_conn", "s3_client_setup", thread_cpu=False)
+    timers.wrap(MessageArchiveHook, "get_conn", "s3_client_setup")
     for method in ("get_batch", "claim_batch", "renew_lease", "record_results", "refresh_batches"):
         timers.wrap(MessageTrackingHook, method, "mysql")
     return timers

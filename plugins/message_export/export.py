@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from message_export.batching import chunked
 from message_export.config import ExportConfig
@@ -17,7 +16,6 @@ from message_export.hooks.search import MessageSearch, MessageSearchHook
 from message_export.hooks.tracking import MessageTrackingHook
 from message_export.keys import archive_key, s3_uri
 from message_export.model import ClaimedMessage, MessageOutcome
-from message_export.read_ahead import read_ahead
 from message_export.throttle import RequestThrottle, shared_throttle
 
 log = logging.getLogger(__name__)
@@ -104,21 +102,11 @@ def _search_engine(config: ExportConfig) -> MessageSearch:
     )
 
 
-@dataclass(frozen=True)
-class ChunkDocuments:
-    """What the search cluster holds for one chunk: each message's source (or why it is missing) and
-    its related documents by section."""
-
-    messages: Mapping[str, dict[str, Any] | str]
-    related: Mapping[str, Mapping[str, list[RelatedDocument]]]
-
-
 class MessageExporter:
     """Turns leased messages into archived objects and ledger updates, a chunk at a time.
 
-    Per chunk: one ``_mget`` for the messages, one search per related index (read one chunk ahead,
-    while the previous chunk uploads), concurrent PUTs, one bulk ledger update. Memory is bounded
-    by three chunks (the one uploading, one read ahead, one being read), whatever the batch size.
+    Per chunk: one ``_mget`` for the messages, one search per related index, concurrent PUTs,
+    one bulk ledger update. Memory is bounded by the chunk size, whatever the batch size.
     """
 
     def __init__(self, config: ExportConfig, services: ExportServices, run_metadata: Mapping[str, str]) -> None:
@@ -127,23 +115,15 @@ class MessageExporter:
         self._metadata = dict(run_metadata)
 
     def export(self, claimed: Sequence[ClaimedMessage], lease_token: str) -> ExportSummary:
-        """Export ``claimed`` messages held under ``lease_token``; record every outcome.
-
-        Chunk by chunk: the next chunk's documents are read from the search cluster while this
-        chunk's objects upload to S3 (a read-ahead thread, one chunk ahead), so a worker's time per
-        chunk is the slower of the two, not their sum.
-        """
+        """Export ``claimed`` messages held under ``lease_token``; record every outcome."""
         summary = ExportSummary(claimed=len(claimed))
         started = time.monotonic()
         tracking = self._services.tracking
-        chunks = chunked(list(claimed), self._config.fetch_chunk_size)
-        for index, (chunk, fetched) in enumerate(read_ahead(((c, self._fetch_or_error(c)) for c in chunks), depth=1)):
+        for index, chunk in enumerate(chunked(list(claimed), self._config.fetch_chunk_size)):
             if index:
                 tracking.renew_lease(lease_token, self._config.lease_seconds)
             try:
-                if isinstance(fetched, Exception):
-                    raise fetched
-                outcomes, written = self._archive_chunk(chunk, fetched)
+                outcomes, written = self._export_chunk(chunk)
             except Exception as error:  # noqa: BLE001 - recorded per message, retried by retry_failed
                 log.warning("chunk of %d messages failed as a whole: %s", len(chunk), error)
                 reason = f"{type(error).__name__}: {error}"
@@ -153,15 +133,9 @@ class MessageExporter:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _fetch_or_error(self, chunk: Sequence[ClaimedMessage]) -> ChunkDocuments | Exception:
-        """The chunk's documents, or the error that fails the chunk (the next chunks still go ahead)."""
-        try:
-            return self._fetch_chunk(chunk)
-        except Exception as error:  # noqa: BLE001 - handed to the chunk it belongs to
-            return error
-
-    def _fetch_chunk(self, chunk: Sequence[ClaimedMessage]) -> ChunkDocuments:
-        es_cfg = self._config.elasticsearch
+    def _export_chunk(self, chunk: Sequence[ClaimedMessage]) -> tuple[list[MessageOutcome], int]:
+        cfg = self._config
+        es_cfg = cfg.elasticsearch
         search = self._services.search
         ids = [m.message_id for m in chunk]
         messages = search.fetch_messages(es_cfg.message_index, ids)
@@ -169,14 +143,6 @@ class MessageExporter:
             section: search.fetch_related(index, es_cfg.related_id_field, ids, es_cfg.timestamp_field)
             for section, index in es_cfg.related.items()
         }
-        return ChunkDocuments(messages, related)
-
-    def _archive_chunk(
-        self, chunk: Sequence[ClaimedMessage], fetched: ChunkDocuments
-    ) -> tuple[list[MessageOutcome], int]:
-        cfg = self._config
-        es_cfg = cfg.elasticsearch
-        messages, related = fetched.messages, fetched.related
         outcomes: list[MessageOutcome] = []
         pending: list[tuple[ClaimedMessage, ArchiveObject]] = []
         for message in chunk:
