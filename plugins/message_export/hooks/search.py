@@ -279,7 +279,12 @@ class MessageSearch(ABC):
 
     def fetch_messages(self, index: str, ids: Sequence[str]) -> dict[str, dict[str, Any] | str]:
         """Return ``id -> _source`` for found messages and ``id -> reason`` for the others (one ``_mget``)."""
-        response = self._mget(index, list(ids))
+        try:
+            response = self._mget(index, list(ids))
+        except SearchError:
+            raise
+        except Exception as error:  # noqa: BLE001 - translated
+            raise self._classify(error, f"fetching {len(ids)} messages from '{index}'") from None
         found: dict[str, dict[str, Any] | str] = {}
         for doc in response["docs"]:
             if doc.get("found"):
@@ -296,13 +301,18 @@ class MessageSearch(ABC):
     ) -> dict[str, list[RelatedDocument]]:
         """Return the related documents of ``ids`` in ``index``, one search per 10,000 ids."""
         related: dict[str, list[RelatedDocument]] = {}
-        for start in range(0, len(ids), MAX_TERMS_PER_QUERY):
-            query = {"terms": {id_field: list(ids[start : start + MAX_TERMS_PER_QUERY])}}
-            for hit in self._search_all(index, query):
-                source = hit.get("_source") or {}
-                owner = source.get(id_field)
-                if isinstance(owner, str):
-                    related.setdefault(owner, []).append(RelatedDocument(hit["_id"], source))
+        try:
+            for start in range(0, len(ids), MAX_TERMS_PER_QUERY):
+                query = {"terms": {id_field: list(ids[start : start + MAX_TERMS_PER_QUERY])}}
+                for hit in self._search_all(index, query):
+                    source = hit.get("_source") or {}
+                    owner = source.get(id_field)
+                    if isinstance(owner, str):
+                        related.setdefault(owner, []).append(RelatedDocument(hit["_id"], source))
+        except SearchError:
+            raise
+        except Exception as error:  # noqa: BLE001 - translated
+            raise self._classify(error, f"reading the related documents of {len(ids)} messages in '{index}'") from None
         return related
 
     def _search_all(self, index: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
