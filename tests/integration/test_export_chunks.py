@@ -32,7 +32,7 @@ def test_a_chunk_whose_reads_fail_fails_alone_while_the_others_are_archived(stac
     # each names the error, the connection and what it was doing
     assert all(
         reason.startswith("SearchUnavailableError: Elasticsearch connection")
-        and "HTTP 503" in reason
+        and "HTTP 503 cluster_block_exception: blocked by" in reason
         and "while fetching 10 messages from 'messages'" in reason
         for reason in reasons
     ), reasons

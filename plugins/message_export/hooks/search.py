@@ -31,6 +31,17 @@ MAX_TERMS_PER_QUERY = 10_000
 PAGE_LIMIT = 10_000
 
 
+def _api_reason(error: ApiError) -> str:
+    """The cluster's own words for an error answer: ``type: reason`` from its error body."""
+    body = error.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        kind, reason = body["error"].get("type"), body["error"].get("reason")
+        if kind and reason:
+            return f"{kind}: {reason}"
+        return str(reason or kind)
+    return str(error.message)
+
+
 class SearchError(RuntimeError):
     """The search cluster cannot serve the export; the message says why and what to do.
 
@@ -419,7 +430,7 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
                     "'elasticsearch.engine: opensearch' in the config file"
                 )
             kind = SearchUnavailableError if status in RETRY_ON_STATUS else SearchError
-            return kind(f"{self._target()}: HTTP {status} {error.message} while {what}")
+            return kind(f"{self._target()}: HTTP {status} {_api_reason(error)} while {what}")
         return SearchError(f"{self._target()}: {error} while {what}")
 
     def _is_pit_missing(self, error: Exception) -> bool:
