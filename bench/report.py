@@ -560,6 +560,12 @@ def _ledger_text(figures: dict[str, Any]) -> list[str]:
             f"{purge['rows']:,} rows of {purge['days']} days in {purge['chunks']:,} chunks in "
             f"{purge['wall_seconds']:.1f}s ({purge['rows_per_second'] or 0:,.0f} rows/s)"
         )
+        wait = purge.get("innodb_purge_wait")
+        if isinstance(wait, dict):
+            lines.append(
+                f"  then InnoDB's purge of the deleted rows: history list {wait['history_before']:,} -> "
+                f"{wait['history_after']:,} in {wait['seconds']:.0f}s, before the after-retention point"
+            )
     return lines
 
 
