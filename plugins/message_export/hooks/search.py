@@ -164,7 +164,7 @@ class MessageSearch(ABC):
 
     @abstractmethod
     def _classify(self, error: Exception, what: str) -> SearchError:
-        """Turn a client failure while doing ``what`` into a typed :class:`SearchError`."""
+        """Turn a client failure while doing ``what`` into a typed :class:`SearchError` (one already typed as is)."""
 
     @abstractmethod
     def _is_pit_missing(self, error: Exception) -> bool:
@@ -292,8 +292,6 @@ class MessageSearch(ABC):
         """Return ``id -> _source`` for found messages and ``id -> reason`` for the others (one ``_mget``)."""
         try:
             response = self._mget(index, list(ids))
-        except SearchError:
-            raise
         except Exception as error:  # noqa: BLE001 - translated
             raise self._classify(error, f"fetching {len(ids)} messages from '{index}'") from None
         found: dict[str, dict[str, Any] | str] = {}
@@ -320,8 +318,6 @@ class MessageSearch(ABC):
                     owner = source.get(id_field)
                     if isinstance(owner, str):
                         related.setdefault(owner, []).append(RelatedDocument(hit["_id"], source))
-        except SearchError:
-            raise
         except Exception as error:  # noqa: BLE001 - translated
             raise self._classify(error, f"reading the related documents of {len(ids)} messages in '{index}'") from None
         return related
@@ -405,6 +401,8 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
         return f"Elasticsearch connection '{self.elasticsearch_conn_id}' ({conn.schema or 'http'}://{conn.host}:{conn.port})"
 
     def _classify(self, error: Exception, what: str) -> SearchError:
+        if isinstance(error, SearchError):
+            return error
         if isinstance(error, UnsupportedProductError):
             return SearchCompatibilityError(
                 f"{self._target()} is not Elasticsearch while {what} (no 'X-Elastic-Product' header); "
