@@ -83,6 +83,7 @@ def _use_direct_inserts(pipeline: Any) -> None:
     """Make ``pipeline.extract`` insert each page into ``message_tracking`` directly (comparator)."""
     from dataclasses import replace
 
+    from message_export.batching import BatchPlan
     from message_export.export import ExportServices
     from message_export.hooks.tracking import MessageTrackingHook
     from message_export.model import Job
@@ -92,20 +93,40 @@ def _use_direct_inserts(pipeline: Any) -> None:
         """Every page goes to ``track_messages`` as it arrives; no staging table, no ordered pass."""
 
         jobs: ClassVar[dict[int, Job]] = {}
+        batch_ids: ClassVar[dict[int, int]] = {}
 
         def get_job(self, window: Window) -> Job:
             job = super().get_job(window)
             self.jobs[job.job_id] = job
             return job
 
+        def ensure_batches(self, job_id: int, batch_numbers: Sequence[int]) -> dict[int, int]:
+            self.batch_ids.update(super().ensure_batches(job_id, batch_numbers))
+            return self.batch_ids
+
         def start_staging(self, job_id: int) -> None:
             pass
 
-        def stage_ids(self, job_id: int, rows: Sequence[tuple[int, str, int]]) -> None:
-            self.track_messages(self.jobs[job_id], [(mid, batch_id) for _position, mid, batch_id in rows])
+        def stage_ids(self, job_id: int, first_position: int, message_ids: Sequence[str]) -> None:
+            # batches cut by arrival position, as they were before the ordered pass existed
+            plan = plans[-1]
+            rows = [
+                (mid, self.batch_ids[plan.batch_number(first_position + offset)])
+                for offset, mid in enumerate(message_ids)
+            ]
+            self.track_messages(self.jobs[job_id], rows)
 
-        def track_staged(self, job: Job) -> int:
+        def track_staged(self, job: Job, plan: BatchPlan) -> int:
             return 0
+
+    plans: list[BatchPlan] = []
+    plan_batches = pipeline.plan_batches
+
+    def planned(*args: Any) -> BatchPlan:
+        plans.append(plan_batches(*args))
+        return plans[-1]
+
+    pipeline.plan_batches = planned
 
     original = pipeline._services
 

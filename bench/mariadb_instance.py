@@ -33,6 +33,10 @@ class MariaDbInstance:
     def params(self) -> dict[str, Any]:
         return {"host": "127.0.0.1", "port": self.port, "user": "root", "password": ""}
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
     def start(self, timeout: float = 120.0) -> MariaDbInstance:
         server = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")

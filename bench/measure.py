@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import time
 from pathlib import Path
 
 import psutil
@@ -50,3 +51,52 @@ def combined_rate(extract_per_s: float | None, process_per_s: float | None) -> f
     if not extract_per_s or not process_per_s:
         return None
     return 1 / (1 / extract_per_s + 1 / process_per_s)
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (``None`` if it is unknown or gone)."""
+    if pid is None:
+        return None
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return times.user + times.system
+
+
+def mysqld_pid() -> int | None:
+    """The pid of the machine's MariaDB/MySQL server, if one runs."""
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("mariadbd", "mysqld"):
+            return process.pid
+    return None
+
+
+_BUSY_FIELDS = ("user", "system", "nice", "irq", "softirq")
+
+
+class CpuMeter:
+    """CPU seconds spent over one span of time by named processes, by this process's children that
+    finished within it (the ``workers`` the span waited for), and by the whole machine."""
+
+    def __init__(self, parts: dict[str, int | None]) -> None:
+        self._parts = parts
+        self._before = {name: process_cpu_seconds(pid) for name, pid in parts.items()}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._children_before = children.ru_utime + children.ru_stime
+        self._machine_before = psutil.cpu_times()
+        self._started = time.perf_counter()
+
+    def stop(self) -> dict[str, float | None]:
+        """CPU seconds per part, ``workers`` and ``machine_busy``, and the span's ``wall`` seconds."""
+        wall = time.perf_counter() - self._started
+        seconds: dict[str, float | None] = {}
+        for name, pid in self._parts.items():
+            after, before = process_cpu_seconds(pid), self._before[name]
+            seconds[name] = None if after is None or before is None else after - before
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds["workers"] = children.ru_utime + children.ru_stime - self._children_before
+        machine = psutil.cpu_times()
+        seconds["machine_busy"] = sum(getattr(machine, f) - getattr(self._machine_before, f) for f in _BUSY_FIELDS)
+        seconds["wall"] = wall
+        return seconds

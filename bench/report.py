@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -421,6 +422,7 @@ def render_text(figures: dict[str, Any]) -> str:
         _s3_client_text(figures),
         _cpu_text(figures),
         _scaleout_text(figures),
+        _extraction_cpu_text(figures),
         _ledger_text(figures),
     ):
         if section:
@@ -665,3 +667,38 @@ def _design_rows(designs: dict[str, Any]) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+_EXTRACTION_PLACES = {"shared_defaults": "defaults", "big_pool": "big pool"}
+
+
+def _extraction_cpu_text(figures: dict[str, Any]) -> list[str]:
+    """Where each extraction run's CPU went: the worker, the Elasticsearch-compatible server, mysqld."""
+    designs = (figures.get("extraction") or {}).get("designs") or {}
+    rows = []
+    for place, runs in designs.items():
+        for design, run in (runs or {}).items():
+            if not isinstance(run, dict) or "extract" not in run:
+                continue
+            for label, result in (("bare PIT loop", run["pit_loop"]), (design, run["extract"])):
+                cpu = result.get("cpu_seconds")
+                if cpu:
+                    rows.append(f"  {_EXTRACTION_PLACES.get(place, place) + ', ' + label:<32} {cpu_split(cpu)}")
+    if not rows:
+        return []
+    cores = os.cpu_count() or 1
+    return [f"extraction, CPU seconds by process (machine: busy cores over the run, of {cores}):", *rows]
+
+
+def cpu_split(cpu: dict[str, float | None]) -> str:
+    wall = cpu.get("wall") or 0.0
+
+    def seconds(name: str) -> str:
+        value = cpu.get(name)
+        return "?" if value is None else f"{value:.1f}"
+
+    busy = (cpu.get("machine_busy") or 0.0) / wall if wall else 0.0
+    return (
+        f"{wall:5.1f}s wall: worker {seconds('workers')} · ES server {seconds('es_server')} · "
+        f"mysqld {seconds('mysqld')}; machine {busy:.2f} busy"
+    )

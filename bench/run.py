@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from bench import dashboard_queries
 from bench.data import seed_all
 from bench.environment import REPO
+from bench.measure import CpuMeter, mysqld_pid
 from bench.profiles import FULL, QUICK, Profile
-from bench.report import RESULTS, derive, ledger_cost_ratio, render_text
+from bench.report import RESULTS, cpu_split, derive, ledger_cost_ratio, render_text
 from bench.s3_candidates import CANDIDATES
 from bench.stack import (
     BUCKET,
@@ -202,7 +203,7 @@ def main(argv: list[str], workdir: Path) -> int:
         if "ledger" in phases:
             raw["ledger"] = _guard(raw, "ledger", lambda: _ledger(bench, es.url, s3.url))
         if "extraction" in phases:
-            raw["extraction"] = _guard(raw, "extraction", lambda: _extraction(bench, es.url, s3.url, database, config))
+            raw["extraction"] = _guard(raw, "extraction", lambda: _extraction(bench, es, s3.url, database, config))
         if "dashboard" in phases:
             raw["dashboard"] = _guard(raw, "dashboard", lambda: _dashboard(bench, database))
     finally:
@@ -403,35 +404,12 @@ def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, c
     return result
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    import psutil
-
-    if pid is None:
-        return None
-    try:
-        times = psutil.Process(pid).cpu_times()
-    except psutil.Error:
-        return None
-    return times.user + times.system
-
-
-def _mysqld_pid() -> int | None:
-    import psutil
-
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] in ("mariadbd", "mysqld"):
-            return process.pid
-    return None
-
-
 def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     """N worker processes (N mapped-task slots) process one window's batches at once, for each N."""
-    import psutil
-
     profile = bench.profile
     day = profile.scaling_days[1]
     size = profile.scaling_sizes[1]
-    parts = {"es_server": es.pid, "s3_server": s3.server.pid, "s3_proxy": os.getpid(), "mysqld": _mysqld_pid()}
+    parts = {"es_server": es.pid, "s3_server": s3.server.pid, "s3_proxy": os.getpid(), "mysqld": mysqld_pid()}
     # The window keeps the batches of its first export (reprocess only resets the messages'
     # status), so each worker takes every N-th batch, as free mapped-task slots would.
     env: dict[str, str] = {}
@@ -442,20 +420,12 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
         batch_ids = extracted["batch_ids"]
         shares = [batch_ids[i::workers] for i in range(workers)]
         bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages)")
-        cpu_before = {name: _cpu_seconds(pid) for name, pid in parts.items()}
-        machine_before = psutil.cpu_times()
-        started = time.perf_counter()
+        meter = CpuMeter(parts)
         spawned = [bench.spawn("process_batches", {"batch_ids": share, "run_id": run_id}) for share in shares if share]
         results = [bench.collect(worker) for worker in spawned]
-        wall = time.perf_counter() - started
-        machine_after = psutil.cpu_times()
-        busy = sum(
-            getattr(machine_after, f) - getattr(machine_before, f) for f in ("user", "system", "nice", "irq", "softirq")
-        )
-        cores: dict[str, float | None] = {}
-        for name, pid in parts.items():
-            after, before = _cpu_seconds(pid), cpu_before[name]
-            cores[name] = None if after is None or before is None else (after - before) / wall
+        cpu = meter.stop()
+        wall, busy = cpu["wall"] or 0.0, cpu["machine_busy"] or 0.0
+        cores = {name: None if cpu[name] is None else cpu[name] / wall for name in parts}
         workers_cpu = sum(r["process_cpu_seconds"] for r in results)
         completed = sum(r["completed"] for r in results)
         processing_wall = max(r["finished_at"] for r in results) - min(r["started_at"] for r in results)
@@ -588,19 +558,20 @@ EXTRACTION_DESIGNS = ("product", "direct")
 
 
 def _extraction(
-    bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase, config: ExportConfig
+    bench: Bench, es: EsProcess, s3_url: str, database: MySqlDatabase, config: ExportConfig
 ) -> dict[str, Any]:
     """Each design into an empty ledger of its own, each right after a bare loop of its own: on a
     shared machine the load drifts, so every ratio compares two runs made one after the other."""
     profile = bench.profile
+    es_url = es.url
     page_size = config.elasticsearch.page_size
     bench.say(f"extraction: {profile.extraction_ids:,} ids; designs {', '.join(bench.extraction_designs)} side by side")
     runs: dict[str, Any] = {}
     for design in bench.extraction_designs:
         ledger = connection_environment(es_url, s3_url, database.sibling(f"extraction_{design}"))
-        runs[design] = _extraction_pair(bench, es_url, config, design, ledger["AIRFLOW_CONN_MYSQL_DEFAULT"])
+        runs[design] = _extraction_pair(bench, es, config, design, ledger["AIRFLOW_CONN_MYSQL_DEFAULT"], mysqld_pid())
         bench.say(f"  {_extraction_line(runs[design])} (shared MariaDB, defaults)")
-    pooled = _guard_dict(lambda: _extraction_big_pool(bench, es_url, s3_url, config))
+    pooled = _guard_dict(lambda: _extraction_big_pool(bench, es, s3_url, config))
     product = runs["product"]
     return {
         "pipeline": product["extract"],
@@ -611,10 +582,16 @@ def _extraction(
     }
 
 
-def _extraction_pair(bench: Bench, es_url: str, config: ExportConfig, design: str, mysql_conn: str) -> dict[str, Any]:
-    """A bare PIT loop, then ``pipeline.extract`` of the same window with ``design``."""
+def _extraction_pair(
+    bench: Bench, es: EsProcess, config: ExportConfig, design: str, mysql_conn: str, mysqld: int | None
+) -> dict[str, Any]:
+    """A bare PIT loop, then ``pipeline.extract`` of the same window with ``design``; with the CPU
+    seconds each spent in the worker, the Elasticsearch-compatible server, mysqld and the machine."""
     es_cfg = config.elasticsearch
+    es_url = es.url
     profile = bench.profile
+    parts = {"es_server": es.pid, "mysqld": mysqld}
+    meter = CpuMeter(parts)
     bare = bench.worker(
         "pit_loop",
         {
@@ -625,11 +602,14 @@ def _extraction_pair(bench: Bench, es_url: str, config: ExportConfig, design: st
             "page_size": es_cfg.page_size,
         },
     )
+    bare["cpu_seconds"] = meter.stop()
+    meter = CpuMeter(parts)
     extract = bench.worker(
         "extract",
         {"day": profile.extraction_day.isoformat(), "design": design},
         env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn},
     )
+    extract["cpu_seconds"] = meter.stop()
     if extract["ids"] != bare["ids"]:
         raise WorkerError(f"extract ({design}) tracked {extract['ids']:,} ids, the bare loop read {bare['ids']:,}")
     extract["pit_loop_seconds"] = bare["seconds"]
@@ -644,6 +624,8 @@ def _extraction_line(run: dict[str, Any]) -> str:
         f"peak RSS {extract['peak_rss_mb']:.0f} MB, load {extract['load_average_1m']['before']:.1f}"
         f"-{extract['load_average_1m']['after']:.1f}"
         + "".join(f"; {line}" for line in extract.get("pipeline_log", []) if "tracked in" in line)
+        + f"\n    CPU of the bare loop {cpu_split(bare['cpu_seconds'])}"
+        + f"\n    CPU of {extract['design']} {cpu_split(extract['cpu_seconds'])}"
     )
 
 
@@ -655,7 +637,7 @@ def _guard_dict(work: Any) -> dict[str, Any]:
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
 
 
-def _extraction_big_pool(bench: Bench, es_url: str, s3_url: str, config: ExportConfig) -> dict[str, Any]:
+def _extraction_big_pool(bench: Bench, es: EsProcess, s3_url: str, config: ExportConfig) -> dict[str, Any]:
     """Each design against a private MariaDB whose buffer pool holds the ledger."""
     from bench.mariadb_instance import MariaDbInstance
 
@@ -668,9 +650,9 @@ def _extraction_big_pool(bench: Bench, es_url: str, s3_url: str, config: ExportC
         for design in bench.extraction_designs:
             name = f"ledger_{design}"
             instance.create_database(name)
-            conn = json.loads(connection_environment(es_url, s3_url, name)["AIRFLOW_CONN_MYSQL_DEFAULT"])
+            conn = json.loads(connection_environment(es.url, s3_url, name)["AIRFLOW_CONN_MYSQL_DEFAULT"])
             conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
-            runs[design] = _extraction_pair(bench, es_url, config, design, json.dumps(conn))
+            runs[design] = _extraction_pair(bench, es, config, design, json.dumps(conn), instance.pid)
             runs[design]["extract"]["mysql"] = instance.settings()
             bench.say(f"  {_extraction_line(runs[design])} (buffer pool holds it)")
     finally:

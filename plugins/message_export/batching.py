@@ -15,10 +15,12 @@ class BatchPlan:
     batch_count: int
 
     def batch_number(self, position: int) -> int:
-        """Return the 0-based batch of the message at ``position`` in extraction order.
+        """Return the 0-based batch of the message at ``position`` in the window's order.
 
-        Messages beyond the planned total (documents indexed after the count) join the last batch,
-        so the number of mapped tasks never exceeds the plan.
+        The ledger orders a window by message id (``include/sql/track_staged_ids.sql`` computes
+        this same number from each id's rank). Messages beyond the planned total (documents
+        indexed after the count) join the last batch, so the number of mapped tasks never exceeds
+        the plan.
         """
         if position < 0:
             raise ValueError(f"position must be >= 0, got {position}")

@@ -218,18 +218,20 @@ def extract(window: Mapping[str, Any]) -> list[int]:
     )
     # the next page is read from Elasticsearch while this one is written to MySQL
     for page in read_ahead(pages, depth=2):
-        rows = []
-        for message_id in page:
-            rows.append((position, message_id, batch_ids[plan.batch_number(position)]))
-            position += 1
-        tracking.stage_ids(job.job_id, rows)
+        tracking.stage_ids(job.job_id, position, page)
+        position += len(page)
         if position >= next_report:
             log.info(
                 "extracted %d / %d ids (%.0f ids/s)", position, total, position / max(time.monotonic() - started, 1e-6)
             )
             next_report += 100_000
     streamed = time.monotonic() - started
-    tracking.track_staged(job)
+    if position and not plan.batch_count:
+        # the count found nothing but ids arrived since: plan batches for what arrived
+        plan = plan_batches(position, config.batch_size, config.max_batches)
+        batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
+        log.info("%d ids arrived after a count of 0: %d batches planned for them", position, plan.batch_count)
+    tracking.track_staged(job, plan)
     log.info("%d ids read in %.1fs; tracked in %.1fs", position, streamed, time.monotonic() - started - streamed)
     if window.get("reprocess"):
         reset = tracking.reset_for_reprocess(job.job_id)

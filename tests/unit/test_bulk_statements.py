@@ -8,7 +8,7 @@ from MySQLdb.cursors import RE_INSERT_VALUES
 
 from message_export.resources import load_sql
 
-BULK_STATEMENTS = ("track_messages", "record_results", "ensure_batch", "stage_ids")
+BULK_STATEMENTS = ("track_messages", "record_results", "ensure_batch")
 
 
 @pytest.mark.parametrize("name", BULK_STATEMENTS)

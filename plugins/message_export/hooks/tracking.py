@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 from airflow.providers.mysql.hooks.mysql import MySqlHook
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from message_export.batching import BatchPlan
 from message_export.ledger_reads import (
     BatchRecord,
     DayRecord,
@@ -350,22 +352,31 @@ class MessageTrackingHook(MySqlHook):
 
         self._run(work)
 
-    def stage_ids(self, job_id: int, rows: Sequence[tuple[int, str, int]]) -> None:
-        """Append ``(position, message_id, batch_id)`` rows to the job's staging table."""
+    def stage_ids(self, job_id: int, first_position: int, message_ids: Sequence[str]) -> None:
+        """Append ``message_ids`` at positions ``first_position``, ``first_position + 1``, ... to the
+        job's staging table, one statement per ``INSERT_CHUNK`` ids."""
         sql = self._staging_sql("stage_ids", job_id)
-        params = [(position, _id_bytes(mid), batch_id) for position, mid, batch_id in rows]
-        for start in range(0, len(params), INSERT_CHUNK):
-            chunk = params[start : start + INSERT_CHUNK]
-            self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
+        for start in range(0, len(message_ids), INSERT_CHUNK):
+            page = json.dumps([_id_bytes(mid).hex() for mid in message_ids[start : start + INSERT_CHUNK]])
+            params = {"first_position": first_position + start, "ids": page}
+            self._run(lambda cursor, params=params: cursor.execute(sql, params))
 
-    def track_staged(self, job: Job) -> int:
-        """Track the job's staged ids as pending (already tracked ids untouched); drop the staging table.
+    def track_staged(self, job: Job, plan: BatchPlan) -> int:
+        """Track the job's staged ids as pending, cut into ``plan``'s batches in message_id order
+        (already tracked ids untouched); drop the staging table.
 
         :return: rows the statement reported (inserted ids count once, existing ones not at all).
         """
-        track = self._staging_sql("track_staged_ids", job.job_id)
-        params = {"job_id": job.job_id, "start_date": _naive_utc(job.window.start)}
-        tracked = self._run(lambda cursor: cursor.execute(track, params))
+        tracked = 0
+        if plan.batch_count:  # a plan without batches is an empty window's: nothing was staged
+            track = self._staging_sql("track_staged_ids", job.job_id)
+            params = {
+                "job_id": job.job_id,
+                "start_date": _naive_utc(job.window.start),
+                "batch_size": plan.batch_size,
+                "last_batch": plan.batch_count - 1,
+            }
+            tracked = self._run(lambda cursor: cursor.execute(track, params))
         self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
         return int(tracked)
 
