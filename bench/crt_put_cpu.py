@@ -11,10 +11,11 @@ Variants, each in its own worker process (process CPU time then counts its own t
 CRT's native event-loop threads included), driven round by round in alternation so a busy machine
 weighs on all alike:
 
-- ``product``: ``MessageArchiveHook.put_objects`` as the export calls it, no ``awscrt`` importable;
-- ``product-no-expect``: the same with botocore's ``add_expect_header`` handler unregistered from the
-  client's events, so PUTs go without ``Expect: 100-continue`` (one wait for the interim response
-  fewer per PUT);
+- ``product``: ``MessageArchiveHook.put_objects`` as the export calls it, no ``awscrt`` importable
+  (its client asks for ``100 Continue`` only before bodies of 2 MiB or more);
+- ``product-expect-always``: the same with botocore's ``add_expect_header`` handler registered back,
+  so every PUT carries ``Expect: 100-continue`` and waits for the interim response, as botocore does
+  by default (the product before it stopped: the difference is what that change saves);
 - ``aiobotocore``: the hook's own async client (``get_async_conn``: aiobotocore, the hook's Config,
   connection and user agent) on an asyncio loop in the worker, 32 ``put_object`` calls at a time,
   same extra args and checksum; ``aiobotocore-no-expect``: the same without ``Expect``;
@@ -30,10 +31,13 @@ The CRT variants sign with credentials bridged from the hook's own boto3 session
 connection) through a delegate provider, as an implementation in the hook would.
 
 Every variant builds the ``ArchiveObject`` (the SHA-256 the ledger keeps) and keeps 32 PUTs in
-flight. All go through the latency proxy (15 ms + up to 10 ms) to the in-memory S3 server. After
-the timed rounds the objects are checked (count, body, metadata, content type, encryption) and
-each variant meets injected faults, one PUT each: a corrupted body, 503 SlowDown, 500, 403, a lost
-response, a dropped connection, a response stalled 12 s. ``--no-faults`` skips them.
+flight. All go through the latency proxy (15 ms + up to 10 ms) to the in-memory S3 server. After the
+timed rounds, 100 more PUTs of each variant have their Python function calls counted, the figure a
+busy machine does not change (native code is not counted, which flatters the CRT variants, nor are
+calls in threads started before the count: the asyncio executor's, which read aiohttp's bodies).
+Then the objects are checked (count, body, metadata, content type, encryption) and each variant
+meets injected faults, one PUT each: a corrupted body, 503 SlowDown, 500, 403, a lost response, a
+dropped connection, a response stalled 12 s. ``--no-faults`` skips them.
 
 Not part of ``make bench``: ``awscrt`` is not a dependency of the project.
 """
@@ -52,6 +56,7 @@ import tempfile
 import threading
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +72,7 @@ CONTENT_TYPE = "application/json; charset=utf-8"
 SSE = "AES256"
 VARIANTS = (
     "product",
-    "product-no-expect",
+    "product-expect-always",
     "aiobotocore",
     "aiobotocore-no-expect",
     "product+awscrt",
@@ -77,7 +82,7 @@ VARIANTS = (
 )
 NEEDS_CRT = ("product+awscrt", "s3transfer-crt", "awscrt-direct")
 NEEDS_AIO = ("aiobotocore", "aiobotocore-no-expect")
-WITHOUT_EXPECT = ("product-no-expect", "aiobotocore-no-expect")
+CALL_COUNT_PUTS = 100  # PUTs of each variant whose Python function calls are counted
 RETRYING = tuple(name for name in VARIANTS if name != "hand-built-python")  # meet the fault checks
 
 
@@ -97,13 +102,15 @@ def send_no_expect(client: Any) -> None:
 
 
 class ProductPutter:
-    def __init__(self, url: str, concurrency: int, expect: bool = True) -> None:
+    def __init__(self, url: str, concurrency: int, expect_always: bool = False) -> None:
+        from botocore.handlers import add_expect_header
+
         from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
 
         self._object = ArchiveObject
         self._hook = MessageArchiveHook(CONN_ID, max_concurrency=concurrency)
-        if not expect:
-            send_no_expect(self._hook.get_conn())
+        if expect_always:
+            self._hook.get_conn().meta.events.register("before-call.s3", add_expect_header)
 
     def put(self, keys: list[str], body: bytes) -> list[str | None]:
         results = self._hook.put_objects(BUCKET, [self._object(key, body) for key in keys], METADATA)
@@ -287,7 +294,6 @@ class HandBuiltPythonPutter:
     saving comes from skipping botocore's per-call work rather than from native code."""
 
     def __init__(self, url: str, concurrency: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
         from urllib.parse import quote
 
         import urllib3
@@ -309,7 +315,7 @@ class HandBuiltPythonPutter:
             timeout=urllib3.Timeout(connect=10, read=60),
             retries=False,
         )
-        self._threads = ThreadPoolExecutor(max_workers=concurrency)
+        self._concurrency = concurrency
         self._fixed = {
             "Content-Type": CONTENT_TYPE,
             "x-amz-server-side-encryption": SSE,
@@ -328,7 +334,11 @@ class HandBuiltPythonPutter:
         return None if response.status == 200 else f"S3 {response.status}: {response.data[:120]!r}"
 
     def put(self, keys: list[str], body: bytes) -> list[str | None]:
-        return list(self._threads.map(self._put_one, [self._object(key, body) for key in keys]))
+        from concurrent.futures import ThreadPoolExecutor
+
+        # a pool per call, as the product's: the threads start inside the call, where calls are counted
+        with ThreadPoolExecutor(max_workers=self._concurrency) as threads:
+            return list(threads.map(self._put_one, [self._object(key, body) for key in keys]))
 
 
 class AiobotocorePutter:
@@ -392,7 +402,7 @@ class AiobotocorePutter:
 
 PUTTERS = {
     "product": ProductPutter,
-    "product-no-expect": lambda url, concurrency: ProductPutter(url, concurrency, expect=False),
+    "product-expect-always": lambda url, concurrency: ProductPutter(url, concurrency, expect_always=True),
     "aiobotocore": AiobotocorePutter,
     "aiobotocore-no-expect": lambda url, concurrency: AiobotocorePutter(url, concurrency, expect=False),
     "product+awscrt": ProductPutter,
@@ -402,8 +412,31 @@ PUTTERS = {
 }
 
 
+def python_calls(work: Any) -> int:
+    """Python function calls ``work()`` makes in this thread and in the threads it starts (the CPU
+    a busy machine does not change); native code, the CRT's included, is not counted."""
+    calls = 0
+    lock = threading.Lock()
+
+    def count(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event == "call":
+            with lock:
+                calls += 1
+
+    threading.setprofile(count)
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+    return calls
+
+
 def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:
-    """Serve one JSON command a line on stdin: ``{"keys": [...]}`` -> CPU, wall time and errors."""
+    """Serve one JSON command a line on stdin: ``{"keys": [...]}`` -> CPU, wall time and errors;
+    ``{"count_calls": [...]}`` -> the Python function calls made putting those keys."""
     out = os.fdopen(os.dup(1), "w")  # replies only: whatever else prints goes to stderr
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -417,6 +450,11 @@ def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:
         command = json.loads(line)
         if command.get("quit"):
             break
+        if "count_calls" in command:
+            calls = python_calls(partial(putter.put, command["count_calls"], body))
+            out.write(json.dumps({"python_calls": calls}) + "\n")
+            out.flush()
+            continue
         started, cpu_started = time.perf_counter(), time.process_time()
         errors = putter.put(command["keys"], body)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -457,8 +495,11 @@ class Worker:
         )
 
     def put(self, keys: list[str]) -> dict[str, Any]:
+        return self.send({"keys": keys})
+
+    def send(self, command: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps({"keys": keys}) + "\n")
+        self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
@@ -601,6 +642,10 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                     f"{1000 * reply['cpu'] / per_round:.2f} ms/PUT, {per_round / reply['wall']:.0f} PUT/s"
                 )
             loads.append(psutil.getloadavg()[0])
+        calls = {  # after the timed rounds: counting slows the worker down
+            name: work.send({"count_calls": [f"crt/{run}/{name}/calls/{n:06d}.json" for n in range(CALL_COUNT_PUTS)]})
+            for name, work in workers.items()
+        }
         stack.set_latency(None)
         body = body_of(args.body_bytes)
         report = {
@@ -620,13 +665,14 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             report["variants"][name] = {
                 "cpu_ms_per_put": 1000 * figures["cpu"] / figures["puts"],
                 "cpu_vs_product": figures["cpu"] / figures["puts"] / product_cpu if product_cpu else None,
+                "python_calls_per_put": calls[name]["python_calls"] / CALL_COUNT_PUTS,
                 "put_per_s": figures["puts"] / figures["wall"],
                 "puts": figures["puts"],
                 "failed": figures["failed"],
                 "errors": figures["errors"][:3],
                 "rounds": figures["rounds"],
                 "worker_peak_rss_mb": round(figures["peak_rss_mb"]),
-                "verify_problems": verify(direct, f"crt/{run}/{name}/", figures["puts"], body),
+                "verify_problems": verify(direct, f"crt/{run}/{name}/", figures["puts"] + CALL_COUNT_PUTS, body),
             }
         if args.faults:
             for name, work in workers.items():
