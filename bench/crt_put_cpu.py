@@ -1,14 +1,24 @@
-"""CPU per archive PUT: the product's botocore client next to the AWS Common Runtime (``awscrt``).
+"""CPU per archive PUT: the product's botocore client next to lighter ways of sending the same PUT.
 
-``python -m bench.crt_put_cpu --crt-site DIR`` where ``DIR`` holds ``awscrt`` installed apart from the
-project's venv (``pip install --target DIR awscrt==0.36.0``, the version botocore's ``crt`` extra pins),
-so the venv, and botocore's behaviour for everyone else, stay as they are.
+``python -m bench.crt_put_cpu [--crt-site DIR] [--aio-site DIR]``. ``--crt-site`` names a directory
+holding ``awscrt`` installed apart from the project's venv (``pip install --target DIR awscrt==0.36.0``,
+the version botocore's ``crt`` extra pins), ``--aio-site`` one holding aiobotocore (``pip install
+--target DIR --no-deps aiobotocore==3.9.0 aioitertools==0.13.0``, the versions of the MWAA constraints;
+aiohttp, wrapt and the rest are in the venv), so the venv, and botocore's behaviour for everyone
+else, stay as they are. Variants needing a directory that was not given are skipped.
 
 Variants, each in its own worker process (process CPU time then counts its own threads only, the
 CRT's native event-loop threads included), driven round by round in alternation so a busy machine
 weighs on all alike:
 
-- ``product``: ``MessageArchiveHook.put_objects`` as the export calls it, no ``awscrt`` importable;
+- ``product``: ``MessageArchiveHook.put_objects`` as the export calls it, no ``awscrt`` importable
+  (its client asks for ``100 Continue`` only before bodies of 2 MiB or more);
+- ``product-expect-always``: the same with botocore's ``add_expect_header`` handler registered back,
+  so every PUT carries ``Expect: 100-continue`` and waits for the interim response, as botocore does
+  by default (the product before it stopped: the difference is what that change saves);
+- ``aiobotocore``: the hook's own async client (``get_async_conn``: aiobotocore, the hook's Config,
+  connection and user agent) on an asyncio loop in the worker, 32 ``put_object`` calls at a time,
+  same extra args and checksum; ``aiobotocore-no-expect``: the same without ``Expect``;
 - ``product+awscrt``: the same code with ``awscrt`` importable (botocore then signs SigV4 with the CRT);
 - ``s3transfer-crt``: s3transfer's ``CRTTransferManager`` (boto3's ``preferred_transfer_client='crt'``)
   uploading the same bodies with the same extra args and the precomputed ``ChecksumSHA256``;
@@ -21,10 +31,13 @@ The CRT variants sign with credentials bridged from the hook's own boto3 session
 connection) through a delegate provider, as an implementation in the hook would.
 
 Every variant builds the ``ArchiveObject`` (the SHA-256 the ledger keeps) and keeps 32 PUTs in
-flight. All go through the latency proxy (15 ms + up to 10 ms) to the in-memory S3 server. After
-the timed rounds the objects are checked (count, body, metadata, content type, encryption) and
-each variant meets injected faults, one PUT each: a corrupted body, 503 SlowDown, 500, 403, a lost
-response, a dropped connection, a response stalled 12 s. ``--no-faults`` skips them.
+flight. All go through the latency proxy (15 ms + up to 10 ms) to the in-memory S3 server. After the
+timed rounds, 100 more PUTs of each variant have their Python function calls counted, the figure a
+busy machine does not change (native code is not counted, which flatters the CRT variants, nor are
+calls in threads started before the count: the asyncio executor's, which read aiohttp's bodies).
+Then the objects are checked (count, body, metadata, content type, encryption) and each variant
+meets injected faults, one PUT each: a corrupted body, 503 SlowDown, 500, 403, a lost response, a
+dropped connection, a response stalled 12 s. ``--no-faults`` skips them.
 
 Not part of ``make bench``: ``awscrt`` is not a dependency of the project.
 """
@@ -43,6 +56,7 @@ import tempfile
 import threading
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +70,20 @@ CREDENTIALS = ("test", "test")
 METADATA = {"job-id": "1", "batch": "0", "dag-run-id": "bench", "exported-at": "2024-10-02T00:00:00+00:00"}
 CONTENT_TYPE = "application/json; charset=utf-8"
 SSE = "AES256"
-VARIANTS = ("product", "product+awscrt", "s3transfer-crt", "awscrt-direct", "hand-built-python")
-WITHOUT_CRT = ("product", "hand-built-python")
-RETRYING = ("product", "product+awscrt", "s3transfer-crt", "awscrt-direct")  # meet the fault checks
+VARIANTS = (
+    "product",
+    "product-expect-always",
+    "aiobotocore",
+    "aiobotocore-no-expect",
+    "product+awscrt",
+    "s3transfer-crt",
+    "awscrt-direct",
+    "hand-built-python",
+)
+NEEDS_CRT = ("product+awscrt", "s3transfer-crt", "awscrt-direct")
+NEEDS_AIO = ("aiobotocore", "aiobotocore-no-expect")
+CALL_COUNT_PUTS = 100  # PUTs of each variant whose Python function calls are counted
+RETRYING = tuple(name for name in VARIANTS if name != "hand-built-python")  # meet the fault checks
 
 
 def body_of(size: int) -> bytes:
@@ -68,12 +93,24 @@ def body_of(size: int) -> bytes:
 # --- workers -----------------------------------------------------------------------------------
 
 
+def send_no_expect(client: Any) -> None:
+    """Unregister botocore's ``Expect: 100-continue`` handler from ``client`` (it is registered for
+    every S3 operation, under ``before-call.s3``)."""
+    from botocore.handlers import add_expect_header
+
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+
+
 class ProductPutter:
-    def __init__(self, url: str, concurrency: int) -> None:
+    def __init__(self, url: str, concurrency: int, expect_always: bool = False) -> None:
+        from botocore.handlers import add_expect_header
+
         from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
 
         self._object = ArchiveObject
         self._hook = MessageArchiveHook(CONN_ID, max_concurrency=concurrency)
+        if expect_always:
+            self._hook.get_conn().meta.events.register("before-call.s3", add_expect_header)
 
     def put(self, keys: list[str], body: bytes) -> list[str | None]:
         results = self._hook.put_objects(BUCKET, [self._object(key, body) for key in keys], METADATA)
@@ -257,7 +294,6 @@ class HandBuiltPythonPutter:
     saving comes from skipping botocore's per-call work rather than from native code."""
 
     def __init__(self, url: str, concurrency: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
         from urllib.parse import quote
 
         import urllib3
@@ -279,7 +315,7 @@ class HandBuiltPythonPutter:
             timeout=urllib3.Timeout(connect=10, read=60),
             retries=False,
         )
-        self._threads = ThreadPoolExecutor(max_workers=concurrency)
+        self._concurrency = concurrency
         self._fixed = {
             "Content-Type": CONTENT_TYPE,
             "x-amz-server-side-encryption": SSE,
@@ -298,11 +334,77 @@ class HandBuiltPythonPutter:
         return None if response.status == 200 else f"S3 {response.status}: {response.data[:120]!r}"
 
     def put(self, keys: list[str], body: bytes) -> list[str | None]:
-        return list(self._threads.map(self._put_one, [self._object(key, body) for key in keys]))
+        from concurrent.futures import ThreadPoolExecutor
+
+        # a pool per call, as the product's: the threads start inside the call, where calls are counted
+        with ThreadPoolExecutor(max_workers=self._concurrency) as threads:
+            return list(threads.map(self._put_one, [self._object(key, body) for key in keys]))
+
+
+class AiobotocorePutter:
+    """The hook's own aiobotocore client (the amazon provider's ``get_async_conn``, as its deferrable
+    operators use it: same connection, endpoint, credentials, Config and user agent), driven by one
+    asyncio loop in this process; as many ``put_object`` calls in flight as the product's threads."""
+
+    def __init__(self, url: str, concurrency: int, expect: bool = True) -> None:
+        import asyncio
+
+        from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
+
+        self._object = ArchiveObject
+        self._hook = MessageArchiveHook(CONN_ID, max_concurrency=concurrency)
+        self._concurrency = concurrency
+        self._loop = asyncio.new_event_loop()
+        self._client = self._loop.run_until_complete(self._open(expect))
+
+    async def _open(self, expect: bool) -> Any:
+        creator = await self._hook.get_async_conn()
+        self._creator = creator
+        client = await creator.__aenter__()
+        if not expect:
+            send_no_expect(client)
+        return client
+
+    async def _put_all(self, objects: list[Any]) -> list[str | None]:
+        import asyncio
+
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from message_export.hooks.archive import _client_error_text
+
+        slots = asyncio.Semaphore(self._concurrency)
+        extra = {**self._hook._put_args, "Metadata": dict(METADATA)}
+
+        async def put(obj: Any) -> str | None:
+            async with slots:
+                try:
+                    await self._client.put_object(
+                        Bucket=BUCKET,
+                        Key=obj.key,
+                        Body=obj.body,
+                        ChecksumAlgorithm="SHA256",
+                        ChecksumSHA256=base64.b64encode(obj.sha256).decode("ascii"),
+                        **extra,
+                    )
+                except (ClientError, BotoCoreError) as error:
+                    return _client_error_text(error)
+                return None
+
+        return list(await asyncio.gather(*(put(obj) for obj in objects)))
+
+    def put(self, keys: list[str], body: bytes) -> list[str | None]:
+        return self._loop.run_until_complete(self._put_all([self._object(key, body) for key in keys]))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._creator.__aexit__(None, None, None))
+        self._loop.close()
 
 
 PUTTERS = {
     "product": ProductPutter,
+    "product-expect-always": lambda url, concurrency: ProductPutter(url, concurrency, expect_always=True),
+    "aiobotocore": AiobotocorePutter,
+    "aiobotocore-no-expect": lambda url, concurrency: AiobotocorePutter(url, concurrency, expect=False),
     "product+awscrt": ProductPutter,
     "s3transfer-crt": S3TransferCrtPutter,
     "awscrt-direct": AwsCrtDirectPutter,
@@ -310,8 +412,31 @@ PUTTERS = {
 }
 
 
+def python_calls(work: Any) -> int:
+    """Python function calls ``work()`` makes in this thread and in the threads it starts (the CPU
+    a busy machine does not change); native code, the CRT's included, is not counted."""
+    calls = 0
+    lock = threading.Lock()
+
+    def count(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event == "call":
+            with lock:
+                calls += 1
+
+    threading.setprofile(count)
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+    return calls
+
+
 def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:
-    """Serve one JSON command a line on stdin: ``{"keys": [...]}`` -> CPU, wall time and errors."""
+    """Serve one JSON command a line on stdin: ``{"keys": [...]}`` -> CPU, wall time and errors;
+    ``{"count_calls": [...]}`` -> the Python function calls made putting those keys."""
     out = os.fdopen(os.dup(1), "w")  # replies only: whatever else prints goes to stderr
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -325,6 +450,11 @@ def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:
         command = json.loads(line)
         if command.get("quit"):
             break
+        if "count_calls" in command:
+            calls = python_calls(partial(putter.put, command["count_calls"], body))
+            out.write(json.dumps({"python_calls": calls}) + "\n")
+            out.flush()
+            continue
         started, cpu_started = time.perf_counter(), time.process_time()
         errors = putter.put(command["keys"], body)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -332,6 +462,8 @@ def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:
         reply = {"cpu": cpu, "wall": wall, "failed": len(failed), "errors": failed[:3], "peak_rss_mb": peak_rss_mb()}
         out.write(json.dumps(reply) + "\n")
         out.flush()
+    if close := getattr(putter, "close", None):
+        close()
 
 
 # --- orchestrator ------------------------------------------------------------------------------
@@ -344,8 +476,10 @@ class Worker:
         env = {**os.environ, **airflow_environment(home)}
         env[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(aws_connection(url, *CREDENTIALS))
         paths = [str(PLUGINS), str(REPO), str(home)]
-        if variant not in WITHOUT_CRT:
+        if variant in NEEDS_CRT:
             paths.append(args.crt_site)
+        if variant in NEEDS_AIO:
+            paths.append(args.aio_site)
         env["PYTHONPATH"] = os.pathsep.join(paths)
         self.variant = variant
         self.process = subprocess.Popen(
@@ -361,8 +495,11 @@ class Worker:
         )
 
     def put(self, keys: list[str]) -> dict[str, Any]:
+        return self.send({"keys": keys})
+
+    def send(self, command: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps({"keys": keys}) + "\n")
+        self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
@@ -505,6 +642,10 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                     f"{1000 * reply['cpu'] / per_round:.2f} ms/PUT, {per_round / reply['wall']:.0f} PUT/s"
                 )
             loads.append(psutil.getloadavg()[0])
+        calls = {  # after the timed rounds: counting slows the worker down
+            name: work.send({"count_calls": [f"crt/{run}/{name}/calls/{n:06d}.json" for n in range(CALL_COUNT_PUTS)]})
+            for name, work in workers.items()
+        }
         stack.set_latency(None)
         body = body_of(args.body_bytes)
         report = {
@@ -519,16 +660,19 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             },
             "variants": {},
         }
+        product_cpu = totals["product"]["cpu"] / totals["product"]["puts"] if "product" in totals else None
         for name, figures in totals.items():
             report["variants"][name] = {
                 "cpu_ms_per_put": 1000 * figures["cpu"] / figures["puts"],
+                "cpu_vs_product": figures["cpu"] / figures["puts"] / product_cpu if product_cpu else None,
+                "python_calls_per_put": calls[name]["python_calls"] / CALL_COUNT_PUTS,
                 "put_per_s": figures["puts"] / figures["wall"],
                 "puts": figures["puts"],
                 "failed": figures["failed"],
                 "errors": figures["errors"][:3],
                 "rounds": figures["rounds"],
                 "worker_peak_rss_mb": round(figures["peak_rss_mb"]),
-                "verify_problems": verify(direct, f"crt/{run}/{name}/", figures["puts"], body),
+                "verify_problems": verify(direct, f"crt/{run}/{name}/", figures["puts"] + CALL_COUNT_PUTS, body),
             }
         if args.faults:
             for name, work in workers.items():
@@ -544,14 +688,17 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--crt-site", default="/tmp/crt-site", help="directory holding awscrt (pip --target)")
+    parser.add_argument("--crt-site", help="directory holding awscrt (pip --target); without it no CRT variant runs")
+    parser.add_argument(
+        "--aio-site", help="directory holding aiobotocore (pip --target); without it no aiobotocore variant runs"
+    )
     parser.add_argument("--puts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--body-bytes", type=int, default=3783)
     parser.add_argument("--latency-ms", type=float, default=15.0)
     parser.add_argument("--jitter-ms", type=float, default=10.0)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, help="default: every variant that can run")
     parser.add_argument("--no-faults", dest="faults", action="store_false")
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -559,6 +706,14 @@ def main() -> None:
     if args.worker:
         worker(args.worker, args.url, args.concurrency, args.body_bytes)
         return
+    missing = {name: "--crt-site" for name in NEEDS_CRT if not args.crt_site}
+    missing.update({name: "--aio-site" for name in NEEDS_AIO if not args.aio_site})
+    if args.variants is None:
+        args.variants = [name for name in VARIANTS if name not in missing]
+        if missing:
+            print(f"skipped (their directory was not given): {', '.join(missing)}", file=sys.stderr)
+    elif wanted := [f"{name} needs {missing[name]}" for name in args.variants if name in missing]:
+        parser.error("; ".join(wanted))
     print(json.dumps(orchestrate(args), indent=2))
 
 

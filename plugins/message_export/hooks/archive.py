@@ -20,6 +20,8 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.handlers import add_expect_header
+from botocore.utils import determine_content_length
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,27 @@ def _client_error_text(error: Exception) -> str:
 # appends its Airflow/provider/caller fields) instead of the one botocore rebuilds for every request from
 # a dozen sanitised components: that rebuild was ~15% of the Python work of each PUT.
 USER_AGENT = f"Boto3/{boto3.__version__} Python/{platform.python_version()} Botocore/{botocore.__version__}"
+
+# botocore asks for "Expect: 100-continue" on every S3 PUT and UploadPart whatever the body's size, and has no
+# setting for it: each archive PUT of a few kB then waits for S3's interim "100 Continue" before sending its body,
+# one more round trip and ~10% of the CPU of a PUT (bench/crt_put_cpu.py, README "Performance"). AWS's other SDKs
+# ask only from a size on (2 MiB in the Go and Kotlin SDKs); this client does the same, so upload_stream's 8 MiB
+# parts still ask first and a part S3 refuses (403, wrong region) is not sent for nothing.
+EXPECT_CONTINUE_MIN_BYTES = 2 * 1024 * 1024
+
+
+def _expect_continue_for_large_bodies(model: Any, params: dict[str, Any], **kwargs: Any) -> None:
+    length = determine_content_length(params.get("body"))
+    if length is None or length >= EXPECT_CONTINUE_MIN_BYTES:
+        add_expect_header(model, params, **kwargs)
+
+
+def expect_continue_only_for_large_bodies(client: Any) -> None:
+    """Make ``client`` send ``Expect: 100-continue`` only with bodies of unknown length or of at least
+    :data:`EXPECT_CONTINUE_MIN_BYTES`, through its own event system (botocore's handler is swapped, not copied)."""
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+    client.meta.events.register("before-call.s3", _expect_continue_for_large_bodies)
+
 
 # Streams of unknown length go up in 8 MiB parts, a few at a time: memory stays at a few parts.
 STREAM_PART_BYTES = 8 * 1024 * 1024
@@ -146,6 +169,7 @@ class MessageArchiveHook(S3Hook):
             client = self._clients.get(key)
             if client is None:
                 client = self._clients[key] = super().get_conn()
+                expect_continue_only_for_large_bodies(client)
         return client
 
     def check_bucket(self, bucket: str, prefix: str) -> None:
