@@ -8,7 +8,9 @@ ledger hook swapped, so designs are measured on the same ids, the same server an
 - ``direct``: every page of ids inserted straight into ``message_tracking`` (``track_messages.sql``,
   the design before the staging table);
 - ``previous-indexes``: the product's design into a ``message_tracking`` with the secondary indexes
-  it had before ``ix_message_tracking_status`` replaced two of them.
+  it had before ``ix_message_tracking_status`` replaced two of them;
+- ``previous-staging``: the staged design before pages went as one ``JSON_TABLE`` statement each and
+  batches were cut in message_id order (a row per id through ``executemany``, batches by arrival).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from elasticsearch import Elasticsearch
 from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
 from bench.pipeline_run import open_window
 
-DESIGNS = ("product", "direct", "previous-indexes")
+DESIGNS = ("product", "direct", "previous-indexes", "previous-staging")
 PREVIOUS_INDEXES = (
     "ALTER TABLE message_tracking DROP INDEX ix_message_tracking_status,"
     " ADD INDEX ix_message_tracking_retry (status, last_attempted), ADD INDEX ix_message_tracking_lease (lease_token)"
@@ -42,6 +44,8 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
         _use_direct_inserts(pipeline)
     elif design == "previous-indexes":
         _use_previous_indexes(pipeline)
+    elif design == "previous-staging":
+        _use_previous_staging(pipeline)
     elif design != "product":
         raise ValueError(f"unknown extraction design {design!r}; use one of {', '.join(DESIGNS)}")
     window = open_window(day, "bench-extraction")
@@ -79,15 +83,41 @@ class _Collect(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def _use_direct_inserts(pipeline: Any) -> None:
-    """Make ``pipeline.extract`` insert each page into ``message_tracking`` directly (comparator)."""
+def _swap_tracking(pipeline: Any, hook_class: type) -> None:
+    """Make ``pipeline`` build its ledger hook from ``hook_class`` (a comparator's)."""
     from dataclasses import replace
 
-    from message_export.batching import BatchPlan
     from message_export.export import ExportServices
+
+    original = pipeline._services
+
+    def services(config: Any) -> ExportServices:
+        return replace(original(config), tracking=hook_class(config.connections.mysql))
+
+    pipeline._services = services
+
+
+def _capture_plans(pipeline: Any) -> list[Any]:
+    """Record every batch plan ``pipeline`` makes (comparators that cut batches by arrival need it)."""
+    plans: list[Any] = []
+    plan_batches = pipeline.plan_batches
+
+    def planned(*args: Any) -> Any:
+        plans.append(plan_batches(*args))
+        return plans[-1]
+
+    pipeline.plan_batches = planned
+    return plans
+
+
+def _use_direct_inserts(pipeline: Any) -> None:
+    """Make ``pipeline.extract`` insert each page into ``message_tracking`` directly (comparator)."""
+    from message_export.batching import BatchPlan
     from message_export.hooks.tracking import MessageTrackingHook
     from message_export.model import Job
     from message_export.windows import Window
+
+    plans = _capture_plans(pipeline)
 
     class DirectInsertsHook(MessageTrackingHook):
         """Every page goes to ``track_messages`` as it arrives; no staging table, no ordered pass."""
@@ -119,28 +149,73 @@ def _use_direct_inserts(pipeline: Any) -> None:
         def track_staged(self, job: Job, plan: BatchPlan) -> int:
             return 0
 
-    plans: list[BatchPlan] = []
-    plan_batches = pipeline.plan_batches
+    _swap_tracking(pipeline, DirectInsertsHook)
 
-    def planned(*args: Any) -> BatchPlan:
-        plans.append(plan_batches(*args))
-        return plans[-1]
 
-    pipeline.plan_batches = planned
+# The staged design as it was before pages went as one JSON_TABLE statement and batches were cut in
+# message_id order: a row per id through the driver's executemany, batch ids by arrival position.
+PREVIOUS_STAGING_TABLE = (
+    "CREATE TABLE {table} (position INT UNSIGNED NOT NULL, message_id VARBINARY(512) NOT NULL,"
+    " batch_id BIGINT UNSIGNED NOT NULL, PRIMARY KEY (position)) ENGINE = InnoDB"
+)
+PREVIOUS_STAGE = (
+    "INSERT INTO {table} (position, message_id, batch_id) VALUES (%s, %s, %s)"
+    " ON DUPLICATE KEY UPDATE message_id = VALUES(message_id), batch_id = VALUES(batch_id)"
+)
+PREVIOUS_TRACK = (
+    "INSERT INTO message_tracking (message_id, job_id, batch_id, start_date, status)"
+    " SELECT staged.message_id, %(job_id)s, staged.batch_id, %(start_date)s, 'pending' FROM {table} AS staged"
+    " ORDER BY staged.message_id ON DUPLICATE KEY UPDATE message_id = message_tracking.message_id"
+)
 
-    original = pipeline._services
 
-    def services(config: Any) -> ExportServices:
-        return replace(original(config), tracking=DirectInsertsHook(config.connections.mysql))
+def _use_previous_staging(pipeline: Any) -> None:
+    """Stage and track as the product did before (comparator): see ``PREVIOUS_STAGE``."""
+    from message_export.batching import BatchPlan
+    from message_export.hooks.tracking import INSERT_CHUNK, MessageTrackingHook
+    from message_export.model import Job
 
-    pipeline._services = services
+    plans = _capture_plans(pipeline)
+
+    class PreviousStagingHook(MessageTrackingHook):
+        batch_ids: ClassVar[dict[int, int]] = {}
+
+        @staticmethod
+        def _table(job_id: int) -> str:
+            return f"message_tracking_staging_{int(job_id):d}"
+
+        def ensure_batches(self, job_id: int, batch_numbers: Sequence[int]) -> dict[int, int]:
+            self.batch_ids.update(super().ensure_batches(job_id, batch_numbers))
+            return self.batch_ids
+
+        def start_staging(self, job_id: int) -> None:
+            drop, create = self._staging_sql("drop_staged_ids", job_id), PREVIOUS_STAGING_TABLE
+            self._run(lambda cursor: cursor.execute(drop))
+            self._run(lambda cursor: cursor.execute(create.format(table=self._table(job_id))))
+
+        def stage_ids(self, job_id: int, first_position: int, message_ids: Sequence[str]) -> None:
+            plan, sql = plans[-1], PREVIOUS_STAGE.format(table=self._table(job_id))
+            rows = []
+            for offset, mid in enumerate(message_ids):
+                position = first_position + offset
+                batch_id = self.batch_ids[plan.batch_number(position)]
+                rows.append((position, mid.encode("utf-8", "surrogatepass"), batch_id))
+            for start in range(0, len(rows), INSERT_CHUNK):
+                chunk = rows[start : start + INSERT_CHUNK]
+                self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
+
+        def track_staged(self, job: Job, plan: BatchPlan) -> int:
+            table = self._table(job.job_id)
+            params = {"job_id": job.job_id, "start_date": job.window.start.replace(tzinfo=None)}
+            tracked = self._run(lambda cursor: cursor.execute(PREVIOUS_TRACK.format(table=table), params))
+            self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
+            return int(tracked)
+
+    _swap_tracking(pipeline, PreviousStagingHook)
 
 
 def _use_previous_indexes(pipeline: Any) -> None:
     """Give the (empty) ledger the secondary indexes of before the merge (comparator)."""
-    from dataclasses import replace
-
-    from message_export.export import ExportServices
     from message_export.hooks.tracking import MessageTrackingHook
 
     class PreviousIndexesHook(MessageTrackingHook):
@@ -150,12 +225,7 @@ def _use_previous_indexes(pipeline: Any) -> None:
             if "ix_message_tracking_status" in names:
                 self._run(lambda cursor: cursor.execute(PREVIOUS_INDEXES))
 
-    original = pipeline._services
-
-    def services(config: Any) -> ExportServices:
-        return replace(original(config), tracking=PreviousIndexesHook(config.connections.mysql))
-
-    pipeline._services = services
+    _swap_tracking(pipeline, PreviousIndexesHook)
 
 
 def _tracked_ids(job_id: int) -> int:

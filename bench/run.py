@@ -56,6 +56,7 @@ class Bench:
         self.started = time.perf_counter()
         self._workers = 0
         self.extraction_designs: tuple[str, ...] = EXTRACTION_DESIGNS
+        self.extraction_config: Path | None = None
 
     def say(self, text: str) -> None:
         print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", flush=True)
@@ -551,10 +552,10 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
-# Extraction designs measured side by side by default: the product's, and the comparator of
-# bench/extraction.py that inserts each page straight into message_tracking (bench only);
-# --extraction-designs picks others (bench/extraction.py DESIGNS).
-EXTRACTION_DESIGNS = ("product", "direct")
+# Extraction designs measured side by side by default: the product's, and two comparators of
+# bench/extraction.py (bench only): the staged design as it was before this one, and each page
+# inserted straight into message_tracking; --extraction-designs picks others (DESIGNS there).
+EXTRACTION_DESIGNS = ("product", "previous-staging", "direct")
 
 
 def _extraction(
@@ -565,7 +566,19 @@ def _extraction(
     profile = bench.profile
     es_url = es.url
     page_size = config.elasticsearch.page_size
-    bench.say(f"extraction: {profile.extraction_ids:,} ids; designs {', '.join(bench.extraction_designs)} side by side")
+    pages = -(-profile.extraction_ids // page_size)
+    limit = config.elasticsearch.max_requests_per_second
+    # The search rate limit protects a production cluster and is the user's to set; at its default it
+    # would pace the reads (pages / limit seconds at the least), so this phase measures the design with
+    # it off, on the bare loop's terms, and reports the floor the default puts under it.
+    bench.extraction_config = write_config(
+        bench.workdir / "message_export_extraction.yaml", elasticsearch={"max_requests_per_second": None}
+    )
+    bench.say(
+        f"extraction: {profile.extraction_ids:,} ids in {pages:,} pages of {page_size:,}; designs "
+        f"{', '.join(bench.extraction_designs)} side by side; search rate limit off (the default {limit:g}/s "
+        f"alone would take >= {pages / limit:.1f}s)"
+    )
     runs: dict[str, Any] = {}
     for design in bench.extraction_designs:
         ledger = connection_environment(es_url, s3_url, database.sibling(f"extraction_{design}"))
@@ -577,6 +590,7 @@ def _extraction(
         "pipeline": product["extract"],
         "pit_loop": product["pit_loop"],
         "page_size": page_size,
+        "search_rate_limit": {"used": None, "default": limit, "default_floor_seconds": pages / limit},
         "pipeline_big_pool": pooled["product"]["extract"] if "product" in pooled else pooled,
         "designs": {"shared_defaults": runs, "big_pool": pooled},
     }
@@ -607,7 +621,7 @@ def _extraction_pair(
     extract = bench.worker(
         "extract",
         {"day": profile.extraction_day.isoformat(), "design": design},
-        env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn},
+        env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn, "MESSAGE_EXPORT_CONFIG": str(bench.extraction_config)},
     )
     extract["cpu_seconds"] = meter.stop()
     if extract["ids"] != bare["ids"]:

@@ -245,8 +245,11 @@ def connection_environment(
 
 
 def write_config(path: Path, **overrides: Any) -> Path:
-    """Write the packaged default config with ``overrides`` (top-level keys) to ``path``."""
+    """Write the packaged default config with ``overrides`` to ``path``: top-level keys, and for a
+    section given as a dict (``elasticsearch={...}``), its keys over the packaged section's."""
     config = yaml.safe_load((REPO / "include/config/message_export.yaml").read_text(encoding="utf-8"))
-    config.update(overrides)
+    for key, value in overrides.items():
+        merge = isinstance(value, dict) and isinstance(config.get(key), dict)
+        config[key] = {**config[key], **value} if merge else value
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
