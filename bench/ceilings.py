@@ -230,7 +230,7 @@ def es_read_ceilings(
     chunk_size: int,
     chunks: int,
 ) -> dict[str, Any]:
-    """Time ``_mget`` of ``chunks`` chunks of ids, then the full read (``_mget`` + related searches at once)."""
+    """Time ``_mget`` of ``chunks`` chunks of ids, then the full read (``_mget`` + related searches)."""
     es = Elasticsearch(es_url, request_timeout=120)
     try:
         ids = window_ids(es, message_index, timestamp_field, day, chunk_size * chunks)
@@ -243,18 +243,17 @@ def es_read_ceilings(
             assert all(doc.get("found") for doc in docs), "mget ceiling: documents missing"
         mget_seconds = time.perf_counter() - started
 
-        def search_related(index: str, batch: list[str]) -> Any:
-            query = {"terms": {related_id_field: batch}}
-            return es.search(index=index, query=query, size=10_000, track_total_hits=True, sort=["_doc"])
-
-        # as the export reads a chunk: the _mget and the related searches at once
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=1 + len(related)) as reads:
-            for batch in batches:
-                pending = [reads.submit(es.mget, index=message_index, ids=batch)]
-                pending += [reads.submit(search_related, index, batch) for index in related.values()]
-                for read in pending:
-                    read.result()
+        for batch in batches:
+            es.mget(index=message_index, ids=batch)
+            for index in related.values():
+                es.search(
+                    index=index,
+                    query={"terms": {related_id_field: batch}},
+                    size=10_000,
+                    track_total_hits=True,
+                    sort=["_doc"],
+                )
         read_seconds = time.perf_counter() - started
     finally:
         es.close()

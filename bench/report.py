@@ -239,7 +239,7 @@ def _num(value: float | None, digits: int = 0) -> str:
 def _stages(run: dict[str, Any]) -> str:
     stages = run.get("stages", {})
     seconds = {name: value["seconds"] for name, value in stages.items()}
-    parts = [f"{name} {seconds[name]:.1f}" for name in ("es_read", "build_json") if name in seconds]
+    parts = [f"{name} {seconds[name]:.1f}" for name in ("es_mget", "es_related", "build_json") if name in seconds]
     if "s3_put" in seconds:
         parts.append(f"s3_put {seconds['s3_put']:.1f} (client setup {seconds.get('s3_client_setup', 0):.1f})")
     if "mysql" in seconds:

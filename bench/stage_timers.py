@@ -66,11 +66,12 @@ def export_stage_timers() -> StageTimers:
     """Time what one export chunk does: ES reads, JSON building, S3 PUTs, ledger statements."""
     from message_export import export
     from message_export.hooks.archive import MessageArchiveHook
+    from message_export.hooks.search import MessageSearchHook
     from message_export.hooks.tracking import MessageTrackingHook
 
     timers = StageTimers()
-    # the _mget and the related searches of a chunk run at once: timed together, as one stage
-    timers.wrap(export.MessageExporter, "_read_chunk", "es_read")
+    timers.wrap(MessageSearchHook, "fetch_messages", "es_mget")
+    timers.wrap(MessageSearchHook, "fetch_related", "es_related")
     timers.wrap(export, "build_archive_document", "build_json")
     timers.wrap(MessageArchiveHook, "put_objects", "s3_put")
     # Building the boto3 client happens inside the first put_objects of a process (once per worker).

@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from message_export.batching import chunked
 from message_export.config import ExportConfig
@@ -107,8 +105,8 @@ def _search_engine(config: ExportConfig) -> MessageSearch:
 class MessageExporter:
     """Turns leased messages into archived objects and ledger updates, a chunk at a time.
 
-    Per chunk: one ``_mget`` for the messages and one search per related index, all at once,
-    concurrent PUTs, one bulk ledger update. Memory is bounded by the chunk size, whatever the batch size.
+    Per chunk: one ``_mget`` for the messages, one search per related index, concurrent PUTs,
+    one bulk ledger update. Memory is bounded by the chunk size, whatever the batch size.
     """
 
     def __init__(self, config: ExportConfig, services: ExportServices, run_metadata: Mapping[str, str]) -> None:
@@ -135,27 +133,16 @@ class MessageExporter:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _read_chunk(
-        self, ids: list[str]
-    ) -> tuple[dict[str, dict[str, Any] | str], dict[str, dict[str, list[RelatedDocument]]]]:
-        """The messages of ``ids`` and their related documents per section.
-
-        The ``_mget`` and the related searches go out at once (the throttle still bounds the requests
-        in flight and their rate): a chunk waits for the slowest read, not for the sum of them.
-        """
-        es_cfg, search = self._config.elasticsearch, self._services.search
-        with ThreadPoolExecutor(max_workers=1 + len(es_cfg.related), thread_name_prefix="search-read") as reads:
-            messages_read = reads.submit(search.fetch_messages, es_cfg.message_index, ids)
-            related_reads = {
-                section: reads.submit(search.fetch_related, index, es_cfg.related_id_field, ids, es_cfg.timestamp_field)
-                for section, index in es_cfg.related.items()
-            }
-            return messages_read.result(), {section: read.result() for section, read in related_reads.items()}
-
     def _export_chunk(self, chunk: Sequence[ClaimedMessage]) -> tuple[list[MessageOutcome], int]:
         cfg = self._config
         es_cfg = cfg.elasticsearch
-        messages, related = self._read_chunk([m.message_id for m in chunk])
+        search = self._services.search
+        ids = [m.message_id for m in chunk]
+        messages = search.fetch_messages(es_cfg.message_index, ids)
+        related: dict[str, dict[str, list[RelatedDocument]]] = {
+            section: search.fetch_related(index, es_cfg.related_id_field, ids, es_cfg.timestamp_field)
+            for section, index in es_cfg.related.items()
+        }
         outcomes: list[MessageOutcome] = []
         pending: list[tuple[ClaimedMessage, ArchiveObject]] = []
         for message in chunk:
