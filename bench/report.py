@@ -504,8 +504,9 @@ def _scaleout_text(figures: dict[str, Any]) -> list[str]:
     ]
     for run in scale["runs"]:
         cores = run["cores_used"]
+        label = f"N={run['workers']}" + (", search rate limit off" if run.get("search_rate_limit") == "off" else "")
         lines.append(
-            f"  N={run['workers']}: {run['per_second']:>6,.0f} msg/s ({run['per_second'] / first:.2f}x N=1); "
+            f"  {label}: {run['per_second']:>6,.0f} msg/s ({run['per_second'] / first:.2f}x N=1); "
             f"workers {cores['workers_total']:.2f} (max one {cores['per_worker_max']:.2f}), "
             f"ES server {cores.get('es_server') or 0:.2f}, S3 server {cores.get('s3_server') or 0:.2f}, "
             f"S3 proxy {cores.get('s3_proxy') or 0:.2f}, mysqld {cores.get('mysqld') or 0:.2f}, "

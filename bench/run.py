@@ -414,15 +414,24 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     # The window keeps the batches of its first export (reprocess only resets the messages'
     # status), so each worker takes every N-th batch, as free mapped-task slots would.
     env: dict[str, str] = {}
+    # Last, one worker again with the search rate limit off: the limit spaces requests evenly (at 20/s,
+    # 55 ms apart), so a chunk's four reads wait for their turns; this run shows what that pacing costs.
+    unlimited = write_config(
+        bench.workdir / "message_export_unlimited.yaml", elasticsearch={"max_requests_per_second": None}
+    )
+    plan: list[tuple[int, dict[str, str]]] = [(workers, {}) for workers in profile.scaleout_workers]
+    plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(unlimited)}))
     runs = []
-    for workers in profile.scaleout_workers:
-        run_id = f"bench-scaleout-{workers}"
+    for number, (workers, worker_env) in enumerate(plan):
+        run_id = f"bench-scaleout-{number}-{workers}"
         extracted = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env=env)
         batch_ids = extracted["batch_ids"]
         shares = [batch_ids[i::workers] for i in range(workers)]
-        bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages)")
+        limit = "; search rate limit off" if worker_env else ""
+        bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages){limit}")
         meter = CpuMeter(parts)
-        spawned = [bench.spawn("process_batches", {"batch_ids": share, "run_id": run_id}) for share in shares if share]
+        args = [{"batch_ids": share, "run_id": run_id} for share in shares if share]
+        spawned = [bench.spawn("process_batches", arg, env=worker_env) for arg in args]
         results = [bench.collect(worker) for worker in spawned]
         cpu = meter.stop()
         wall, busy = cpu["wall"] or 0.0, cpu["machine_busy"] or 0.0
@@ -432,6 +441,7 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
         processing_wall = max(r["finished_at"] for r in results) - min(r["started_at"] for r in results)
         run = {
             "workers": workers,
+            "search_rate_limit": "off" if worker_env else "default",
             "messages": completed,
             "failed": sum(r["failed"] for r in results),
             "expected": size,
