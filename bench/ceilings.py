@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import boto3
@@ -27,7 +27,7 @@ import MySQLdb
 from botocore.config import Config
 from elasticsearch import Elasticsearch
 
-from bench.measure import rate
+from bench.measure import python_calls, rate
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -186,7 +186,8 @@ def s3_client_cpu(
             totals[name]["failed"] += failed
     load = psutil.getloadavg()[0]
     for name, work in clients.items():
-        totals[name]["python_calls_per_put"] = _python_calls(work, keys(name, rounds)[:100]) / 100
+        calls = python_calls(partial(work, keys(name, rounds)[:100]), calling_thread=False)  # the upload threads' calls
+        totals[name]["python_calls_per_put"] = calls / 100
     return {
         name: {
             **figures,
@@ -198,26 +199,6 @@ def s3_client_cpu(
         }
         for name, figures in totals.items()
     }
-
-
-def _python_calls(work: Any, round_keys: list[str]) -> int:
-    """Python function calls made by ``work(round_keys)`` in every thread: a measure of the client's
-    work that, unlike CPU time, a busy machine does not change."""
-    calls = 0
-    lock = threading.Lock()
-
-    def count(_frame: Any, event: str, _arg: Any) -> None:
-        nonlocal calls
-        if event == "call":
-            with lock:
-                calls += 1
-
-    threading.setprofile(count)  # the pools' threads start inside work(): each gets the counter
-    try:
-        work(round_keys)
-    finally:
-        threading.setprofile(None)  # type: ignore[arg-type]
-    return calls
 
 
 def es_read_ceilings(

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import PLUGINS, REPO, airflow_environment, put_repo_on_path
+from bench.measure import python_calls
 
 put_repo_on_path()
 
@@ -370,7 +371,7 @@ class AiobotocorePutter:
 
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from message_export.hooks.archive import _client_error_text
+        from message_export.hooks.archive import _client_error_text, put_object_arguments
 
         slots = asyncio.Semaphore(self._concurrency)
         extra = {**self._hook._put_args, "Metadata": dict(METADATA)}
@@ -378,14 +379,7 @@ class AiobotocorePutter:
         async def put(obj: Any) -> str | None:
             async with slots:
                 try:
-                    await self._client.put_object(
-                        Bucket=BUCKET,
-                        Key=obj.key,
-                        Body=obj.body,
-                        ChecksumAlgorithm="SHA256",
-                        ChecksumSHA256=base64.b64encode(obj.sha256).decode("ascii"),
-                        **extra,
-                    )
+                    await self._client.put_object(**put_object_arguments(BUCKET, obj, extra))
                 except (ClientError, BotoCoreError) as error:
                     return _client_error_text(error)
                 return None
@@ -410,28 +404,6 @@ PUTTERS = {
     "awscrt-direct": AwsCrtDirectPutter,
     "hand-built-python": HandBuiltPythonPutter,
 }
-
-
-def python_calls(work: Any) -> int:
-    """Python function calls ``work()`` makes in this thread and in the threads it starts (the CPU
-    a busy machine does not change); native code, the CRT's included, is not counted."""
-    calls = 0
-    lock = threading.Lock()
-
-    def count(_frame: Any, event: str, _arg: Any) -> None:
-        nonlocal calls
-        if event == "call":
-            with lock:
-                calls += 1
-
-    threading.setprofile(count)
-    sys.setprofile(count)
-    try:
-        work()
-    finally:
-        sys.setprofile(None)
-        threading.setprofile(None)  # type: ignore[arg-type]
-    return calls
 
 
 def worker(variant: str, url: str, concurrency: int, body_bytes: int) -> None:

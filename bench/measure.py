@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import resource
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -100,3 +104,28 @@ class CpuMeter:
         seconds["machine_busy"] = sum(getattr(machine, f) - getattr(self._machine_before, f) for f in _BUSY_FIELDS)
         seconds["wall"] = wall
         return seconds
+
+
+def python_calls(work: Callable[[], Any], *, calling_thread: bool = True) -> int:
+    """Python function calls ``work()`` makes in the threads it starts and (unless ``calling_thread``
+    is false) in this one: a measure of a client's work that, unlike CPU time, a busy machine does
+    not change. Native code is not counted."""
+    calls = 0
+    lock = threading.Lock()
+
+    def count(_frame: Any, event: str, _arg: Any) -> None:
+        nonlocal calls
+        if event == "call":
+            with lock:
+                calls += 1
+
+    threading.setprofile(count)  # threads started inside work() get the counter
+    if calling_thread:
+        sys.setprofile(count)
+    try:
+        work()
+    finally:
+        if calling_thread:
+            sys.setprofile(None)
+        threading.setprofile(None)  # type: ignore[arg-type]
+    return calls

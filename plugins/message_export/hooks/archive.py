@@ -98,6 +98,20 @@ def expect_continue_only_for_large_bodies(client: Any) -> None:
     client.meta.events.register("before-call.s3", _expect_continue_for_large_bodies)
 
 
+def put_object_arguments(bucket: str, obj: ArchiveObject, extra: dict[str, Any]) -> dict[str, Any]:
+    """``put_object``'s arguments for ``obj``: its body with its SHA-256 as the checksum S3 verifies,
+    plus ``extra`` (encryption, ACL, content type, metadata)."""
+    checksum = base64.b64encode(obj.sha256).decode("ascii")
+    return {
+        "Bucket": bucket,
+        "Key": obj.key,
+        "Body": obj.body,
+        "ChecksumAlgorithm": "SHA256",
+        "ChecksumSHA256": checksum,
+        **extra,
+    }
+
+
 # Streams of unknown length go up in 8 MiB parts, a few at a time: memory stays at a few parts.
 STREAM_PART_BYTES = 8 * 1024 * 1024
 STREAM_CONCURRENCY = 4
@@ -208,14 +222,7 @@ class MessageArchiveHook(S3Hook):
 
         def put(obj: ArchiveObject) -> PutResult:
             try:
-                client.put_object(
-                    Bucket=bucket,
-                    Key=obj.key,
-                    Body=obj.body,
-                    ChecksumAlgorithm="SHA256",
-                    ChecksumSHA256=base64.b64encode(obj.sha256).decode("ascii"),
-                    **extra,
-                )
+                client.put_object(**put_object_arguments(bucket, obj, extra))
             except (ClientError, BotoCoreError) as error:
                 return PutResult(obj.key, _client_error_text(error))
             return PutResult(obj.key)
