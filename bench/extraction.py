@@ -180,10 +180,6 @@ def _use_previous_staging(pipeline: Any) -> None:
     class PreviousStagingHook(MessageTrackingHook):
         batch_ids: ClassVar[dict[int, int]] = {}
 
-        @staticmethod
-        def _table(job_id: int) -> str:
-            return f"message_tracking_staging_{int(job_id):d}"
-
         def ensure_batches(self, job_id: int, batch_numbers: Sequence[int]) -> dict[int, int]:
             self.batch_ids.update(super().ensure_batches(job_id, batch_numbers))
             return self.batch_ids
@@ -191,10 +187,10 @@ def _use_previous_staging(pipeline: Any) -> None:
         def start_staging(self, job_id: int) -> None:
             drop, create = self._staging_sql("drop_staged_ids", job_id), PREVIOUS_STAGING_TABLE
             self._run(lambda cursor: cursor.execute(drop))
-            self._run(lambda cursor: cursor.execute(create.format(table=self._table(job_id))))
+            self._run(lambda cursor: cursor.execute(create.format(table=self.staging_table(job_id))))
 
         def stage_ids(self, job_id: int, first_position: int, message_ids: Sequence[str]) -> None:
-            plan, sql = plans[-1], PREVIOUS_STAGE.format(table=self._table(job_id))
+            plan, sql = plans[-1], PREVIOUS_STAGE.format(table=self.staging_table(job_id))
             rows = []
             for offset, mid in enumerate(message_ids):
                 position = first_position + offset
@@ -205,7 +201,7 @@ def _use_previous_staging(pipeline: Any) -> None:
                 self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
 
         def track_staged(self, job: Job, plan: BatchPlan) -> int:
-            table = self._table(job.job_id)
+            table = self.staging_table(job.job_id)
             params = {"job_id": job.job_id, "start_date": job.window.start.replace(tzinfo=None)}
             tracked = self._run(lambda cursor: cursor.execute(PREVIOUS_TRACK.format(table=table), params))
             self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))

@@ -321,9 +321,9 @@ def run_ledger_sizes(
 
 
 def _wait_for_innodb_purge(mysql: dict[str, Any], limit_seconds: float = 900) -> dict[str, Any]:
-    """Wait until InnoDB has cleaned up the rows retention deleted (its history list is empty again),
-    as it has in the hours between two daily runs; return how long that took and the list's length
-    before and after.
+    """Wait until InnoDB has cleaned up the rows retention deleted (its history list is down to
+    ``INNODB_PURGED_HISTORY``), as it has in the hours between two daily runs; return how long that
+    took and the list's length before and after.
 
     The history list counts transactions, not rows: each purge chunk is one transaction of up to
     ``chunk_rows`` deleted rows, so even a short list can hold millions of rows InnoDB's purge thread

@@ -56,7 +56,13 @@ class Bench:
         self.started = time.perf_counter()
         self._workers = 0
         self.extraction_designs: tuple[str, ...] = EXTRACTION_DESIGNS
-        self.extraction_config: Path | None = None
+
+    def config_without_rate_limit(self) -> Path:
+        """The packaged config with the search rate limit off (written once per run, read by workers)."""
+        path = self.workdir / "message_export_no_rate_limit.yaml"
+        if not path.exists():
+            write_config(path, elasticsearch={"max_requests_per_second": None})
+        return path
 
     def say(self, text: str) -> None:
         print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", flush=True)
@@ -416,11 +422,8 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     env: dict[str, str] = {}
     # Last, one worker again with the search rate limit off: the limit spaces requests evenly (at 20/s,
     # 55 ms apart), so a chunk's four reads wait for their turns; this run shows what that pacing costs.
-    unlimited = write_config(
-        bench.workdir / "message_export_unlimited.yaml", elasticsearch={"max_requests_per_second": None}
-    )
     plan: list[tuple[int, dict[str, str]]] = [(workers, {}) for workers in profile.scaleout_workers]
-    plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(unlimited)}))
+    plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())}))
     runs = []
     for number, (workers, worker_env) in enumerate(plan):
         run_id = f"bench-scaleout-{number}-{workers}"
@@ -580,10 +583,7 @@ def _extraction(
     limit = config.elasticsearch.max_requests_per_second
     # The search rate limit protects a production cluster and is the user's to set; at its default it
     # would pace the reads (pages / limit seconds at the least), so this phase measures the design with
-    # it off, on the bare loop's terms, and reports the floor the default puts under it.
-    bench.extraction_config = write_config(
-        bench.workdir / "message_export_extraction.yaml", elasticsearch={"max_requests_per_second": None}
-    )
+    # it off (_extraction_pair), on the bare loop's terms, and reports the floor the default puts under it.
     bench.say(
         f"extraction: {profile.extraction_ids:,} ids in {pages:,} pages of {page_size:,}; designs "
         f"{', '.join(bench.extraction_designs)} side by side; search rate limit off (the default {limit:g}/s "
@@ -631,7 +631,7 @@ def _extraction_pair(
     extract = bench.worker(
         "extract",
         {"day": profile.extraction_day.isoformat(), "design": design},
-        env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn, "MESSAGE_EXPORT_CONFIG": str(bench.extraction_config)},
+        env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn, "MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())},
     )
     extract["cpu_seconds"] = meter.stop()
     if extract["ids"] != bare["ids"]:

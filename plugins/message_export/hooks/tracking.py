@@ -338,9 +338,14 @@ class MessageTrackingHook(MySqlHook):
     # -- staged extraction: ids stream into a table of their own, then enter the ledger in order --
 
     @staticmethod
-    def _staging_sql(name: str, job_id: int) -> str:
+    def staging_table(job_id: int) -> str:
+        """The name of job ``job_id``'s staging table."""
         # the only interpolated identifier: built from the integer job id, nothing else
-        return load_sql(name).replace("{table}", f"message_tracking_staging_{int(job_id):d}")
+        return f"message_tracking_staging_{int(job_id):d}"
+
+    @classmethod
+    def _staging_sql(cls, name: str, job_id: int) -> str:
+        return load_sql(name).replace("{table}", cls.staging_table(job_id))
 
     def start_staging(self, job_id: int) -> None:
         """Create the job's empty staging table (dropping one an earlier attempt left)."""
