@@ -14,15 +14,17 @@ whose history is keyed by that rate, so every change of rate would start a new, 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-# Requests are spaced 10% further apart than the rate alone asks: the cluster sees them after the
-# client's serialising and signing, the network and its own queues have jittered them (tens of
+# The window the rate is counted over is 10% longer than a second: the cluster sees the requests after
+# the client's serialising and signing, the network and its own queues have jittered them (tens of
 # milliseconds on a busy worker), and must still never see more than the limit in any one second.
 PACING_GUARD = 0.10
 
@@ -65,13 +67,29 @@ class AdaptiveRate:
         self._slowed_after = 0
 
     @property
-    def spacing(self) -> float:
-        """Seconds between two requests at the current rate (with the pacing guard)."""
-        return (1.0 + PACING_GUARD) / self.rate
+    def burst(self) -> int:
+        """How many requests may leave together at the current rate: its whole part (at least one)."""
+        return max(1, math.floor(self.rate))
 
-    def send_time(self, now: float, last_sent: float | None) -> float:
-        """When the next request may leave, given when the previous one did."""
-        return now if last_sent is None else max(now, last_sent + self.spacing)
+    @property
+    def window(self) -> float:
+        """Seconds that any ``burst + 1`` consecutive requests span: a second and the guard (longer below one a second).
+
+        Never shorter: at a rate of 2.5, bursts of 2 a second could otherwise put 4 into one second.
+        """
+        return (1.0 + PACING_GUARD) / min(1.0, self.rate)
+
+    def send_time(self, now: float, recent_sends: Sequence[float]) -> float:
+        """When the next request may leave, given the send times of the latest requests (oldest first).
+
+        A sliding window, not an even spacing: up to ``burst`` requests leave at once, and the next one
+        waits until the ``burst``-th latest has left the window. No second ever holds more than the rate
+        (any ``burst + 1`` consecutive requests span more than a second), yet a task that needs a few requests
+        together (a chunk's ``_mget`` and its related searches) does not wait 1/rate between each.
+        """
+        if len(recent_sends) < self.burst:
+            return now
+        return max(now, recent_sends[-self.burst] + self.window)
 
     def sent(self) -> int:
         """Number the request leaving now; its answer is reported with this number."""
@@ -105,7 +123,7 @@ class ThrottleFigures:
 
 
 class RequestThrottle:
-    """Makes each request wait for a free slot and its turn at the current rate; thread-safe.
+    """Makes each request wait for a free slot and for room in the current rate's window; thread-safe.
 
     Usage: ``number = throttle.acquire()`` before the request, then ``throttle.release(number,
     status)`` with the HTTP status answered (``None`` when no answer came back).
@@ -132,9 +150,10 @@ class RequestThrottle:
             if rate
             else None
         )
-        self._turn = threading.Lock()  # one request at a time takes its turn: spacing is measured between sends
+        self._turn = threading.Lock()  # one request at a time takes its turn: the window counts sends
         self._state = threading.Lock()
-        self._last_sent: float | None = None
+        # the latest sends, as many as the limit's burst (the rate never rises above the limit)
+        self._recent_sends: deque[float] = deque(maxlen=self._rate.burst if self._rate else 1)
         self._pacing_reported = False
 
     @property
@@ -163,14 +182,14 @@ class RequestThrottle:
             while True:  # the rate may fall while this request waits: look again after every sleep
                 with self._state:
                     now = self._clock()
-                    delay = self._rate.send_time(now, self._last_sent) - now
+                    delay = self._rate.send_time(now, self._recent_sends) - now
                 if delay <= 0:
                     break
                 self._report_pacing()
                 self._sleep(delay)
                 waited += delay
             with self._state:
-                self._last_sent = self._clock()
+                self._recent_sends.append(self._clock())
                 self.figures.requests += 1
                 self.figures.waited_seconds += waited
                 return self._rate.sent()

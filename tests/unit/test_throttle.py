@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
@@ -48,14 +47,41 @@ def test_successes_climb_back_to_the_limit_a_step_at_a_time():
     assert not rate.succeeded(rate.sent()) and rate.rate == 20  # never above
 
 
-def test_requests_are_spaced_by_the_rate_plus_the_guard():
+def test_requests_leave_in_bursts_of_the_rate_then_wait_for_the_window():
     rate = AdaptiveRate(limit=10, floor=1, slowdown=0.5, recovery_requests=10)
-    assert rate.spacing == pytest.approx((1 + PACING_GUARD) / 10)
-    assert rate.send_time(now=5.0, last_sent=None) == 5.0
-    assert rate.send_time(now=5.0, last_sent=4.99) == pytest.approx(4.99 + rate.spacing)
-    assert rate.send_time(now=5.0, last_sent=1.0) == 5.0  # idle for a while: no catching up in a burst
+    assert rate.burst == 10 and rate.window == pytest.approx(1 + PACING_GUARD)
+    assert rate.send_time(now=5.0, recent_sends=[]) == 5.0
+    assert rate.send_time(now=5.0, recent_sends=[4.99] * 9) == 5.0  # room for a tenth at once
+    assert rate.send_time(now=5.0, recent_sends=[4.5] + [4.99] * 9) == pytest.approx(4.5 + 1 + PACING_GUARD)
+    assert rate.send_time(now=5.0, recent_sends=[1.0] * 10) == 5.0  # the window has passed
     rate.throttled(rate.sent())
-    assert rate.spacing == pytest.approx((1 + PACING_GUARD) / 5)
+    assert rate.burst == 5  # the window counts the latest 5 now
+    assert rate.send_time(now=5.0, recent_sends=[4.0] + [4.9] * 5) == pytest.approx(4.9 + 1 + PACING_GUARD)
+
+
+def test_below_one_request_a_second_they_are_spaced_evenly():
+    rate = AdaptiveRate(limit=0.5, floor=0.5, slowdown=0.5, recovery_requests=1)
+    assert rate.burst == 1 and rate.window == pytest.approx((1 + PACING_GUARD) / 0.5)
+    assert rate.send_time(now=5.0, recent_sends=[4.0]) == pytest.approx(4.0 + (1 + PACING_GUARD) / 0.5)
+
+
+@pytest.mark.parametrize("limit", [1.0, 2.5, 4.0, 6.0, 20.0, 7.9])
+def test_no_second_ever_holds_more_requests_than_the_rate(limit):
+    """Requests asked for as fast as possible, with the rate falling and climbing back meanwhile."""
+    clock = FakeClock()
+    gate = throttle(clock, max_requests_per_second=limit, min_requests_per_second=1, recovery_requests=4)
+    sent: list[tuple[float, float]] = []  # (send time, the rate it left at)
+    for request in range(300):
+        number = gate.acquire()
+        sent.append((clock.now, gate.rate or 0))
+        gate.release(number, 429 if request % 60 == 30 else 200)
+        clock.now += 0.001
+    times = [t for t, _ in sent]
+    for start, _ in sent:
+        in_second = [rate for t, rate in sent if start <= t < start + 1]
+        # never more than the rate the last of them left at, whole requests (never above the limit)
+        assert len(in_second) <= max(1, int(in_second[-1])), (start, in_second)
+    assert max(sum(1 for t in times if start <= t < start + 1) for start in times) == max(1, int(limit))
 
 
 @pytest.mark.parametrize(
@@ -89,7 +115,7 @@ def throttle(clock: FakeClock, **limits) -> RequestThrottle:
     return RequestThrottle(ThrottleLimits(**settings), "test cluster", clock=clock, sleep=clock.sleep)
 
 
-def test_the_throttle_waits_each_request_out_and_never_exceeds_the_rate():
+def test_the_throttle_lets_a_burst_through_then_waits_for_the_window():
     clock = FakeClock()
     gate = throttle(clock)
     sent = []
@@ -97,9 +123,10 @@ def test_the_throttle_waits_each_request_out_and_never_exceeds_the_rate():
         number = gate.acquire()
         sent.append(clock.now)
         gate.release(number, 200)
-    assert [b - a for a, b in itertools.pairwise(sent)] == pytest.approx([(1 + PACING_GUARD) / 4] * 11)
+    window = 1 + PACING_GUARD
+    assert sent == pytest.approx([100.0] * 4 + [100.0 + window] * 4 + [100.0 + 2 * window] * 4)
     assert max(sum(1 for t in sent if start <= t < start + 1) for start in sent) == 4
-    assert gate.figures.requests == 12 and gate.figures.waited_seconds == pytest.approx(11 * (1 + PACING_GUARD) / 4)
+    assert gate.figures.requests == 12 and gate.figures.waited_seconds == pytest.approx(2 * window)
 
 
 def test_a_429_slows_the_requests_that_follow_and_is_logged_once(caplog):
@@ -113,7 +140,8 @@ def test_a_429_slows_the_requests_that_follow_and_is_logged_once(caplog):
     assert gate.rate == 2.0 and gate.figures.slowdowns == 1 and gate.figures.throttled_answers == 2
     before = clock.now
     gate.release(gate.acquire(), 200)
-    assert clock.now - before == pytest.approx((1 + PACING_GUARD) / 2)  # spaced at the lowered rate
+    # two went out in this second already: at 4 a second a third would go at once, at 2 it waits the window
+    assert clock.now - before == pytest.approx(1 + PACING_GUARD)
     slowdowns = [r for r in caplog.records if "429" in r.getMessage()]
     assert len(slowdowns) == 1 and "slowing this worker process to 2" in slowdowns[0].getMessage()
 
