@@ -4,12 +4,15 @@ then tracked in message_id order and cut into the plan's batches in that order."
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import date
 
 from message_export.batching import plan_batches
 from message_export.hooks.tracking import MessageTrackingHook
 from message_export.windows import Window
-from tests.harness.stack import Stack
+from tests.harness.data import day_of_messages
+from tests.harness.stack import Stack, prepare_window
 
 # ids whose byte order differs from their arrival order, with multi-byte and 4-byte characters
 IDS = [f"msg-{n:04d}" for n in range(230)] + ["é-accent", "🚀-rocket", "Z-upper", "a b", "x" * 512, "🚀" * 128]
@@ -48,3 +51,45 @@ def test_staged_ids_are_tracked_once_in_message_id_order_and_cut_into_the_plans_
     assert sizes[:-1] == [plan.batch_size] * (plan.batch_count - 1)
     assert sizes[-1] == len(IDS) - plan.batch_size * (plan.batch_count - 1)  # the late ids joined the last batch
     assert stack.query("SHOW TABLES LIKE 'message_tracking_staging_%%'") == []
+
+
+def test_ids_that_arrive_after_a_count_of_zero_get_batches_and_are_all_exported(stack: Stack):
+    """The window is empty when extraction counts it; its messages land before the point in time opens
+    (the server holds the PIT request while they are indexed): they are planned, tracked and exported."""
+    from message_export import pipeline
+
+    messages, related = day_of_messages(date(2024, 10, 1), 120)
+    stack.write_config(batch_size=50)
+    server = stack.services.es
+    server.faults.stall(3.0, path_pattern=r"/_pit$", count=1)
+    server.requests.clear()
+    indexed = threading.Event()
+
+    def index_once_counted() -> None:
+        deadline = time.monotonic() + 60
+        while not any(entry.path.endswith("/_count") for entry in server.requests.entries(settle=0)):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        stack.index_messages(messages, related)
+        indexed.set()
+
+    indexer = threading.Thread(target=index_once_counted)
+    indexer.start()
+    try:
+        window, batch_ids = prepare_window("2024-10-01")
+    finally:
+        indexer.join(timeout=60)
+    assert indexed.is_set()
+    counted = [entry for entry in server.requests.entries() if entry.path.endswith("/_count")]
+    pit = [entry for entry in server.requests.entries() if entry.path.endswith("/_pit")]
+    assert counted and pit and counted[0].finished <= pit[0].arrived  # the count came first, on an empty window
+    assert len(batch_ids) == 3  # 120 ids in batches of 50, planned from what arrived
+    job_id = window["job_id"]
+    rows = stack.query("SELECT batch_id, COUNT(*) FROM message_tracking WHERE job_id = %s GROUP BY batch_id", (job_id,))
+    assert sorted(count for _, count in rows) == [20, 50, 50]
+    for batch_id in batch_ids:
+        pipeline.process_batch(batch_id, "late-arrivals")
+    pipeline.retry_failed(window, "late-arrivals")
+    assert pipeline.finalize(window)["status"] == "completed"
+    stack.assert_invariants(set(messages), check_bodies=10)
