@@ -420,8 +420,8 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     # The window keeps the batches of its first export (reprocess only resets the messages'
     # status), so each worker takes every N-th batch, as free mapped-task slots would.
     env: dict[str, str] = {}
-    # Last, one worker again with the search rate limit off: the limit spaces requests evenly (at 20/s,
-    # 55 ms apart), so a chunk's four reads wait for their turns; this run shows what that pacing costs.
+    # Last, one worker again with the search rate limit off: what the limit's window still costs one
+    # worker (a chunk's four reads leave together; only more than the limit in a second waits).
     plan: list[tuple[int, dict[str, str]]] = [(workers, {}) for workers in profile.scaleout_workers]
     plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())}))
     runs = []
