@@ -22,6 +22,7 @@ PIPELINE_STEPS = (
     "process_batch",
     "retry_failed",
     "finalize",
+    "purge_ledger",
     "next_window_due",
 )
 

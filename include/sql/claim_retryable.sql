@@ -1,8 +1,9 @@
 -- Lease messages due for another attempt, oldest attempt first: failed ones whose backoff
 -- (base * 2^(attempts-1), capped) has elapsed, in_progress ones whose worker's lease expired,
 -- and pending ones of this job or of jobs no run is working on any more. `status IN (...)` first:
--- a range on ix_message_tracking_status that skips the completed rows (almost all of a big ledger).
-UPDATE message_tracking
+-- a range on ix_message_tracking_status that skips the completed rows (almost all of a big ledger),
+-- forced as in give_up_exhausted.sql: never a scan of the whole table, whatever its size.
+UPDATE message_tracking FORCE INDEX (ix_message_tracking_status)
 SET status = 'in_progress',
     lease_token = %(lease_token)s,
     lease_expires_at = NOW(6) + INTERVAL %(lease_seconds)s SECOND,
