@@ -65,25 +65,6 @@ def test_below_one_request_a_second_they_are_spaced_evenly():
     assert rate.send_time(now=5.0, recent_sends=[4.0]) == pytest.approx(4.0 + (1 + PACING_GUARD) / 0.5)
 
 
-@pytest.mark.parametrize("limit", [1.0, 2.5, 4.0, 6.0, 20.0, 7.9])
-def test_no_second_ever_holds_more_requests_than_the_rate(limit):
-    """Requests asked for as fast as possible, with the rate falling and climbing back meanwhile."""
-    clock = FakeClock()
-    gate = throttle(clock, max_requests_per_second=limit, min_requests_per_second=1, recovery_requests=4)
-    sent: list[tuple[float, float]] = []  # (send time, the rate it left at)
-    for request in range(300):
-        number = gate.acquire()
-        sent.append((clock.now, gate.rate or 0))
-        gate.release(number, 429 if request % 60 == 30 else 200)
-        clock.now += 0.001
-    times = [t for t, _ in sent]
-    for start, _ in sent:
-        in_second = [rate for t, rate in sent if start <= t < start + 1]
-        # never more than the rate the last of them left at, whole requests (never above the limit)
-        assert len(in_second) <= max(1, int(in_second[-1])), (start, in_second)
-    assert max(sum(1 for t in times if start <= t < start + 1) for start in times) == max(1, int(limit))
-
-
 @pytest.mark.parametrize(
     "settings",
     [
@@ -127,6 +108,25 @@ def test_the_throttle_lets_a_burst_through_then_waits_for_the_window():
     assert sent == pytest.approx([100.0] * 4 + [100.0 + window] * 4 + [100.0 + 2 * window] * 4)
     assert max(sum(1 for t in sent if start <= t < start + 1) for start in sent) == 4
     assert gate.figures.requests == 12 and gate.figures.waited_seconds == pytest.approx(2 * window)
+
+
+@pytest.mark.parametrize("limit", [1.0, 2.5, 4.0, 6.0, 20.0, 7.9])
+def test_no_second_ever_holds_more_requests_than_the_rate(limit):
+    """Requests asked for as fast as possible, with the rate falling and climbing back meanwhile."""
+    clock = FakeClock()
+    gate = throttle(clock, max_requests_per_second=limit, min_requests_per_second=1, recovery_requests=4)
+    sent: list[tuple[float, float]] = []  # (send time, the rate it left at)
+    for request in range(300):
+        number = gate.acquire()
+        sent.append((clock.now, gate.rate or 0))
+        gate.release(number, 429 if request % 60 == 30 else 200)
+        clock.now += 0.001
+    times = [t for t, _ in sent]
+    for start, _ in sent:
+        in_second = [rate for t, rate in sent if start <= t < start + 1]
+        # never more than the rate the last of them left at, whole requests (never above the limit)
+        assert len(in_second) <= max(1, int(in_second[-1])), (start, in_second)
+    assert max(sum(1 for t in times if start <= t < start + 1) for start in times) == max(1, int(limit))
 
 
 def test_a_429_slows_the_requests_that_follow_and_is_logged_once(caplog):
