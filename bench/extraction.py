@@ -10,7 +10,12 @@ ledger hook swapped, so designs are measured on the same ids, the same server an
 - ``previous-indexes``: the product's design into a ``message_tracking`` with the secondary indexes
   it had before ``ix_message_tracking_status`` replaced two of them;
 - ``previous-staging``: the staged design before pages went as one ``JSON_TABLE`` statement each and
-  batches were cut in message_id order (a row per id through ``executemany``, batches by arrival).
+  batches were cut in message_id order (a row per id through ``executemany``, batches by arrival);
+- ``empty-table``: the product's design, its ordered pass into the (empty) ledger on MariaDB's
+  bulk-load path for an empty table (``unique_checks = 0``, ``foreign_key_checks = 0``, one
+  transaction, no ``ON DUPLICATE KEY``: the table then takes a table lock and sorts each index
+  instead of inserting row by row). It measures what a ledger table per day would get from that
+  path, which applies to an empty table or partition only.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from elasticsearch import Elasticsearch
 from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
 from bench.pipeline_run import open_window
 
-DESIGNS = ("product", "direct", "previous-indexes", "previous-staging")
+DESIGNS = ("product", "direct", "previous-indexes", "previous-staging", "empty-table")
 PREVIOUS_INDEXES = (
     "ALTER TABLE message_tracking DROP INDEX ix_message_tracking_status,"
     " ADD INDEX ix_message_tracking_retry (status, last_attempted), ADD INDEX ix_message_tracking_lease (lease_token)"
@@ -46,6 +51,8 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
         _use_previous_indexes(pipeline)
     elif design == "previous-staging":
         _use_previous_staging(pipeline)
+    elif design == "empty-table":
+        _use_empty_table_bulk_load(pipeline)
     elif design != "product":
         raise ValueError(f"unknown extraction design {design!r}; use one of {', '.join(DESIGNS)}")
     window = open_window(day, "bench-extraction")
@@ -222,6 +229,42 @@ def _use_previous_indexes(pipeline: Any) -> None:
                 self._run(lambda cursor: cursor.execute(PREVIOUS_INDEXES))
 
     _swap_tracking(pipeline, PreviousIndexesHook)
+
+
+def _use_empty_table_bulk_load(pipeline: Any) -> None:
+    """Track the staged ids through MariaDB's bulk load into an empty table (comparator)."""
+    from message_export.batching import BatchPlan
+    from message_export.hooks.tracking import MessageTrackingHook
+    from message_export.model import Job
+
+    class EmptyTableHook(MessageTrackingHook):
+        def track_staged(self, job: Job, plan: BatchPlan) -> int:
+            track = self._staging_sql("track_staged_ids", job.job_id)
+            # a table per day starts empty: nothing to keep, so no ON DUPLICATE KEY (which the
+            # bulk path does not take)
+            track = track[: track.index("ON DUPLICATE KEY")]
+            params = {
+                "job_id": job.job_id,
+                "start_date": job.window.start.replace(tzinfo=None),
+                "batch_size": plan.batch_size,
+                "last_batch": plan.batch_count - 1,
+            }
+
+            def bulk_load(cursor: Any) -> int:
+                cursor.execute("SELECT COUNT(*) FROM message_tracking")
+                if cursor.fetchone()[0]:
+                    raise RuntimeError("the empty-table comparator needs an empty message_tracking")
+                cursor.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
+                try:
+                    return int(cursor.execute(track, params))
+                finally:
+                    cursor.execute("SET SESSION unique_checks = 1, foreign_key_checks = 1")
+
+            tracked = self._run(bulk_load)
+            self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
+            return tracked
+
+    _swap_tracking(pipeline, EmptyTableHook)
 
 
 def _tracked_ids(job_id: int) -> int:

@@ -565,10 +565,12 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
-# Extraction designs measured side by side by default: the product's, and two comparators of
-# bench/extraction.py (bench only): the staged design as it was before this one, and each page
-# inserted straight into message_tracking; --extraction-designs picks others (DESIGNS there).
-EXTRACTION_DESIGNS = ("product", "previous-staging", "direct")
+# Extraction designs measured side by side by default: the product's, and three comparators of
+# bench/extraction.py (bench only): the staged design as it was before this one, each page
+# inserted straight into message_tracking, and the product's ordered pass on MariaDB's bulk-load
+# path for an empty table (what a ledger table per day would get); --extraction-designs picks
+# others (DESIGNS there).
+EXTRACTION_DESIGNS = ("product", "previous-staging", "direct", "empty-table")
 
 
 def _extraction(
