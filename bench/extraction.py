@@ -15,7 +15,9 @@ ledger hook swapped, so designs are measured on the same ids, the same server an
   bulk-load path for an empty table (``unique_checks = 0``, ``foreign_key_checks = 0``, one
   transaction, no ``ON DUPLICATE KEY``: the table then takes a table lock and sorts each index
   instead of inserting row by row). It measures what a ledger table per day would get from that
-  path, which applies to an empty table or partition only.
+  path, which applies to an empty table or partition only;
+- ``collected-heap``: the product with its steps' heap left to the garbage collector
+  (``bench/collected_heap.py``): what ``message_export.heap`` saves the extraction.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from typing import Any, ClassVar
 
 from elasticsearch import Elasticsearch
 
+from bench.collected_heap import leave_heap_to_the_collector
 from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
 from bench.pipeline_run import open_window
 
-DESIGNS = ("product", "direct", "previous-indexes", "previous-staging", "empty-table")
+DESIGNS = ("product", "direct", "previous-indexes", "previous-staging", "empty-table", "collected-heap")
 PREVIOUS_INDEXES = (
     "ALTER TABLE message_tracking DROP INDEX ix_message_tracking_status,"
     " ADD INDEX ix_message_tracking_retry (status, last_attempted), ADD INDEX ix_message_tracking_lease (lease_token)"
@@ -53,6 +56,8 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
         _use_previous_staging(pipeline)
     elif design == "empty-table":
         _use_empty_table_bulk_load(pipeline)
+    elif design == "collected-heap":
+        leave_heap_to_the_collector()
     elif design != "product":
         raise ValueError(f"unknown extraction design {design!r}; use one of {', '.join(DESIGNS)}")
     window = open_window(day, "bench-extraction")

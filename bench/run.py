@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import dashboard_queries
+from bench import collected_heap, dashboard_queries
 from bench.data import seed_all
 from bench.environment import REPO
 from bench.measure import CpuMeter, mysqld_pid
@@ -411,6 +411,14 @@ def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, c
     return result
 
 
+def _scaleout_variant(worker_env: dict[str, str]) -> str:
+    if "MESSAGE_EXPORT_CONFIG" in worker_env:
+        return "search rate limit off"
+    if collected_heap.ENV in worker_env:
+        return "heap left to the garbage collector"
+    return ""
+
+
 def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     """N worker processes (N mapped-task slots) process one window's batches at once, for each N."""
     profile = bench.profile
@@ -424,13 +432,17 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     # worker (a chunk's four reads leave together; only more than the limit in a second waits).
     plan: list[tuple[int, dict[str, str]]] = [(workers, {}) for workers in profile.scaleout_workers]
     plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())}))
+    # And one worker with its steps' heap left to the garbage collector (bench/collected_heap.py):
+    # what keeping the collector off the long-lived objects saves one worker.
+    plan.append((1, {collected_heap.ENV: "1"}))
     runs = []
     for number, (workers, worker_env) in enumerate(plan):
         run_id = f"bench-scaleout-{number}-{workers}"
         extracted = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env=env)
         batch_ids = extracted["batch_ids"]
         shares = [batch_ids[i::workers] for i in range(workers)]
-        limit = "; search rate limit off" if worker_env else ""
+        variant = _scaleout_variant(worker_env)
+        limit = f"; {variant}" if variant else ""
         bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages){limit}")
         meter = CpuMeter(parts)
         args = [{"batch_ids": share, "run_id": run_id} for share in shares if share]
@@ -444,7 +456,8 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
         processing_wall = max(r["finished_at"] for r in results) - min(r["started_at"] for r in results)
         run = {
             "workers": workers,
-            "search_rate_limit": "off" if worker_env else "default",
+            "search_rate_limit": "off" if "MESSAGE_EXPORT_CONFIG" in worker_env else "default",
+            "heap": "collected" if collected_heap.ENV in worker_env else "settled",
             "messages": completed,
             "failed": sum(r["failed"] for r in results),
             "expected": size,
@@ -565,12 +578,12 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
-# Extraction designs measured side by side by default: the product's, and three comparators of
+# Extraction designs measured side by side by default: the product's, and four comparators of
 # bench/extraction.py (bench only): the staged design as it was before this one, each page
-# inserted straight into message_tracking, and the product's ordered pass on MariaDB's bulk-load
-# path for an empty table (what a ledger table per day would get); --extraction-designs picks
-# others (DESIGNS there).
-EXTRACTION_DESIGNS = ("product", "previous-staging", "direct", "empty-table")
+# inserted straight into message_tracking, the product's ordered pass on MariaDB's bulk-load path
+# for an empty table (what a ledger table per day would get), and the product with its heap left
+# to the garbage collector; --extraction-designs picks others (DESIGNS there).
+EXTRACTION_DESIGNS = ("product", "previous-staging", "direct", "empty-table", "collected-heap")
 
 
 def _extraction(

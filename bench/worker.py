@@ -21,6 +21,7 @@ from bench.environment import put_repo_on_path
 
 put_repo_on_path()
 
+from bench import collected_heap  # noqa: E402
 from bench.measure import peak_rss_mb, rss_mb  # noqa: E402
 
 
@@ -119,6 +120,8 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     rss_at_start = rss_mb()
+    if os.environ.get(collected_heap.ENV):
+        collected_heap.leave_heap_to_the_collector()
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     if profile_dir:
         # cProfile of the phase (this thread only), for reading with pstats; the figures then carry its overhead

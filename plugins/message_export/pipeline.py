@@ -26,6 +26,7 @@ from airflow.sdk.exceptions import (
 from message_export.batching import plan_batches
 from message_export.config import ConfigError, ExportConfig, load_config
 from message_export.export import ExportServices, ExportSummary, MessageExporter
+from message_export.heap import settled_heap
 from message_export.hooks.archive import ArchiveError
 from message_export.hooks.search import SearchError
 from message_export.hooks.tracking import TrackingError
@@ -183,6 +184,7 @@ def next_window_due(window: Mapping[str, Any]) -> bool:
 
 
 @explained
+@settled_heap
 def extract(window: Mapping[str, Any]) -> list[int]:
     """Track every id of the window as pending, cut into batches; return the batch ids."""
     config = load_config()
@@ -269,6 +271,7 @@ def _summary_line(what: str, summary: ExportSummary) -> str:
 
 
 @explained
+@settled_heap
 def process_batch(batch_id: int, run_id: str, label: Callable[[str], None] | None = None) -> dict[str, int]:
     """Export one batch's unfinished messages; return its counts.
 
@@ -308,6 +311,7 @@ def _require_window(window: Mapping[str, Any] | None, step: str) -> Mapping[str,
 
 
 @explained
+@settled_heap
 def retry_failed(window: Mapping[str, Any] | None, run_id: str) -> dict[str, int]:
     """Retry failed (and abandoned) messages of this and earlier jobs, with backoff, within a time budget."""
     window = _require_window(window, "retry_failed")
@@ -390,6 +394,7 @@ def _record_chain_position(metrics: ExportMetrics, config: ExportConfig, service
 
 
 @explained
+@settled_heap
 def finalize(
     window: Mapping[str, Any] | None, announce: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
@@ -486,6 +491,7 @@ def finalize(
 
 
 @explained
+@settled_heap
 def purge_ledger(now: datetime | None = None) -> dict[str, Any]:
     """Remove the ``message_tracking`` rows of completed days older than the retention, in short chunks.
 

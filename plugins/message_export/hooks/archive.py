@@ -23,6 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
 from botocore.utils import determine_content_length
 
+from message_export.heap import settle
+
 log = logging.getLogger(__name__)
 
 # The amazon provider's AwsBaseHook reads its own version through ProvidersManager.hooks for the user agent
@@ -184,6 +186,7 @@ class MessageArchiveHook(S3Hook):
             if client is None:
                 client = self._clients[key] = super().get_conn()
                 expect_continue_only_for_large_bodies(client)
+                settle()  # the client and its API model last the process: keep the collector off them
         return client
 
     def check_bucket(self, bucket: str, prefix: str) -> None:

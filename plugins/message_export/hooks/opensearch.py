@@ -13,6 +13,7 @@ from opensearchpy.exceptions import ConnectionError as OsConnectionError
 from opensearchpy.exceptions import ConnectionTimeout as OsConnectionTimeout
 from opensearchpy.exceptions import TransportError
 
+from message_export.heap import settle
 from message_export.hooks.search import (
     RETRY_ON_STATUS,
     MessageSearch,
@@ -147,7 +148,9 @@ class OpenSearchMessageHook(MessageSearch, OpenSearchHook):
             args["http_auth"] = self._signer()
         elif conn.login:
             args["http_auth"] = (conn.login, conn.password or "")
-        return OpenSearch(**args)
+        client = OpenSearch(**args)
+        settle()  # the client lasts the hook: keep the garbage collector off it
+        return client
 
     # -- engine primitives -----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from message_export.documents import RelatedDocument
+from message_export.heap import settle
 from message_export.throttle import RequestThrottle
 from message_export.windows import Window
 
@@ -388,7 +389,9 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
     def client(self) -> Elasticsearch:
         """The configured, thread-safe client (one attempt per call: retries are :meth:`_call`'s)."""
         base = self.get_conn().es
-        return base.options(request_timeout=self._request_timeout, max_retries=0)
+        client = base.options(request_timeout=self._request_timeout, max_retries=0)
+        settle()  # the client lasts the hook: keep the garbage collector off it
+        return client
 
     def _status_of(self, error: Exception) -> int | None:
         return error.meta.status if isinstance(error, ApiError) else None
