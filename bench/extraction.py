@@ -44,7 +44,7 @@ PREVIOUS_INDEXES = (
 def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
     """Time ``pipeline.extract`` of ``day`` (ids streamed into the MySQL ledger).
 
-    :param design: ``product`` (the pipeline as it ships) or ``direct`` (the comparator above).
+    :param design: ``product`` (the pipeline as it ships) or one of the comparators above (``DESIGNS``).
     """
     from message_export import pipeline
 

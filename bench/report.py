@@ -504,8 +504,7 @@ def _scaleout_text(figures: dict[str, Any]) -> list[str]:
     ]
     for run in scale["runs"]:
         cores = run["cores_used"]
-        label = f"N={run['workers']}" + (", search rate limit off" if run.get("search_rate_limit") == "off" else "")
-        label += ", heap left to the garbage collector" if run.get("heap") == "collected" else ""
+        label = f"N={run['workers']}" + (f", {run['variant']}" if run.get("variant") else "")
         lines.append(
             f"  {label}: {run['per_second']:>6,.0f} msg/s ({run['per_second'] / first:.2f}x N=1); "
             f"workers {cores['workers_total']:.2f} (max one {cores['per_worker_max']:.2f}), "

@@ -411,14 +411,6 @@ def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, c
     return result
 
 
-def _scaleout_variant(worker_env: dict[str, str]) -> str:
-    if "MESSAGE_EXPORT_CONFIG" in worker_env:
-        return "search rate limit off"
-    if collected_heap.ENV in worker_env:
-        return "heap left to the garbage collector"
-    return ""
-
-
 def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     """N worker processes (N mapped-task slots) process one window's batches at once, for each N."""
     profile = bench.profile
@@ -428,23 +420,23 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     # The window keeps the batches of its first export (reprocess only resets the messages'
     # status), so each worker takes every N-th batch, as free mapped-task slots would.
     env: dict[str, str] = {}
-    # Last, one worker again with the search rate limit off: what the limit's window still costs one
-    # worker (a chunk's four reads leave together; only more than the limit in a second waits).
     upload_slots = _config_values().s3.max_concurrency  # uploads in flight per worker process
-    plan: list[tuple[int, dict[str, str]]] = [(workers, {}) for workers in profile.scaleout_workers]
-    plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())}))
+    # (workers, their environment, what differs from the product as it ships)
+    plan: list[tuple[int, dict[str, str], str]] = [(workers, {}, "") for workers in profile.scaleout_workers]
+    # Then one worker again with the search rate limit off: what the limit's window still costs one
+    # worker (a chunk's four reads leave together; only more than the limit in a second waits).
+    plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())}, "search rate limit off"))
     # And one worker with its steps' heap left to the garbage collector (bench/collected_heap.py):
     # what keeping the collector off the long-lived objects saves one worker.
-    plan.append((1, {collected_heap.ENV: "1"}))
+    plan.append((1, {collected_heap.ENV: "1"}, "heap left to the garbage collector"))
     runs = []
-    for number, (workers, worker_env) in enumerate(plan):
+    for number, (workers, worker_env, variant) in enumerate(plan):
         run_id = f"bench-scaleout-{number}-{workers}"
         extracted = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env=env)
         batch_ids = extracted["batch_ids"]
         shares = [batch_ids[i::workers] for i in range(workers)]
-        variant = _scaleout_variant(worker_env)
-        limit = f"; {variant}" if variant else ""
-        bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages){limit}")
+        differs = f"; {variant}" if variant else ""
+        bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages){differs}")
         meter = CpuMeter(parts)
         args = [{"batch_ids": share, "run_id": run_id} for share in shares if share]
         spawned = [bench.spawn("process_batches", arg, env=worker_env) for arg in args]
@@ -457,8 +449,7 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
         processing_wall = max(r["finished_at"] for r in results) - min(r["started_at"] for r in results)
         run = {
             "workers": workers,
-            "search_rate_limit": "off" if "MESSAGE_EXPORT_CONFIG" in worker_env else "default",
-            "heap": "collected" if collected_heap.ENV in worker_env else "settled",
+            "variant": variant,
             "messages": completed,
             "failed": sum(r["failed"] for r in results),
             "expected": size,
