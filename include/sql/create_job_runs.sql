@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS job_runs (
     failed_messages INT UNSIGNED NOT NULL DEFAULT 0,
     source_count INT UNSIGNED NULL COMMENT 'ids Elasticsearch reported for the window at finalize',
     archived_objects INT UNSIGNED NULL COMMENT 'objects found under the window prefix at finalize',
-    extraction_completed_at DATETIME(6) NULL COMMENT 'NULL until every id of the window is tracked',
+    extraction_completed_at DATETIME(6) NULL COMMENT 'NULL until every id of the window is staged or tracked',
     dag_run_id VARCHAR(250) NULL COMMENT 'the Airflow run that last worked on this window',
     last_error VARCHAR(2000) NULL,
     -- added to older ledgers by add_ledger_purged_at.sql (ensure_schema): keep the two identical

@@ -1,4 +1,5 @@
--- Recompute a batch's counts and status from its messages (idempotent: no double counting).
+-- Recompute a batch's counts and status from its messages (idempotent: no double counting); ids it
+-- still holds staged count as pending.
 UPDATE batch_progress b
 JOIN (
     SELECT
@@ -9,12 +10,12 @@ JOIN (
     FROM message_tracking
     WHERE batch_id = %(batch_id)s
 ) m
-SET b.total_messages = m.total_messages,
+SET b.total_messages = m.total_messages + b.staged,
     b.processed = m.processed,
     b.failed = m.failed,
     b.status = CASE
         WHEN m.in_progress > 0 THEN 'running'
-        WHEN m.processed + m.failed < m.total_messages THEN 'pending'
+        WHEN m.processed + m.failed < m.total_messages + b.staged THEN 'pending'
         WHEN m.failed > 0 THEN 'failed'
         ELSE 'completed'
     END

@@ -186,7 +186,12 @@ def next_window_due(window: Mapping[str, Any]) -> bool:
 @explained
 @settled_heap
 def extract(window: Mapping[str, Any]) -> list[int]:
-    """Track every id of the window as pending, cut into batches; return the batch ids."""
+    """Stage every id of the window in the ledger, cut into batches; return the batch ids.
+
+    A batch's ids enter ``message_tracking`` (as pending) when the batch is first claimed, so a
+    million ledger rows are written by the mapped tasks in parallel, not here; until then the
+    batch's ``staged`` count is pending in every count of the ledger.
+    """
     config = load_config()
     services = _services(config)
     search, tracking = services.search, services.tracking
@@ -206,8 +211,8 @@ def extract(window: Mapping[str, Any]) -> list[int]:
         plan.batch_size,
     )
     batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
-    # Ids go to a staging table of the job first (appends only), then into the ledger in one
-    # ordered pass: random inserts into a ledger bigger than MySQL's buffer pool are what is slow.
+    # Ids go to a staging table of the job (appends only): each batch holds a range of it and tracks
+    # its ids when claimed, in message_id order.
     tracking.start_staging(job.job_id)
     position = 0
     next_report = 100_000
@@ -233,8 +238,18 @@ def extract(window: Mapping[str, Any]) -> list[int]:
         plan = plan_batches(position, config.batch_size, config.max_batches)
         batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
         log.info("%d ids arrived after a count of 0: %d batches planned for them", position, plan.batch_count)
-    tracking.track_staged(job, plan)
-    log.info("%d ids read in %.1fs; tracked in %.1fs", position, streamed, time.monotonic() - started - streamed)
+    tracking.stage_batches(batch_ids, plan, position)
+    already_tracked = sum(tracking.job_counts(job.job_id).values())
+    if already_tracked:
+        # An earlier extraction of this window tracked ids already: track the rest now, so no count
+        # of the ledger holds an id both as tracked and as staged.
+        tracked = tracking.track_staged_job(job.job_id)
+        log.info(
+            "%d ids of the window were tracked by an earlier extraction: the %d others tracked now in %.1fs",
+            already_tracked,
+            tracked,
+            time.monotonic() - started - streamed,
+        )
     if window.get("reprocess"):
         reset = tracking.reset_for_reprocess(job.job_id)
         log.info("reprocess: %d already exported messages set back to pending", reset)
@@ -243,7 +258,7 @@ def extract(window: Mapping[str, Any]) -> list[int]:
     batches = tracking.list_job_batches(job.job_id)
     seconds = time.monotonic() - started
     log.info(
-        "extraction of window %s done: %d ids read in %.1fs, %d batches to process",
+        "extraction of window %s done: %d ids read in %.1fs and staged, %d batches to process",
         job.window,
         position,
         seconds,
@@ -320,6 +335,9 @@ def retry_failed(window: Mapping[str, Any] | None, run_id: str) -> dict[str, int
     tracking = services.tracking
     retry = config.retry
     job_id = int(window["job_id"])
+    left_staged = tracking.track_staged_job(job_id)
+    if left_staged:
+        log.warning("%d ids of batches no task claimed are tracked now, to be retried here", left_staged)
     deadline = time.monotonic() + retry.time_budget_seconds
     exporter = MessageExporter(config, services, _run_metadata(run_id, job_id, "retry"))
     total = ExportSummary()
@@ -408,6 +426,9 @@ def finalize(
     services = _services(config)
     tracking = services.tracking
     job = tracking.get_job(_window_of(window))
+    left_staged = tracking.track_staged_job(job.job_id)
+    if left_staged:
+        log.warning("%d ids of batches nothing claimed are tracked now (pending)", left_staged)
     counts = tracking.job_counts(job.job_id)
     total = sum(counts.values())
     unfinished = counts["pending"] + counts["in_progress"]
@@ -461,6 +482,7 @@ def finalize(
         next_run_date=job.window.next_run_date if status == "completed" else None,
         last_error="; ".join(problems)[:2000] or None,
     )
+    tracking.drop_staging(job.job_id)  # every id it held is tracked
     metrics = ExportMetrics()
     metrics.job_closed(status, gaps)
     _record_chain_position(metrics, config, services)

@@ -1,5 +1,5 @@
 """The staged extraction against MariaDB: ids are appended to the job's staging table page by page,
-then tracked in message_id order and cut into the plan's batches in that order."""
+each batch holds a range of them, and a batch tracks its ids (in message_id order) when claimed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import threading
 import time
 from datetime import date
 
+import pytest
+
 from message_export.batching import plan_batches
-from message_export.hooks.tracking import MessageTrackingHook
+from message_export.hooks.tracking import MessageTrackingHook, TrackingError
 from message_export.windows import Window
 from tests.harness.data import day_of_messages
 from tests.harness.stack import Stack, prepare_window
@@ -19,7 +21,7 @@ IDS = [f"msg-{n:04d}" for n in range(230)] + ["é-accent", "🚀-rocket", "Z-upp
 LATE = 9  # ids that arrive after the count: they join the last batch
 
 
-def test_staged_ids_are_tracked_once_in_message_id_order_and_cut_into_the_plans_batches(stack: Stack):
+def test_staged_ids_are_tracked_once_by_the_batch_that_holds_them(stack: Stack):
     arrival = list(IDS)
     random.Random(7).shuffle(arrival)
     hook = MessageTrackingHook("mysql_default")
@@ -36,7 +38,21 @@ def test_staged_ids_are_tracked_once_in_message_id_order_and_cut_into_the_plans_
             if number == 1:  # a page written twice, as a retried transaction would
                 hook.stage_ids(job.job_id, position, page)
             position += len(page)
-        hook.track_staged(job, plan)
+        hook.stage_batches(batch_ids, plan, position)
+        hook.refresh_batches(list(batch_ids.values()))
+        assert stack.query("SELECT COUNT(*) FROM message_tracking WHERE job_id = %s", (job.job_id,)) == [(0,)]
+        assert hook.live_job_counts(job.job_id).pending == len(IDS)
+        records = hook.batch_records(job.job_id, 0, 100)
+        assert [record.counts.pending for record in records] == [50, 50, 50, 50, len(IDS) - 200]
+        assert {record.status for record in records} == {"pending"}
+
+        first = batch_ids[0]
+        assert hook.track_staged_batch(first) == 50
+        assert hook.track_staged_batch(first) == 0  # a second claim finds its ids tracked
+        assert hook.live_job_counts(job.job_id).pending == len(IDS)  # tracked or staged, each id once
+        assert hook.track_staged_job(job.job_id) == len(IDS) - 50
+        assert hook.staged_count(job.job_id) == 0
+        hook.drop_staging(job.job_id)
     finally:
         hook.close()
 
@@ -45,12 +61,66 @@ def test_staged_ids_are_tracked_once_in_message_id_order_and_cut_into_the_plans_
     assert {bytes(mid) for mid, _, _ in rows} == {mid.encode() for mid in IDS}
     assert {status for _, _, status in rows} == {"pending"}
     batch_of = {bytes(mid): batch_id for mid, batch_id, _ in rows}
-    by_rank = sorted(batch_of)
-    assert [batch_of[mid] for mid in by_rank] == [batch_ids[plan.batch_number(rank)] for rank in range(len(by_rank))]
+    assert [batch_of[mid.encode()] for mid in arrival] == [
+        batch_ids[plan.batch_number(position)] for position in range(len(arrival))
+    ]
     sizes = [sum(1 for b in batch_of.values() if b == batch_ids[n]) for n in range(plan.batch_count)]
     assert sizes[:-1] == [plan.batch_size] * (plan.batch_count - 1)
     assert sizes[-1] == len(IDS) - plan.batch_size * (plan.batch_count - 1)  # the late ids joined the last batch
     assert stack.query("SHOW TABLES LIKE 'message_tracking_staging_%%'") == []
+
+
+def test_a_batch_whose_staging_table_is_gone_fails_with_what_to_do(stack: Stack):
+    hook = MessageTrackingHook("mysql_default")
+    try:
+        hook.ensure_schema()
+        job = hook.open_job(Window.for_day(date(2024, 10, 2)), "staging-gone")
+        plan = plan_batches(3, 50, 100)
+        batch_ids = hook.ensure_batches(job.job_id, [0])
+        hook.start_staging(job.job_id)
+        hook.stage_ids(job.job_id, 0, ["a", "b", "c"])
+        hook.stage_batches(batch_ids, plan, 3)
+        stack.query(f"DROP TABLE {hook.staging_table(job.job_id)}")
+        with pytest.raises(TrackingError, match=rf"batch_id {batch_ids[0]} of job {job.job_id} holds 3 staged ids"):
+            hook.track_staged_batch(batch_ids[0])
+        assert hook.staged_count(job.job_id) == 3  # still owed: nothing was marked tracked
+    finally:
+        hook.close()
+
+
+def test_ensure_schema_tracks_what_a_stopped_job_still_held_before_dropping_its_table(stack: Stack):
+    hook = MessageTrackingHook("mysql_default")
+    try:
+        hook.ensure_schema()
+        job = hook.open_job(Window.for_day(date(2024, 10, 3)), "stopped-job")
+        plan = plan_batches(4, 2, 100)
+        batch_ids = hook.ensure_batches(job.job_id, [0, 1])
+        hook.start_staging(job.job_id)
+        hook.stage_ids(job.job_id, 0, ["s-1", "s-2", "s-3", "s-4"])
+        hook.stage_batches(batch_ids, plan, 4)
+        hook.track_staged_batch(batch_ids[0])
+        hook.close_job(
+            job.job_id,
+            status="failed",
+            total=4,
+            completed=0,
+            failed=0,
+            source_count=None,
+            archived_objects=None,
+            next_run_date=None,
+            last_error="stopped",
+        )
+        hook.ensure_schema()
+    finally:
+        hook.close()
+    rows = stack.query("SELECT message_id, batch_id FROM message_tracking WHERE job_id = %s", (job.job_id,))
+    assert sorted((bytes(mid), batch) for mid, batch in rows) == [
+        (b"s-1", batch_ids[0]),
+        (b"s-2", batch_ids[0]),
+        (b"s-3", batch_ids[1]),
+        (b"s-4", batch_ids[1]),
+    ]
+    assert stack.query("SHOW TABLES LIKE %s", (hook.staging_table(job.job_id),)) == []
 
 
 def test_ids_that_arrive_after_a_count_of_zero_get_batches_and_are_all_exported(stack: Stack):
@@ -86,8 +156,8 @@ def test_ids_that_arrive_after_a_count_of_zero_get_batches_and_are_all_exported(
     assert counted and pit and counted[0].finished <= pit[0].arrived  # the count came first, on an empty window
     assert len(batch_ids) == 3  # 120 ids in batches of 50, planned from what arrived
     job_id = window["job_id"]
-    rows = stack.query("SELECT batch_id, COUNT(*) FROM message_tracking WHERE job_id = %s GROUP BY batch_id", (job_id,))
-    assert sorted(count for _, count in rows) == [20, 50, 50]
+    rows = stack.query("SELECT staged, total_messages FROM batch_progress WHERE job_id = %s", (job_id,))
+    assert sorted(rows) == [(20, 20), (50, 50), (50, 50)]  # staged, not tracked until claimed
     for batch_id in batch_ids:
         pipeline.process_batch(batch_id, "late-arrivals")
     pipeline.retry_failed(window, "late-arrivals")

@@ -36,6 +36,7 @@ INSERT_CHUNK = 5000
 ADDED_COLUMNS = {
     "add_message_checksums": ("message_tracking_columns", frozenset({"body_bytes", "body_sha256"})),
     "add_ledger_purged_at": ("job_runs_columns", frozenset({"ledger_purged_at"})),
+    "add_batch_staging": ("batch_progress_columns", frozenset({"first_position", "staged"})),
 }
 DUPLICATE_COLUMN = 1060
 # Index changes to message_tracking after its first release, applied in this order by ensure_schema:
@@ -48,6 +49,7 @@ INDEX_CHANGES = (
 )
 # Another worker made the same change just now: the index is already there, or already gone.
 INDEX_ALREADY_CHANGED = frozenset({1061, 1091})
+NO_SUCH_TABLE = 1146
 
 
 class TrackingError(RuntimeError):
@@ -248,8 +250,9 @@ class MessageTrackingHook(MySqlHook):
             log.info("message_tracking: %s index %s", "added" if present else "dropped", index)
 
     def _drop_abandoned_staging(self) -> None:
-        # A worker that died between tracking a window's ids and dropping its staging table leaves
-        # it behind; a job that is not running has no extraction that could still use it.
+        # A job that is not running has no extraction or batch that could still use its staging
+        # table (finalize tracks what is left and drops it; a worker that died in between leaves it
+        # behind). Ids its batches still hold are tracked first, so none is lost with the table.
         prefix = "message_tracking_staging_"
         staged = {
             int(text[len(prefix) :])
@@ -260,8 +263,14 @@ class MessageTrackingHook(MySqlHook):
             return
         running = {int(job_id) for (job_id,) in self._fetch("running_jobs")}
         for job_id in sorted(staged - running):
-            self._run(lambda cursor, job_id=job_id: cursor.execute(self._staging_sql("drop_staged_ids", job_id)))
-            log.info("dropped the staging table of job %s, left by an extraction that did not finish", job_id)
+            tracked = self.track_staged_job(job_id)
+            self.drop_staging(job_id)
+            log.info(
+                "dropped the staging table of job %s, which is not running (%d ids its batches still held "
+                "tracked first)",
+                job_id,
+                tracked,
+            )
 
     def resumable_window(self) -> Window | None:
         """Return the earliest window whose extraction never completed."""
@@ -348,10 +357,13 @@ class MessageTrackingHook(MySqlHook):
         return load_sql(name).replace("{table}", cls.staging_table(job_id))
 
     def start_staging(self, job_id: int) -> None:
-        """Create the job's empty staging table (dropping one an earlier attempt left)."""
+        """Create the job's empty staging table (dropping one an earlier attempt left); until
+        ``stage_batches`` runs, none of the job's batches holds staged ids."""
         drop, create = self._staging_sql("drop_staged_ids", job_id), self._staging_sql("create_staged_ids", job_id)
+        unstage = load_sql("unstage_job_batches")
 
         def work(cursor: Any) -> None:
+            cursor.execute(unstage, {"job_id": job_id})
             cursor.execute(drop)
             cursor.execute(create)
 
@@ -366,24 +378,65 @@ class MessageTrackingHook(MySqlHook):
             params = {"first_position": first_position + start, "ids": page}
             self._run(lambda cursor, params=params: cursor.execute(sql, params))
 
-    def track_staged(self, job: Job, plan: BatchPlan) -> int:
-        """Track the job's staged ids as pending, cut into ``plan``'s batches in message_id order
-        (already tracked ids untouched); drop the staging table.
+    def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
+        """Give each batch of ``plan`` (``batch_number -> batch_id``) its range of the ``staged`` ids
+        the job's staging table holds; the batch tracks them when it is first claimed."""
+        ranges = plan.position_ranges(staged)
+        self._execute_many(
+            "stage_batches", [(first, count, batch_ids[number]) for number, (first, count) in enumerate(ranges)]
+        )
+
+    def track_staged_batch(self, batch_id: int) -> int:
+        """Track the ids batch ``batch_id`` still holds staged as pending, in message_id order (ids
+        already tracked keep their rows); a no-op once they are.
 
         :return: rows the statement reported (inserted ids count once, existing ones not at all).
         """
-        tracked = 0
-        if plan.batch_count:  # a plan without batches is an empty window's: nothing was staged
-            track = self._staging_sql("track_staged_ids", job.job_id)
+        select = load_sql("staged_batch")
+        done = load_sql("batch_tracked")
+
+        def work(cursor: Any) -> int:
+            cursor.execute(select, {"batch_id": batch_id})
+            row = cursor.fetchone()
+            if row is None or not row[1]:
+                return 0
+            first, staged, job_id, start_date = int(row[0]), int(row[1]), int(row[2]), row[3]
             params = {
-                "job_id": job.job_id,
-                "start_date": _naive_utc(job.window.start),
-                "batch_size": plan.batch_size,
-                "last_batch": plan.batch_count - 1,
+                "job_id": job_id,
+                "batch_id": batch_id,
+                "start_date": start_date,
+                "first_position": first,
+                "end_position": first + staged,
             }
-            tracked = self._run(lambda cursor: cursor.execute(track, params))
-        self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
-        return int(tracked)
+            try:
+                tracked = cursor.execute(self._staging_sql("track_staged_batch", job_id), params)
+            except Exception as error:
+                if _error_code(error) != NO_SUCH_TABLE:
+                    raise
+                raise TrackingError(
+                    f"batch_id {batch_id} of job {job_id} holds {staged} staged ids, but "
+                    f"{self.staging_table(job_id)} is gone from {self._describe_target()}; run the "
+                    "window's extraction again (trigger the DAG with its start_date) to stage them anew"
+                ) from None
+            cursor.execute(done, {"batch_id": batch_id})
+            return int(tracked)
+
+        return int(self._run(work))
+
+    def track_staged_job(self, job_id: int) -> int:
+        """Track every id the job's batches still hold staged; return how many rows were added."""
+        return sum(
+            self.track_staged_batch(int(batch_id))
+            for (batch_id,) in self._fetch("staged_job_batches", {"job_id": job_id})
+        )
+
+    def drop_staging(self, job_id: int) -> None:
+        """Drop the job's staging table (once no batch holds staged ids)."""
+        self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job_id)))
+
+    def staged_count(self, job_id: int) -> int:
+        """How many of the job's ids are staged and not tracked yet (pending, unclaimed)."""
+        return int(self._fetch("job_staged_count", {"job_id": job_id})[0][0])
 
     def reset_for_reprocess(self, job_id: int) -> int:
         """Set the job's completed and failed messages back to pending; return how many."""
@@ -414,7 +467,9 @@ class MessageTrackingHook(MySqlHook):
     def claim_batch(
         self, batch_id: int, lease_token: str, lease_seconds: int, max_attempts: int
     ) -> list[ClaimedMessage]:
-        """Lease the batch's unfinished messages to ``lease_token``; return them."""
+        """Track the batch's staged ids, then lease its unfinished messages to ``lease_token``; return
+        them."""
+        self.track_staged_batch(batch_id)
         self._execute(
             "claim_batch",
             {
@@ -587,8 +642,10 @@ class MessageTrackingHook(MySqlHook):
         return self._day_record(rows[0]) if rows else None
 
     def live_job_counts(self, job_id: int) -> StatusCounts:
-        """Return the job's messages per status as they stand now."""
-        return StatusCounts.from_rows(self.job_counts(job_id))
+        """Return the job's messages per status as they stand now (staged ids are pending)."""
+        counts = self.job_counts(job_id)
+        counts["pending"] += self.staged_count(job_id)
+        return StatusCounts.from_rows(counts)
 
     def batch_count(self, job_id: int) -> int:
         return int(self._fetch("dashboard_job_batch_count", {"job_id": job_id})[0][0])
@@ -612,16 +669,19 @@ class MessageTrackingHook(MySqlHook):
                     ),
                     updated_at=_aware(updated_at),
                 )
-                for batch_id, number, status, total, processed, failed, updated_at in rows
+                for batch_id, number, status, total, processed, failed, updated_at, _staged in rows
             ]
         batch_ids = [int(row[0]) for row in rows]
-        counted: dict[int, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
+        # ids a batch holds staged are pending: no worker has claimed the batch yet
+        counted: dict[int, dict[str, int]] = {int(row[0]): {"pending": int(row[7])} for row in rows}
         for batch_id, status, messages in self._fetch(
             "dashboard_batch_status_counts",
             {"first_batch_id": min(batch_ids), "last_batch_id": max(batch_ids)},
         ):
             if int(batch_id) in counted:
-                counted[int(batch_id)][_id_text(status)] = int(messages)
+                counted[int(batch_id)][_id_text(status)] = counted[int(batch_id)].get(_id_text(status), 0) + int(
+                    messages
+                )
         return [
             BatchRecord(
                 batch_id=int(batch_id),
@@ -630,7 +690,7 @@ class MessageTrackingHook(MySqlHook):
                 counts=StatusCounts.from_rows(counted[int(batch_id)]),
                 updated_at=_aware(updated_at),
             )
-            for batch_id, number, status, _total, _processed, _failed, updated_at in rows
+            for batch_id, number, status, _total, _processed, _failed, updated_at, _staged in rows
         ]
 
     def failed_messages(self, job_id: int, offset: int, limit: int) -> list[FailedMessage]:
