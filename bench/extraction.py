@@ -2,18 +2,26 @@
 
 Each runs alone in a worker process, so its peak RSS is its own (the servers live elsewhere).
 
+The product stages the window's ids and gives each batch its range of them; a batch writes its
+ids into ``message_tracking`` when a mapped task first claims it. So the product's figures carry a
+second time, ``claim_tracking``: every batch's tracking run one after the other right after the
+extraction (what the mapped tasks pay between them, in parallel), measured apart from it.
+
 Comparators for the benchmark only, not product paths, each the same ``pipeline.extract`` with the
 ledger hook swapped, so designs are measured on the same ids, the same server and the same load:
 
+- ``tracked-at-extraction``: the design before batches tracked their own ids: after staging, one
+  ordered pass tracks the whole window in ``message_tracking`` within the extraction (batches cut
+  by each id's rank in message_id order);
 - ``direct``: every page of ids inserted straight into ``message_tracking`` (``track_messages.sql``,
   the design before the staging table);
-- ``previous-indexes``: the product's design into a ``message_tracking`` with the secondary indexes
-  it had before ``ix_message_tracking_status`` replaced two of them;
+- ``previous-indexes``: ``tracked-at-extraction`` into a ``message_tracking`` with the secondary
+  indexes it had before ``ix_message_tracking_status`` replaced two of them;
 - ``previous-staging``: the staged design before pages went as one ``JSON_TABLE`` statement each and
   batches were cut in message_id order (a row per id through ``executemany``, batches by arrival);
-- ``empty-table``: the product's design, its ordered pass into the (empty) ledger on MariaDB's
-  bulk-load path for an empty table (``unique_checks = 0``, ``foreign_key_checks = 0``, one
-  transaction, no ``ON DUPLICATE KEY``: the table then takes a table lock and sorts each index
+- ``empty-table``: ``tracked-at-extraction`` with its ordered pass into the (empty) ledger on
+  MariaDB's bulk-load path for an empty table (``unique_checks = 0``, ``foreign_key_checks = 0``,
+  one transaction, no ``ON DUPLICATE KEY``: the table then takes a table lock and sorts each index
   instead of inserting row by row). It measures what a ledger table per day would get from that
   path, which applies to an empty table or partition only;
 - ``collected-heap``: the product with its steps' heap left to the garbage collector
@@ -34,7 +42,17 @@ from bench.collected_heap import leave_heap_to_the_collector
 from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
 from bench.pipeline_run import open_window
 
-DESIGNS = ("product", "direct", "previous-indexes", "previous-staging", "empty-table", "collected-heap")
+DESIGNS = (
+    "product",
+    "tracked-at-extraction",
+    "direct",
+    "previous-indexes",
+    "previous-staging",
+    "empty-table",
+    "collected-heap",
+)
+# designs whose batches track their own ids when claimed (the rest track them within the extraction)
+TRACKED_AT_CLAIM = ("product", "collected-heap")
 PREVIOUS_INDEXES = (
     "ALTER TABLE message_tracking DROP INDEX ix_message_tracking_status,"
     " ADD INDEX ix_message_tracking_retry (status, last_attempted), ADD INDEX ix_message_tracking_lease (lease_token)"
@@ -48,7 +66,9 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
     """
     from message_export import pipeline
 
-    if design == "direct":
+    if design == "tracked-at-extraction":
+        _swap_tracking(pipeline, _tracked_at_extraction_hook())
+    elif design == "direct":
         _use_direct_inserts(pipeline)
     elif design == "previous-indexes":
         _use_previous_indexes(pipeline)
@@ -61,7 +81,7 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
     elif design != "product":
         raise ValueError(f"unknown extraction design {design!r}; use one of {', '.join(DESIGNS)}")
     window = open_window(day, "bench-extraction")
-    # the pipeline's own summary lines (ids read in Xs; tracked in Ys) go with the figures
+    # the pipeline's own summary lines (ids read and staged in Xs; tracked in Ys) go with the figures
     lines: list[str] = []
     handler = _Collect(lines)
     pipeline.log.addHandler(handler)
@@ -73,7 +93,9 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
     pipeline.log.removeHandler(handler)
-    ids = _tracked_ids(int(window["job_id"]))
+    job_id = int(window["job_id"])
+    ids = _ledger_ids(job_id)
+    claim_tracking = _track_every_batch(job_id) if design in TRACKED_AT_CLAIM else None
     return {
         "design": design,
         "ids": ids,
@@ -83,6 +105,7 @@ def run_extract(day: datetime, design: str = "product") -> dict[str, Any]:
         "rss_before_mb": rss_before,
         "peak_rss_mb": peak,
         "pipeline_log": [line for line in lines if "extracted" not in line],
+        "claim_tracking": claim_tracking,
     }
 
 
@@ -158,8 +181,8 @@ def _use_direct_inserts(pipeline: Any) -> None:
             ]
             self.track_messages(self.jobs[job_id], rows)
 
-        def track_staged(self, job: Job, plan: BatchPlan) -> int:
-            return 0
+        def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
+            pass  # every id is tracked already
 
     _swap_tracking(pipeline, DirectInsertsHook)
 
@@ -189,8 +212,14 @@ def _use_previous_staging(pipeline: Any) -> None:
 
     plans = _capture_plans(pipeline)
 
+    jobs: list[Job] = []
+
     class PreviousStagingHook(MessageTrackingHook):
         batch_ids: ClassVar[dict[int, int]] = {}
+
+        def get_job(self, window: Any) -> Job:
+            jobs.append(super().get_job(window))
+            return jobs[-1]
 
         def ensure_batches(self, job_id: int, batch_numbers: Sequence[int]) -> dict[int, int]:
             self.batch_ids.update(super().ensure_batches(job_id, batch_numbers))
@@ -212,21 +241,22 @@ def _use_previous_staging(pipeline: Any) -> None:
                 chunk = rows[start : start + INSERT_CHUNK]
                 self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
 
-        def track_staged(self, job: Job, plan: BatchPlan) -> int:
+        def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
+            job = jobs[-1]
             table = self.staging_table(job.job_id)
             params = {"job_id": job.job_id, "start_date": job.window.start.replace(tzinfo=None)}
-            tracked = self._run(lambda cursor: cursor.execute(PREVIOUS_TRACK.format(table=table), params))
-            self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
-            return int(tracked)
+            started = time.perf_counter()
+            self._run(lambda cursor: cursor.execute(PREVIOUS_TRACK.format(table=table), params))
+            _log_tracked(staged, time.perf_counter() - started)
+            self.drop_staging(job.job_id)
 
     _swap_tracking(pipeline, PreviousStagingHook)
 
 
 def _use_previous_indexes(pipeline: Any) -> None:
     """Give the (empty) ledger the secondary indexes of before the merge (comparator)."""
-    from message_export.hooks.tracking import MessageTrackingHook
 
-    class PreviousIndexesHook(MessageTrackingHook):
+    class PreviousIndexesHook(_tracked_at_extraction_hook()):  # type: ignore[misc]
         def ensure_schema(self) -> None:
             super().ensure_schema()
             names = {str(row[0]) for row in self._fetch("message_tracking_indexes")}
@@ -236,49 +266,103 @@ def _use_previous_indexes(pipeline: Any) -> None:
     _swap_tracking(pipeline, PreviousIndexesHook)
 
 
-def _use_empty_table_bulk_load(pipeline: Any) -> None:
-    """Track the staged ids through MariaDB's bulk load into an empty table (comparator)."""
+# The ordered pass of the design before batches tracked their own ids (tracked-at-extraction):
+# the whole window into message_tracking within the extraction, batches cut by each id's rank in
+# message_id order.
+ORDERED_PASS = """
+INSERT INTO message_tracking (message_id, job_id, batch_id, start_date, status)
+SELECT ranked.message_id, %(job_id)s, batch.batch_id, %(start_date)s, 'pending'
+FROM (
+    SELECT staged.message_id, ROW_NUMBER() OVER (ORDER BY staged.message_id) - 1 AS id_rank
+    FROM {table} AS staged
+) AS ranked
+JOIN batch_progress AS batch
+    ON batch.job_id = %(job_id)s
+    AND batch.batch_number = LEAST(ranked.id_rank DIV %(batch_size)s, %(last_batch)s)
+ORDER BY ranked.id_rank
+"""
+KEEP_TRACKED = "ON DUPLICATE KEY UPDATE message_id = message_tracking.message_id"
+
+
+def _log_tracked(ids: int, seconds: float) -> None:
+    from message_export import pipeline
+
+    pipeline.log.info("%d ids tracked in %.1fs", ids, seconds)
+
+
+def _tracked_at_extraction_hook() -> type:
+    """The ledger hook of ``tracked-at-extraction`` (comparator): the ordered pass in the extraction."""
     from message_export.batching import BatchPlan
     from message_export.hooks.tracking import MessageTrackingHook
-    from message_export.model import Job
 
-    class EmptyTableHook(MessageTrackingHook):
-        def track_staged(self, job: Job, plan: BatchPlan) -> int:
-            track = self._staging_sql("track_staged_ids", job.job_id)
-            # a table per day starts empty: nothing to keep, so no ON DUPLICATE KEY (which the
-            # bulk path does not take)
-            track = track[: track.index("ON DUPLICATE KEY")]
+    class TrackedAtExtractionHook(MessageTrackingHook):
+        def ordered_pass(self, cursor: Any, sql: str, params: dict[str, Any]) -> int:
+            return int(cursor.execute(sql + KEEP_TRACKED, params))
+
+        def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
+            if not plan.batch_count:
+                return
+            job_id = self.get_batch(batch_ids[0]).job_id
+            start_date = self._fetch("job_start_date", {"job_id": job_id})[0][0]
             params = {
-                "job_id": job.job_id,
-                "start_date": job.window.start.replace(tzinfo=None),
+                "job_id": job_id,
+                "start_date": start_date,
                 "batch_size": plan.batch_size,
                 "last_batch": plan.batch_count - 1,
             }
+            sql = ORDERED_PASS.format(table=self.staging_table(job_id))
+            started = time.perf_counter()
+            self._run(lambda cursor: self.ordered_pass(cursor, sql, params))
+            _log_tracked(staged, time.perf_counter() - started)
+            self.drop_staging(job_id)
 
-            def bulk_load(cursor: Any) -> int:
-                cursor.execute("SELECT COUNT(*) FROM message_tracking")
-                if cursor.fetchone()[0]:
-                    raise RuntimeError("the empty-table comparator needs an empty message_tracking")
-                cursor.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
-                try:
-                    return int(cursor.execute(track, params))
-                finally:
-                    cursor.execute("SET SESSION unique_checks = 1, foreign_key_checks = 1")
+    return TrackedAtExtractionHook
 
-            tracked = self._run(bulk_load)
-            self._run(lambda cursor: cursor.execute(self._staging_sql("drop_staged_ids", job.job_id)))
-            return tracked
+
+def _use_empty_table_bulk_load(pipeline: Any) -> None:
+    """Track the staged ids through MariaDB's bulk load into an empty table (comparator)."""
+
+    class EmptyTableHook(_tracked_at_extraction_hook()):  # type: ignore[misc]
+        def ordered_pass(self, cursor: Any, sql: str, params: dict[str, Any]) -> int:
+            # a table per day starts empty: nothing to keep, so no ON DUPLICATE KEY (which the bulk
+            # path does not take)
+            cursor.execute("SELECT COUNT(*) FROM message_tracking")
+            if cursor.fetchone()[0]:
+                raise RuntimeError("the empty-table comparator needs an empty message_tracking")
+            cursor.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
+            try:
+                return int(cursor.execute(sql, params))
+            finally:
+                cursor.execute("SET SESSION unique_checks = 1, foreign_key_checks = 1")
 
     _swap_tracking(pipeline, EmptyTableHook)
 
 
-def _tracked_ids(job_id: int) -> int:
+def _track_every_batch(job_id: int) -> dict[str, Any]:
+    """Track every batch's staged ids one batch after the other, as the batches' first claims do."""
     from message_export.config import load_config
     from message_export.hooks.tracking import MessageTrackingHook
 
     tracking = MessageTrackingHook(load_config().connections.mysql)
     try:
-        return sum(tracking.job_counts(job_id).values())
+        batches = tracking.list_job_batches(job_id)
+        started = time.perf_counter()
+        tracked = sum(tracking.track_staged_batch(batch_id) for batch_id in batches)
+        seconds = time.perf_counter() - started
+        tracking.drop_staging(job_id)
+    finally:
+        tracking.close()
+    return {"batches": len(batches), "ids": tracked, "seconds": seconds, "per_second": rate(tracked, seconds)}
+
+
+def _ledger_ids(job_id: int) -> int:
+    """The job's ids in the ledger: tracked, or staged for their batch to track."""
+    from message_export.config import load_config
+    from message_export.hooks.tracking import MessageTrackingHook
+
+    tracking = MessageTrackingHook(load_config().connections.mysql)
+    try:
+        return tracking.live_job_counts(job_id).total
     finally:
         tracking.close()
 

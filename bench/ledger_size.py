@@ -3,11 +3,12 @@
 First on an empty ledger, then at each size of history (completed earlier days in
 ``message_tracking``, made by :mod:`tests.support.ledger_generator`, the generator the dashboard's
 tests use too), then once ledger retention (``pipeline.purge_ledger``, timed) has removed the
-expired days: each time a fresh job of ``job_messages`` pending messages is tracked, then the
+expired days: each time a fresh job of ``job_messages`` ids (random, as Elasticsearch's are) is
+staged as the extraction stages them and every batch but the first tracks its ids, then the
 statements a run makes are timed through the product's own hook:
 
-- the claim of a batch (``claim_batch`` + reading the claimed rows), recording its results
-  (``record_results``) and its ``refresh_batches``;
+- the claim of the first batch (``claim_batch``: tracking its staged ids, leasing them, reading the
+  claimed rows), recording its results (``record_results``) and its ``refresh_batches``;
 - ``retry_failed``'s: ``give_up_exhausted``, ``claim_retryable``, ``next_retry_wait``;
 - ``finalize``'s: ``job_counts``, ``job_failures``, ``close_job``.
 
@@ -112,20 +113,25 @@ def _measure_job(
     samples: dict[str, list[float]],
     claimed_counts: dict[str, int],
 ) -> int:
-    """Track a fresh job of ``job_messages`` pending messages, time a run's statements on it; return its id."""
+    """Stage a fresh job of ``job_messages`` ids, time a run's statements on it; return its id."""
+    from message_export.batching import BatchPlan
     from message_export.windows import Window
 
     job = tracking.open_job(Window(start, start + timedelta(days=1)), "bench-ledger-size")
-    batches = max(1, -(-job_messages // batch_size))
-    batch_ids = tracking.ensure_batches(job.job_id, list(range(batches)))
-    prefix = f"size-{start:%Y%m%d}-{uuid.uuid4().hex[:6]}-"
-    tracking.track_messages(job, [(f"{prefix}{n:07d}", batch_ids[n // batch_size]) for n in range(job_messages)])
+    plan = BatchPlan(job_messages, batch_size, max(1, -(-job_messages // batch_size)))
+    batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
+    tracking.start_staging(job.job_id)
+    tracking.stage_ids(job.job_id, 0, [uuid.uuid4().hex for _ in range(job_messages)])
+    tracking.stage_batches(batch_ids, plan, job_messages)
     tracking.complete_extraction(job.job_id)
+    for number in range(1, plan.batch_count):  # the other mapped tasks' claims
+        tracking.track_staged_batch(batch_ids[number])
     for name, step in _steps(tracking, config, job.job_id, batch_ids[0], job_messages):
         seconds, result = _timed(step)
         samples.setdefault(name, []).append(seconds)
         if isinstance(result, list) and name.startswith("claim"):
             claimed_counts[name] = len(result)
+    tracking.drop_staging(job.job_id)
     return job.job_id
 
 

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -579,12 +580,12 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
-# Extraction designs measured side by side by default: the product's, and four comparators of
-# bench/extraction.py (bench only): the staged design as it was before this one, each page
-# inserted straight into message_tracking, the product's ordered pass on MariaDB's bulk-load path
+# Extraction designs measured side by side by default: the product's, and three comparators of
+# bench/extraction.py (bench only): the design before batches tracked their own ids (the whole
+# window tracked in one ordered pass within the extraction), that pass on MariaDB's bulk-load path
 # for an empty table (what a ledger table per day would get), and the product with its heap left
 # to the garbage collector; --extraction-designs picks others (DESIGNS there).
-EXTRACTION_DESIGNS = ("product", "previous-staging", "direct", "empty-table", "collected-heap")
+EXTRACTION_DESIGNS = ("product", "tracked-at-extraction", "empty-table", "collected-heap")
 
 
 def _extraction(
@@ -663,9 +664,23 @@ def _extraction_line(run: dict[str, Any]) -> str:
         f"{extract['design']}: {extract['seconds']:.1f}s vs bare loop {bare['seconds']:.1f}s = {run['ratio']:.2f}x, "
         f"peak RSS {extract['peak_rss_mb']:.0f} MB, load {extract['load_average_1m']['before']:.1f}"
         f"-{extract['load_average_1m']['after']:.1f}"
-        + "".join(f"; {line}" for line in extract.get("pipeline_log", []) if "tracked in" in line)
+        + "".join(f"; {line}" for line in extract.get("pipeline_log", []) if _SUMMARY_LINE.search(line))
+        + _claim_tracking_line(extract.get("claim_tracking"))
         + f"\n    CPU of the bare loop {cpu_split(bare['cpu_seconds'])}"
         + f"\n    CPU of {extract['design']} {cpu_split(extract['cpu_seconds'])}"
+    )
+
+
+# the extraction's own summary lines worth a place beside its figures
+_SUMMARY_LINE = re.compile(r"ids read and staged in|^\d+ ids tracked in")
+
+
+def _claim_tracking_line(claim: dict[str, Any] | None) -> str:
+    if not claim:
+        return ""
+    return (
+        f"\n    tracked at claim, apart from the extraction: {claim['ids']:,} ids by {claim['batches']:,} batches "
+        f"one after the other in {claim['seconds']:.1f}s ({claim['per_second']:,.0f} ids/s)"
     )
 
 

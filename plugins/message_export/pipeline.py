@@ -239,6 +239,7 @@ def extract(window: Mapping[str, Any]) -> list[int]:
         batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
         log.info("%d ids arrived after a count of 0: %d batches planned for them", position, plan.batch_count)
     tracking.stage_batches(batch_ids, plan, position)
+    log.info("%d ids read and staged in %.1fs; each batch tracks its own when claimed", position, streamed)
     already_tracked = sum(tracking.job_counts(job.job_id).values())
     if already_tracked:
         # An earlier extraction of this window tracked ids already: track the rest now, so no count

@@ -392,7 +392,7 @@ class MessageTrackingHook(MySqlHook):
 
         :return: rows the statement reported (inserted ids count once, existing ones not at all).
         """
-        select = load_sql("staged_batch")
+        select, start_of = load_sql("staged_batch"), load_sql("job_start_date")
         done = load_sql("batch_tracked")
 
         def work(cursor: Any) -> int:
@@ -400,7 +400,9 @@ class MessageTrackingHook(MySqlHook):
             row = cursor.fetchone()
             if row is None or not row[1]:
                 return 0
-            first, staged, job_id, start_date = int(row[0]), int(row[1]), int(row[2]), row[3]
+            first, staged, job_id = int(row[0]), int(row[1]), int(row[2])
+            cursor.execute(start_of, {"job_id": job_id})
+            (start_date,) = cursor.fetchone()
             params = {
                 "job_id": job_id,
                 "batch_id": batch_id,
