@@ -45,6 +45,15 @@ def test_staged_ids_are_tracked_once_by_the_batch_that_holds_them(stack: Stack):
         records = hook.batch_records(job.job_id, 0, 100)
         assert [record.counts.pending for record in records] == [50, 50, 50, 50, len(IDS) - 200]
         assert {record.status for record in records} == {"pending"}
+        found = hook.find_message(arrival[120])  # staged, in the third batch's range
+        assert found is not None
+        assert (found.status, found.batch_id, found.attempts, found.day) == (
+            "pending",
+            batch_ids[2],
+            0,
+            date(2024, 10, 1),
+        )
+        assert hook.find_message("never-extracted") is None
 
         first = batch_ids[0]
         assert hook.track_staged_batch(first) == 50

@@ -12,6 +12,7 @@ import MySQLdb
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from message_export.hooks.tracking import MessageTrackingHook
 from tests.harness.data import day_of_messages
 from tests.harness.fixtures import BOTH_ENGINES
 from tests.harness.stack import Stack, prepare_window
@@ -58,12 +59,21 @@ def test_point_in_time_expiring_mid_extraction_misses_and_duplicates_nothing(
     stack.services.es.faults.clear()
     assert "error" not in outcome, outcome.get("error")
     assert "point in time expired during extraction" in caplog.text  # the resume did happen
+    ((job_id,),) = stack.query("SELECT job_id FROM job_runs")
+    staged = [
+        bytes(mid).decode() for (mid,) in stack.query(f"SELECT message_id FROM message_tracking_staging_{job_id}")
+    ]
+    assert sorted(staged) == sorted(ids)  # none missed, and the ids read again after the resume were skipped
+    totals = stack.query("SELECT COALESCE(SUM(total_messages), 0), COALESCE(SUM(staged), 0) FROM batch_progress")
+    assert totals == [(len(ids), len(ids))]  # every id counted in exactly one batch
+    hook = MessageTrackingHook("mysql_default")
+    try:
+        assert hook.track_staged_job(job_id) == len(ids)  # what the batches' claims do
+    finally:
+        hook.close()
     tracked = stack.tracking()
-    assert set(tracked) == ids  # none missed; the primary key makes "none duplicated" structural
+    assert set(tracked) == ids
     assert {row["status"] for row in tracked.values()} == {"pending"}
-    assert tracked_rows(stack) == len(ids)  # the staging table is gone once its ids are tracked
-    totals = stack.query("SELECT COALESCE(SUM(total_messages), 0) FROM batch_progress")[0][0]
-    assert totals == len(ids)  # every id counted in exactly one batch
 
 
 @BOTH_ENGINES
@@ -104,3 +114,27 @@ def test_message_gone_before_processing_is_failed_not_found(stack: Stack):
     assert rows[gone]["status"] == "failed" and "not found" in rows[gone]["last_error"]
     assert {rows[m]["status"] for m in ids - {gone}} == {"completed"}
     assert not any(gone in key for key in stack.object_keys())
+
+
+@BOTH_ENGINES
+def test_ids_read_again_after_a_point_in_time_expires_are_yielded_once(stack: Stack):
+    """A resume reads the last timestamp again (``gte``): with many messages on each timestamp, the
+    ones already yielded are skipped and the others are not."""
+    from message_export.config import load_config
+    from message_export.export import ExportServices
+    from message_export.windows import Window
+
+    messages, related = day_of_messages(date(2024, 10, 1), 600)
+    for number, source in enumerate(messages.values()):  # 40 messages on each of 15 timestamps
+        source["timestamp"] = f"2024-10-01T{number // 40:02d}:00:00.000Z"
+    stack.index_messages(messages, related)
+    config = load_config()
+    search = ExportServices.from_config(config).search
+    window = Window(datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 10, 2, tzinfo=UTC))
+    pages = search.iter_window_ids("messages", config.elasticsearch.timestamp_field, window, page_size=25)
+    seen: list[str] = []
+    for number, page in enumerate(pages):
+        seen += page
+        if number in (0, 7, 9):  # after 25 ids (mid-timestamp), 200 (a timestamp's last) and 250
+            stack.services.es.expire_pits()
+    assert len(seen) == len(messages) and set(seen) == set(messages)

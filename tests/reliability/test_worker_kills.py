@@ -84,6 +84,60 @@ def test_sigkilled_batch_is_finished_by_its_retry(stack: Stack, services, start_
     report.update(figures, faults_injected=f"SIGKILL {kill_point}")
 
 
+def test_batch_killed_while_tracking_its_staged_ids_is_tracked_whole_by_its_retry(
+    stack: Stack, services, start_worker, report
+):
+    """The first claim tracks the batch's staged ids in one transaction: a worker killed in the middle
+    of that statement leaves the ids staged (none half-tracked), and the retry tracks them all."""
+    ids, batch_ids = seed_and_extract(stack)
+    batch_id = batch_ids[0]
+    ((job_id, first, staged),) = stack.query(
+        "SELECT job_id, first_position, staged FROM batch_progress WHERE batch_id = %s", (batch_id,)
+    )
+    assert staged == BATCH and batch_rows(stack, batch_id) == {}
+    staging = f"message_tracking_staging_{job_id}"
+    # the batch's middle id in message_id order (the order the claim inserts them in), written by
+    # another session and not committed: the claim's insert waits on it halfway through
+    ((middle,),) = stack.query(
+        f"SELECT message_id FROM {staging} WHERE position >= %s AND position < %s"
+        " ORDER BY message_id LIMIT 1 OFFSET %s",
+        (first, first + staged, BATCH // 2),
+    )
+    blocker = MySQLdb.connect(
+        host=services.mysql["host"],
+        port=services.mysql["port"],
+        user=services.mysql["user"],
+        passwd=services.mysql["password"],
+        db=services.mysql["database"],
+    )
+    try:
+        blocker.cursor().execute(
+            "INSERT INTO message_tracking (message_id, job_id, batch_id, start_date) VALUES (%s, %s, %s, '2024-10-01')",
+            (middle, job_id, batch_id),
+        )
+        worker = start_worker(batch_id)
+        # the ledger's user sees its own sessions' statements (no PROCESS privilege needed)
+        waiting = (
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+            " WHERE COMMAND = 'Query' AND INFO LIKE 'INSERT INTO message_tracking (message_id%%SELECT%%'"
+        )
+        wait_until(lambda: stack.query(waiting)[0][0] >= 1, what="the claim's insert waiting halfway")
+        worker.kill()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert batch_rows(stack, batch_id) == {}  # rolled back whole: nothing half-tracked
+    assert stack.query("SELECT staged FROM batch_progress WHERE batch_id = %s", (batch_id,)) == [(BATCH,)]
+    retry = start_worker(batch_id).finish()
+    assert retry["failed"] == 0, retry
+    assert_batch_done(stack, batch_id, max_attempts=1)
+    mine = {m for m in ids if m in batch_rows(stack, batch_id)}
+    assert len(mine) == BATCH
+    figures = stack.archive_figures(mine)
+    assert figures["lost"] == 0 and figures["duplicated"] == 0
+    report.update(figures, faults_injected="SIGKILL while its first claim tracked the batch's staged ids")
+
+
 def test_zombie_and_replacement_running_together_are_harmless(stack: Stack, start_worker, report):
     ids, batch_ids = seed_and_extract(stack)
     batch_id = batch_ids[0]

@@ -237,9 +237,13 @@ class MessageSearch(ABC):
         """Yield the ids of ``window`` page by page (point in time + ``search_after``, no ``_source``).
 
         When the point in time expires mid-way, a new one is opened and paging resumes from the
-        last page's timestamp (``gte``): ids at that timestamp may be yielded again, never missed.
+        last page's timestamp (``gte``): the ids already yielded at that timestamp are read again
+        and skipped, so each id is yielded once and none is missed.
         """
         resume_from: Any = None
+        # the ids yielded at the newest timestamp so far: the ones a resume reads again
+        newest: tuple[Any, set[str]] = (None, set())
+        seen_at_resume: set[str] = set()
         pit_id = self._open_pit(index, keep_alive)
         search_after: list[Any] | None = None
         sort = [{timestamp_field: {"order": "asc"}}, self._tiebreaker()]
@@ -276,13 +280,24 @@ class MessageSearch(ABC):
                     )
                     pit_id = self._open_pit(index, keep_alive)
                     resume_from, search_after = last, None
+                    seen_at_resume = set(newest[1]) if newest[0] == last else set()
                     continue
                 _check_complete(response, f"extraction page of '{index}'")
                 pit_id = response.get("pit_id", pit_id)
                 hits = response["hits"]["hits"]
                 if not hits:
                     return
-                yield [hit["_id"] for hit in hits]
+                page = []
+                for hit in hits:
+                    stamp, message_id = hit["sort"][0], hit["_id"]
+                    if stamp != newest[0]:
+                        newest = (stamp, set())
+                    if stamp == resume_from and message_id in seen_at_resume:
+                        continue  # yielded before the point in time expired
+                    newest[1].add(message_id)
+                    page.append(message_id)
+                if page:
+                    yield page
                 search_after = hits[-1]["sort"]
                 if len(hits) < page_size:
                     return

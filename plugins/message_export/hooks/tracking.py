@@ -710,10 +710,11 @@ class MessageTrackingHook(MySqlHook):
         ]
 
     def find_message(self, message_id: str) -> MessageWhereabouts | None:
-        """Return where ``message_id`` stands, or ``None`` if no export ever tracked it."""
+        """Return where ``message_id`` stands (a staged id is pending in the batch that holds it), or
+        ``None`` if no export ever extracted it."""
         rows = self._fetch("dashboard_find_message", {"message_id": _id_bytes(message_id)})
         if not rows:
-            return None
+            return self._find_staged_message(message_id)
         mid, status, s3_path, attempts, error, attempted, start, batch_id, dag_run_id = rows[0]
         return MessageWhereabouts(
             message_id=_id_text(mid),
@@ -726,6 +727,36 @@ class MessageTrackingHook(MySqlHook):
             last_attempted=_aware(attempted) if attempted is not None else None,
             dag_run_id=_id_text(dag_run_id) if dag_run_id is not None else None,
         )
+
+    def _find_staged_message(self, message_id: str) -> MessageWhereabouts | None:
+        for (job_id,) in self._fetch("jobs_with_staged_ids"):
+            sql = self._staging_sql("dashboard_find_staged_message", int(job_id))
+            params = {"job_id": int(job_id), "message_id": _id_bytes(message_id)}
+
+            def work(cursor: Any, sql: str = sql, params: dict[str, Any] = params) -> list[tuple]:
+                try:
+                    cursor.execute(sql, params)
+                except Exception as error:
+                    if _error_code(error) == NO_SUCH_TABLE:  # finalize dropped it just now
+                        return []
+                    raise
+                return list(cursor.fetchall())
+
+            found = self._run(work)
+            if found:
+                mid, batch_id, start, dag_run_id = found[0]
+                return MessageWhereabouts(
+                    message_id=_id_text(mid),
+                    status="pending",
+                    day=start.date(),
+                    batch_id=int(batch_id),
+                    attempts=0,
+                    s3_path=None,
+                    reason=None,
+                    last_attempted=None,
+                    dag_run_id=_id_text(dag_run_id) if dag_run_id is not None else None,
+                )
+        return None
 
     @staticmethod
     def _day_record(row: Sequence[Any]) -> DayRecord:
