@@ -12,6 +12,7 @@ import pytest
 
 from message_export.batching import plan_batches
 from message_export.hooks.tracking import MessageTrackingHook, TrackingError
+from message_export.model import Job
 from message_export.windows import Window
 from tests.harness.data import day_of_messages
 from tests.harness.stack import Stack, prepare_window
@@ -79,16 +80,22 @@ def test_staged_ids_are_tracked_once_by_the_batch_that_holds_them(stack: Stack):
     assert stack.query("SHOW TABLES LIKE 'message_tracking_staging_%%'") == []
 
 
+def staged_job(hook: MessageTrackingHook, day: date, ids: list[str], batch_size: int) -> tuple[Job, dict[int, int]]:
+    """A job of ``day`` whose ``ids`` are staged and given to its batches, as extraction leaves them."""
+    hook.ensure_schema()
+    job = hook.open_job(Window.for_day(day), f"staged-{day}")
+    plan = plan_batches(len(ids), batch_size, 100)
+    batch_ids = hook.ensure_batches(job.job_id, list(range(plan.batch_count)))
+    hook.start_staging(job.job_id)
+    hook.stage_ids(job.job_id, 0, ids)
+    hook.stage_batches(batch_ids, plan, len(ids))
+    return job, batch_ids
+
+
 def test_a_batch_whose_staging_table_is_gone_fails_with_what_to_do(stack: Stack):
     hook = MessageTrackingHook("mysql_default")
     try:
-        hook.ensure_schema()
-        job = hook.open_job(Window.for_day(date(2024, 10, 2)), "staging-gone")
-        plan = plan_batches(3, 50, 100)
-        batch_ids = hook.ensure_batches(job.job_id, [0])
-        hook.start_staging(job.job_id)
-        hook.stage_ids(job.job_id, 0, ["a", "b", "c"])
-        hook.stage_batches(batch_ids, plan, 3)
+        job, batch_ids = staged_job(hook, date(2024, 10, 2), ["a", "b", "c"], 50)
         stack.query(f"DROP TABLE {hook.staging_table(job.job_id)}")
         with pytest.raises(TrackingError, match=rf"batch_id {batch_ids[0]} of job {job.job_id} holds 3 staged ids"):
             hook.track_staged_batch(batch_ids[0])
@@ -100,13 +107,7 @@ def test_a_batch_whose_staging_table_is_gone_fails_with_what_to_do(stack: Stack)
 def test_ensure_schema_tracks_what_a_stopped_job_still_held_before_dropping_its_table(stack: Stack):
     hook = MessageTrackingHook("mysql_default")
     try:
-        hook.ensure_schema()
-        job = hook.open_job(Window.for_day(date(2024, 10, 3)), "stopped-job")
-        plan = plan_batches(4, 2, 100)
-        batch_ids = hook.ensure_batches(job.job_id, [0, 1])
-        hook.start_staging(job.job_id)
-        hook.stage_ids(job.job_id, 0, ["s-1", "s-2", "s-3", "s-4"])
-        hook.stage_batches(batch_ids, plan, 4)
+        job, batch_ids = staged_job(hook, date(2024, 10, 3), ["s-1", "s-2", "s-3", "s-4"], 2)
         hook.track_staged_batch(batch_ids[0])
         hook.close_job(
             job.job_id,

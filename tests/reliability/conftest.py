@@ -67,6 +67,19 @@ def start_worker() -> Iterator[Callable[[int, str], Worker]]:
             worker.process.wait(timeout=30)
 
 
+def ledger_session(services: Any) -> Any:
+    """A MySQL session of its own on the test ledger (to hold locks the pipeline then meets)."""
+    import MySQLdb
+
+    return MySQLdb.connect(
+        host=services.mysql["host"],
+        port=services.mysql["port"],
+        user=services.mysql["user"],
+        passwd=services.mysql["password"],
+        db=services.mysql["database"],
+    )
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,6 +12,7 @@ import MySQLdb
 from tests.harness.data import day_of_messages
 from tests.harness.fixtures import BOTH_ENGINES
 from tests.harness.stack import Stack
+from tests.reliability.conftest import ledger_session
 
 
 def seed(stack: Stack, count: int, day: date = date(2024, 10, 1)) -> set[str]:
@@ -119,13 +120,7 @@ def test_mysql_lock_wait_timeout_is_retried(stack: Stack, services, report):
     _window, [batch_id] = prepare_window("2024-10-01")  # one batch of 50
     original = stack.query("SELECT @@GLOBAL.innodb_lock_wait_timeout")[0][0]
     stack.query("SET GLOBAL innodb_lock_wait_timeout = 1")
-    blocker = MySQLdb.connect(
-        host=services.mysql["host"],
-        port=services.mysql["port"],
-        user=services.mysql["user"],
-        passwd=services.mysql["password"],
-        db=services.mysql["database"],
-    )
+    blocker = ledger_session(services)
     try:
         cursor = blocker.cursor()
         cursor.execute("SELECT message_id FROM message_tracking WHERE batch_id = %s FOR UPDATE", (batch_id,))

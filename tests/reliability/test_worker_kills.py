@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import MySQLdb
 import pytest
 
 from tests.harness.data import day_of_messages
 from tests.harness.stack import Stack, prepare_window
-from tests.reliability.conftest import wait_until
+from tests.reliability.conftest import ledger_session, wait_until
 
 BATCH = 50  # the test config's batch_size
 
@@ -56,13 +55,7 @@ def test_sigkilled_batch_is_finished_by_its_retry(stack: Stack, services, start_
         wait_until(lambda: puts(stack) >= 10, what="some PUTs")
     elif kill_point == "after_puts_before_ledger_update":
         # hold the batch's rows so the worker's bulk update waits, then kill it once every PUT landed
-        blocker = MySQLdb.connect(
-            host=services.mysql["host"],
-            port=services.mysql["port"],
-            user=services.mysql["user"],
-            passwd=services.mysql["password"],
-            db=services.mysql["database"],
-        )
+        blocker = ledger_session(services)
         blocker.cursor().execute("SELECT message_id FROM message_tracking WHERE batch_id = %s FOR UPDATE", (batch_id,))
         wait_until(lambda: puts(stack) >= BATCH, what="all PUTs")
         assert {r["status"] for r in batch_rows(stack, batch_id).values()} == {"in_progress"}
@@ -103,13 +96,7 @@ def test_batch_killed_while_tracking_its_staged_ids_is_tracked_whole_by_its_retr
         " ORDER BY message_id LIMIT 1 OFFSET %s",
         (first, first + staged, BATCH // 2),
     )
-    blocker = MySQLdb.connect(
-        host=services.mysql["host"],
-        port=services.mysql["port"],
-        user=services.mysql["user"],
-        passwd=services.mysql["password"],
-        db=services.mysql["database"],
-    )
+    blocker = ledger_session(services)
     try:
         blocker.cursor().execute(
             "INSERT INTO message_tracking (message_id, job_id, batch_id, start_date) VALUES (%s, %s, %s, '2024-10-01')",
