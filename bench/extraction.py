@@ -154,6 +154,8 @@ def _use_direct_inserts(pipeline: Any) -> None:
 
     plans = _capture_plans(pipeline)
 
+    arrived = [0]  # ids read so far
+
     class DirectInsertsHook(MessageTrackingHook):
         """Every page goes to ``track_messages`` as it arrives; no staging table, no ordered pass."""
 
@@ -172,17 +174,15 @@ def _use_direct_inserts(pipeline: Any) -> None:
         def start_staging(self, job_id: int) -> None:
             pass
 
-        def stage_ids(self, job_id: int, first_position: int, message_ids: Sequence[str]) -> None:
+        def stage_ids(self, job_id: int, message_ids: Sequence[str]) -> None:
             # batches cut by arrival position, as they were before the ordered pass existed
-            plan = plans[-1]
-            rows = [
-                (mid, self.batch_ids[plan.batch_number(first_position + offset)])
-                for offset, mid in enumerate(message_ids)
-            ]
+            plan, first = plans[-1], arrived[-1]
+            rows = [(mid, self.batch_ids[plan.batch_number(first + offset)]) for offset, mid in enumerate(message_ids)]
+            arrived.append(first + len(message_ids))
             self.track_messages(self.jobs[job_id], rows)
 
-        def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
-            pass  # every id is tracked already
+        def stage_batches(self, job_id: int, batch_ids: dict[int, int], plan: BatchPlan) -> int:
+            return arrived[-1]  # every id is tracked already
 
     _swap_tracking(pipeline, DirectInsertsHook)
 
@@ -213,6 +213,7 @@ def _use_previous_staging(pipeline: Any) -> None:
     plans = _capture_plans(pipeline)
 
     jobs: list[Job] = []
+    arrived = [0]  # ids read so far
 
     class PreviousStagingHook(MessageTrackingHook):
         batch_ids: ClassVar[dict[int, int]] = {}
@@ -230,25 +231,28 @@ def _use_previous_staging(pipeline: Any) -> None:
             self._run(lambda cursor: cursor.execute(drop))
             self._run(lambda cursor: cursor.execute(create.format(table=self.staging_table(job_id))))
 
-        def stage_ids(self, job_id: int, first_position: int, message_ids: Sequence[str]) -> None:
+        def stage_ids(self, job_id: int, message_ids: Sequence[str]) -> None:
             plan, sql = plans[-1], PREVIOUS_STAGE.format(table=self.staging_table(job_id))
+            first = arrived[-1]
+            arrived.append(first + len(message_ids))
             rows = []
             for offset, mid in enumerate(message_ids):
-                position = first_position + offset
+                position = first + offset
                 batch_id = self.batch_ids[plan.batch_number(position)]
                 rows.append((position, mid.encode("utf-8", "surrogatepass"), batch_id))
             for start in range(0, len(rows), INSERT_CHUNK):
                 chunk = rows[start : start + INSERT_CHUNK]
                 self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
 
-        def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
+        def stage_batches(self, job_id: int, batch_ids: dict[int, int], plan: BatchPlan) -> int:
             job = jobs[-1]
             table = self.staging_table(job.job_id)
             params = {"job_id": job.job_id, "start_date": job.window.start.replace(tzinfo=None)}
             started = time.perf_counter()
             self._run(lambda cursor: cursor.execute(PREVIOUS_TRACK.format(table=table), params))
-            _log_tracked(staged, time.perf_counter() - started)
+            _log_tracked(arrived[-1], time.perf_counter() - started)
             self.drop_staging(job.job_id)
+            return arrived[-1]
 
     _swap_tracking(pipeline, PreviousStagingHook)
 
@@ -299,10 +303,9 @@ def _tracked_at_extraction_hook() -> type:
         def ordered_pass(self, cursor: Any, sql: str, params: dict[str, Any]) -> int:
             return int(cursor.execute(sql + KEEP_TRACKED, params))
 
-        def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
+        def stage_batches(self, job_id: int, batch_ids: dict[int, int], plan: BatchPlan) -> int:
             if not plan.batch_count:
-                return
-            job_id = self.get_batch(batch_ids[0]).job_id
+                return 0
             start_date = self._fetch("job_start_date", {"job_id": job_id})[0][0]
             params = {
                 "job_id": job_id,
@@ -312,9 +315,10 @@ def _tracked_at_extraction_hook() -> type:
             }
             sql = ORDERED_PASS.format(table=self.staging_table(job_id))
             started = time.perf_counter()
-            self._run(lambda cursor: self.ordered_pass(cursor, sql, params))
-            _log_tracked(staged, time.perf_counter() - started)
+            tracked = self._run(lambda cursor: self.ordered_pass(cursor, sql, params))
+            _log_tracked(tracked, time.perf_counter() - started)
             self.drop_staging(job_id)
+            return int(tracked)
 
     return TrackedAtExtractionHook
 

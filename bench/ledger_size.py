@@ -121,8 +121,8 @@ def _measure_job(
     plan = BatchPlan(job_messages, batch_size, max(1, -(-job_messages // batch_size)))
     batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
     tracking.start_staging(job.job_id)
-    tracking.stage_ids(job.job_id, 0, [uuid.uuid4().hex for _ in range(job_messages)])
-    tracking.stage_batches(batch_ids, plan, job_messages)
+    tracking.stage_ids(job.job_id, [uuid.uuid4().hex for _ in range(job_messages)])
+    tracking.stage_batches(job.job_id, batch_ids, plan)
     tracking.complete_extraction(job.job_id)
     for number in range(1, plan.batch_count):  # the other mapped tasks' claims
         tracking.track_staged_batch(batch_ids[number])

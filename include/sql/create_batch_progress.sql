@@ -1,7 +1,7 @@
 -- One row per batch of a job; counts are derived from message_tracking, never incremented.
--- Extraction stages a window's ids and gives each batch its range of them (first_position,
--- staged); the batch's ids enter message_tracking when it is first claimed (track_staged_batch.sql),
--- and staged is 0 from then on.
+-- Extraction stages a window's ids and gives each batch a range of them in message_id order
+-- (first_staged_id, end_staged_id, staged); the batch's ids enter message_tracking when it is first
+-- claimed (track_staged_batch.sql), and staged is 0 from then on.
 CREATE TABLE IF NOT EXISTS batch_progress (
     batch_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     job_id BIGINT UNSIGNED NOT NULL,
@@ -11,8 +11,9 @@ CREATE TABLE IF NOT EXISTS batch_progress (
     processed INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'messages archived (completed)',
     failed INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'messages currently failed',
     -- added to older ledgers by add_batch_staging.sql (ensure_schema): keep the two identical
-    first_position INT UNSIGNED NULL COMMENT 'the batch''s first position in its job''s staging table',
-    staged INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'ids of the batch still staged, not yet in message_tracking',
+    first_staged_id VARBINARY(512) NULL COMMENT 'first id of the batch''s range of its job''s staging table',
+    end_staged_id VARBINARY(512) NULL COMMENT 'first id after the range (NULL: the range runs to the last id)',
+    staged INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'ids of the range not yet in message_tracking',
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
     PRIMARY KEY (batch_id),

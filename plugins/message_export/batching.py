@@ -15,29 +15,15 @@ class BatchPlan:
     batch_count: int
 
     def batch_number(self, position: int) -> int:
-        """Return the 0-based batch of the message at ``position`` in the window's arrival order.
+        """Return the 0-based batch of the message at ``position`` in the window's message_id order.
 
-        Messages beyond the planned total (documents indexed after the count) join the last batch,
-        so the number of mapped tasks never exceeds the plan.
+        Each batch holds a range of the staged ids in that order (``MessageTrackingHook.stage_batches``).
+        Messages beyond the planned total (documents indexed after the count) join the last batch, so
+        the number of mapped tasks never exceeds the plan.
         """
         if position < 0:
             raise ValueError(f"position must be >= 0, got {position}")
         return min(position // self.batch_size, max(self.batch_count - 1, 0))
-
-    def position_ranges(self, staged: int) -> list[tuple[int, int]]:
-        """Return each batch's ``(first_position, count)`` of the ``staged`` ids read for the window.
-
-        Batch ``n`` holds the positions whose ``batch_number`` is ``n``: the last batch also holds the
-        ids beyond the planned total, and a batch that nothing arrived for holds none.
-        """
-        if staged < 0:
-            raise ValueError(f"staged must be >= 0, got {staged}")
-        ranges = []
-        for number in range(self.batch_count):
-            first = number * self.batch_size
-            end = staged if number == self.batch_count - 1 else min(first + self.batch_size, staged)
-            ranges.append((min(first, staged), max(end - first, 0)))
-        return ranges
 
 
 def plan_batches(total: int, batch_size: int, max_batches: int) -> BatchPlan:

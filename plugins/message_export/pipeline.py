@@ -211,8 +211,8 @@ def extract(window: Mapping[str, Any]) -> list[int]:
         plan.batch_size,
     )
     batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
-    # Ids go to a staging table of the job (appends only): each batch holds a range of it and tracks
-    # its ids when claimed, in message_id order.
+    # Ids go to a staging table of the job (keyed by message_id, a small table of its own): each
+    # batch then holds a range of it in message_id order and tracks those ids when first claimed.
     tracking.start_staging(job.job_id)
     position = 0
     next_report = 100_000
@@ -225,7 +225,7 @@ def extract(window: Mapping[str, Any]) -> list[int]:
     )
     # the next page is read from Elasticsearch while this one is written to MySQL
     for page in read_ahead(pages, depth=2):
-        tracking.stage_ids(job.job_id, position, page)
+        tracking.stage_ids(job.job_id, page)
         position += len(page)
         if position >= next_report:
             log.info(
@@ -238,8 +238,16 @@ def extract(window: Mapping[str, Any]) -> list[int]:
         plan = plan_batches(position, config.batch_size, config.max_batches)
         batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
         log.info("%d ids arrived after a count of 0: %d batches planned for them", position, plan.batch_count)
-    tracking.stage_batches(batch_ids, plan, position)
-    log.info("%d ids read and staged in %.1fs; each batch tracks its own when claimed", position, streamed)
+    staged = tracking.stage_batches(job.job_id, batch_ids, plan)
+    log.info(
+        "%d ids read and staged in %.1fs, %d batches given their ranges in %.1fs (%d ids staged); each batch "
+        "tracks its own when claimed",
+        position,
+        streamed,
+        plan.batch_count,
+        time.monotonic() - started - streamed,
+        staged,
+    )
     already_tracked = sum(tracking.job_counts(job.job_id).values())
     if already_tracked:
         # An earlier extraction of this window tracked ids already: track the rest now, so no count

@@ -1,5 +1,5 @@
-"""The staged extraction against MariaDB: ids are appended to the job's staging table page by page,
-each batch holds a range of them, and a batch tracks its ids (in message_id order) when claimed."""
+"""The staged extraction against MariaDB: ids are added to the job's staging table page by page,
+each batch holds a range of them in message_id order, and a batch tracks its ids when claimed."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ IDS = [f"msg-{n:04d}" for n in range(230)] + ["é-accent", "🚀-rocket", "Z-upp
 LATE = 9  # ids that arrive after the count: they join the last batch
 
 
-def test_staged_ids_are_tracked_once_by_the_batch_that_holds_them(stack: Stack):
+def test_staged_ids_are_tracked_once_by_the_batch_whose_range_holds_them(stack: Stack):
     arrival = list(IDS)
     random.Random(7).shuffle(arrival)
     hook = MessageTrackingHook("mysql_default")
@@ -33,20 +33,19 @@ def test_staged_ids_are_tracked_once_by_the_batch_that_holds_them(stack: Stack):
         batch_ids = hook.ensure_batches(job.job_id, list(range(plan.batch_count)))
         hook.start_staging(job.job_id)
         pages = [arrival[:100], arrival[100:101], arrival[101:]]
-        position = 0
         for number, page in enumerate(pages):
-            hook.stage_ids(job.job_id, position, page)
+            hook.stage_ids(job.job_id, page)
             if number == 1:  # a page written twice, as a retried transaction would
-                hook.stage_ids(job.job_id, position, page)
-            position += len(page)
-        hook.stage_batches(batch_ids, plan, position)
+                hook.stage_ids(job.job_id, page)
+        assert hook.stage_batches(job.job_id, batch_ids, plan) == len(IDS)
         hook.refresh_batches(list(batch_ids.values()))
         assert stack.query("SELECT COUNT(*) FROM message_tracking WHERE job_id = %s", (job.job_id,)) == [(0,)]
         assert hook.live_job_counts(job.job_id).pending == len(IDS)
         records = hook.batch_records(job.job_id, 0, 100)
         assert [record.counts.pending for record in records] == [50, 50, 50, 50, len(IDS) - 200]
         assert {record.status for record in records} == {"pending"}
-        found = hook.find_message(arrival[120])  # staged, in the third batch's range
+        by_rank = sorted(IDS, key=lambda mid: mid.encode())
+        found = hook.find_message(by_rank[120])  # staged, in the third batch's range
         assert found is not None
         assert (found.status, found.batch_id, found.attempts, found.day) == (
             "pending",
@@ -71,9 +70,8 @@ def test_staged_ids_are_tracked_once_by_the_batch_that_holds_them(stack: Stack):
     assert {bytes(mid) for mid, _, _ in rows} == {mid.encode() for mid in IDS}
     assert {status for _, _, status in rows} == {"pending"}
     batch_of = {bytes(mid): batch_id for mid, batch_id, _ in rows}
-    assert [batch_of[mid.encode()] for mid in arrival] == [
-        batch_ids[plan.batch_number(position)] for position in range(len(arrival))
-    ]
+    by_rank = sorted(batch_of)
+    assert [batch_of[mid] for mid in by_rank] == [batch_ids[plan.batch_number(rank)] for rank in range(len(by_rank))]
     sizes = [sum(1 for b in batch_of.values() if b == batch_ids[n]) for n in range(plan.batch_count)]
     assert sizes[:-1] == [plan.batch_size] * (plan.batch_count - 1)
     assert sizes[-1] == len(IDS) - plan.batch_size * (plan.batch_count - 1)  # the late ids joined the last batch
@@ -87,8 +85,8 @@ def staged_job(hook: MessageTrackingHook, day: date, ids: list[str], batch_size:
     plan = plan_batches(len(ids), batch_size, 100)
     batch_ids = hook.ensure_batches(job.job_id, list(range(plan.batch_count)))
     hook.start_staging(job.job_id)
-    hook.stage_ids(job.job_id, 0, ids)
-    hook.stage_batches(batch_ids, plan, len(ids))
+    hook.stage_ids(job.job_id, ids)
+    hook.stage_batches(job.job_id, batch_ids, plan)
     return job, batch_ids
 
 

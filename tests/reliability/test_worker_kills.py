@@ -84,17 +84,17 @@ def test_batch_killed_while_tracking_its_staged_ids_is_tracked_whole_by_its_retr
     of that statement leaves the ids staged (none half-tracked), and the retry tracks them all."""
     ids, batch_ids = seed_and_extract(stack)
     batch_id = batch_ids[0]
-    ((job_id, first, staged),) = stack.query(
-        "SELECT job_id, first_position, staged FROM batch_progress WHERE batch_id = %s", (batch_id,)
+    ((job_id, first, end, staged),) = stack.query(
+        "SELECT job_id, first_staged_id, end_staged_id, staged FROM batch_progress WHERE batch_id = %s", (batch_id,)
     )
     assert staged == BATCH and batch_rows(stack, batch_id) == {}
     staging = f"message_tracking_staging_{job_id}"
     # the batch's middle id in message_id order (the order the claim inserts them in), written by
     # another session and not committed: the claim's insert waits on it halfway through
     ((middle,),) = stack.query(
-        f"SELECT message_id FROM {staging} WHERE position >= %s AND position < %s"
+        f"SELECT message_id FROM {staging} WHERE message_id >= %s AND message_id < %s"
         " ORDER BY message_id LIMIT 1 OFFSET %s",
-        (first, first + staged, BATCH // 2),
+        (first, end, BATCH // 2),  # the first of two batches: its range ends where the second's begins
     )
     blocker = ledger_session(services)
     try:

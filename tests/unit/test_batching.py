@@ -45,22 +45,3 @@ def test_invalid_plans_are_rejected(total, size, cap):
 def test_chunked():
     assert chunked([1, 2, 3, 4, 5], 2) == [[1, 2], [3, 4], [5]]
     assert chunked([], 3) == []
-
-
-@pytest.mark.parametrize("staged", [0, 1, 499, 500, 1234, 1500, 1501, 4000])
-def test_position_ranges_hold_every_staged_position_in_its_batch_once(staged):
-    plan = plan_batches(1234, 500, 200)
-    ranges = plan.position_ranges(staged)
-    assert len(ranges) == plan.batch_count
-    covered = [position for first, count in ranges for position in range(first, first + count)]
-    assert covered == list(range(staged))
-    for number, (first, count) in enumerate(ranges):
-        assert all(plan.batch_number(position) == number for position in range(first, first + count))
-
-
-def test_position_ranges_of_a_short_read_leave_later_batches_empty():
-    plan = plan_batches(1234, 500, 200)
-    assert plan.position_ranges(600) == [(0, 500), (500, 100), (600, 0)]
-    assert plan.position_ranges(2000) == [(0, 500), (500, 500), (1000, 1000)]
-    with pytest.raises(ValueError, match="staged must be >= 0, got -1"):
-        plan.position_ranges(-1)

@@ -36,7 +36,7 @@ INSERT_CHUNK = 5000
 ADDED_COLUMNS = {
     "add_message_checksums": ("message_tracking_columns", frozenset({"body_bytes", "body_sha256"})),
     "add_ledger_purged_at": ("job_runs_columns", frozenset({"ledger_purged_at"})),
-    "add_batch_staging": ("batch_progress_columns", frozenset({"first_position", "staged"})),
+    "add_batch_staging": ("batch_progress_columns", frozenset({"first_staged_id", "end_staged_id", "staged"})),
 }
 DUPLICATE_COLUMN = 1060
 # Index changes to message_tracking after its first release, applied in this order by ensure_schema:
@@ -50,6 +50,9 @@ INDEX_CHANGES = (
 # Another worker made the same change just now: the index is already there, or already gone.
 INDEX_ALREADY_CHANGED = frozenset({1061, 1091})
 NO_SUCH_TABLE = 1146
+# above every id (VARBINARY(512) compares byte by byte, and no id has 513 bytes): the end of the
+# last batch's range
+ABOVE_EVERY_ID = b"\xff" * 513
 
 
 class TrackingError(RuntimeError):
@@ -369,22 +372,46 @@ class MessageTrackingHook(MySqlHook):
 
         self._run(work)
 
-    def stage_ids(self, job_id: int, first_position: int, message_ids: Sequence[str]) -> None:
-        """Append ``message_ids`` at positions ``first_position``, ``first_position + 1``, ... to the
-        job's staging table, one statement per ``INSERT_CHUNK`` ids."""
+    def stage_ids(self, job_id: int, message_ids: Sequence[str]) -> None:
+        """Add ``message_ids`` to the job's staging table (an id already there is a no-op), one
+        statement per ``INSERT_CHUNK`` ids."""
         sql = self._staging_sql("stage_ids", job_id)
         for start in range(0, len(message_ids), INSERT_CHUNK):
             page = json.dumps([_id_bytes(mid).hex() for mid in message_ids[start : start + INSERT_CHUNK]])
-            params = {"first_position": first_position + start, "ids": page}
-            self._run(lambda cursor, params=params: cursor.execute(sql, params))
+            self._run(lambda cursor, page=page: cursor.execute(sql, {"ids": page}))
 
-    def stage_batches(self, batch_ids: dict[int, int], plan: BatchPlan, staged: int) -> None:
-        """Give each batch of ``plan`` (``batch_number -> batch_id``) its range of the ``staged`` ids
-        the job's staging table holds; the batch tracks them when it is first claimed."""
-        ranges = plan.position_ranges(staged)
-        self._execute_many(
-            "stage_batches", [(first, count, batch_ids[number]) for number, (first, count) in enumerate(ranges)]
-        )
+    def stage_batches(self, job_id: int, batch_ids: dict[int, int], plan: BatchPlan) -> int:
+        """Give each batch of ``plan`` (``batch_number -> batch_id``) its range of the job's staged ids
+        in message_id order: ``plan.batch_size`` each, the last batch the rest (ids beyond the planned
+        total too), and batches no id is left for none. Each batch tracks its range when first
+        claimed. Return how many ids are staged."""
+        boundary = self._staging_sql("staged_boundary", job_id)
+        rest = self._staging_sql("staged_from", job_id)
+
+        def fetch(cursor: Any, sql: str, params: dict[str, Any]) -> Any:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            return row[0] if row else None
+
+        rows: list[tuple[bytes | None, bytes | None, int, int]] = []
+        first: bytes | None = b""  # every id is >= the empty string
+        for number in range(plan.batch_count):
+            if first is None:  # no id left for this batch
+                rows.append((None, None, 0, batch_ids[number]))
+                continue
+            after = None
+            if number < plan.batch_count - 1:
+                params = {"first_id": first, "size": plan.batch_size}
+                after = self._run(lambda cursor, params=params: fetch(cursor, boundary, params))
+            if after is None:
+                count = self._run(lambda cursor, first=first: fetch(cursor, rest, {"first_id": first}))
+                rows.append((first, None, int(count), batch_ids[number]))
+                first = None
+            else:
+                rows.append((first, bytes(after), plan.batch_size, batch_ids[number]))
+                first = bytes(after)
+        self._execute_many("stage_batches", rows)
+        return sum(row[2] for row in rows)
 
     def track_staged_batch(self, batch_id: int) -> int:
         """Track the ids batch ``batch_id`` still holds staged as pending, in message_id order (ids
@@ -398,17 +425,17 @@ class MessageTrackingHook(MySqlHook):
         def work(cursor: Any) -> int:
             cursor.execute(select, {"batch_id": batch_id})
             row = cursor.fetchone()
-            if row is None or not row[1]:
+            if row is None or not row[2]:
                 return 0
-            first, staged, job_id = int(row[0]), int(row[1]), int(row[2])
+            first, end, staged, job_id = bytes(row[0]), row[1], int(row[2]), int(row[3])
             cursor.execute(start_of, {"job_id": job_id})
             (start_date,) = cursor.fetchone()
             params = {
                 "job_id": job_id,
                 "batch_id": batch_id,
                 "start_date": start_date,
-                "first_position": first,
-                "end_position": first + staged,
+                "first_id": first,
+                "end_id": ABOVE_EVERY_ID if end is None else bytes(end),
             }
             try:
                 tracked = cursor.execute(self._staging_sql("track_staged_batch", job_id), params)
