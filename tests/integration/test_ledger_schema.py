@@ -52,3 +52,32 @@ def test_ensure_schema_merges_the_retry_and_lease_indexes_of_an_older_ledger(sta
     assert stack.query("SELECT status, lease_token FROM message_tracking WHERE message_id = 'old-1'") == [
         ("in_progress", "aaaabbbbccccddddeeeeffff00001111")
     ]
+
+
+STAGED_RANGE = ("first_staged_id", "end_staged_id", "staged")
+
+
+def staged_range_columns(stack: Stack) -> list[tuple]:
+    return stack.query(
+        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'batch_progress' AND COLUMN_NAME IN %s ORDER BY COLUMN_NAME",
+        (STAGED_RANGE,),
+    )
+
+
+def test_ensure_schema_gives_an_older_batch_progress_the_staged_range_as_a_new_one_has_it(stack: Stack):
+    from message_export import pipeline
+
+    pipeline.ensure_schema()
+    fresh = staged_range_columns(stack)
+    assert [column[0] for column in fresh] == sorted(STAGED_RANGE)
+    stack.query("ALTER TABLE batch_progress " + ", ".join(f"DROP COLUMN {name}" for name in STAGED_RANGE))
+    stack.query("INSERT INTO batch_progress (job_id, batch_number, total_messages) VALUES (7, 0, 5)")
+    assert staged_range_columns(stack) == []
+    pipeline.ensure_schema()
+    pipeline.ensure_schema()  # idempotent
+    assert staged_range_columns(stack) == fresh
+    # a batch of an older ledger holds no staged ids: its messages were tracked at extraction
+    assert stack.query("SELECT first_staged_id, end_staged_id, staged FROM batch_progress WHERE job_id = 7") == [
+        (None, None, 0)
+    ]
