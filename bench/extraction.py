@@ -208,19 +208,12 @@ def _use_previous_staging(pipeline: Any) -> None:
     """Stage and track as the product did before (comparator): see ``PREVIOUS_STAGE``."""
     from message_export.batching import BatchPlan
     from message_export.hooks.tracking import INSERT_CHUNK, MessageTrackingHook
-    from message_export.model import Job
 
     plans = _capture_plans(pipeline)
-
-    jobs: list[Job] = []
     arrived = [0]  # ids read so far
 
     class PreviousStagingHook(MessageTrackingHook):
         batch_ids: ClassVar[dict[int, int]] = {}
-
-        def get_job(self, window: Any) -> Job:
-            jobs.append(super().get_job(window))
-            return jobs[-1]
 
         def ensure_batches(self, job_id: int, batch_numbers: Sequence[int]) -> dict[int, int]:
             self.batch_ids.update(super().ensure_batches(job_id, batch_numbers))
@@ -245,13 +238,12 @@ def _use_previous_staging(pipeline: Any) -> None:
                 self._run(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
 
         def stage_batches(self, job_id: int, batch_ids: dict[int, int], plan: BatchPlan) -> int:
-            job = jobs[-1]
-            table = self.staging_table(job.job_id)
-            params = {"job_id": job.job_id, "start_date": job.window.start.replace(tzinfo=None)}
+            table = self.staging_table(job_id)
+            params = {"job_id": job_id, "start_date": self._fetch("job_start_date", {"job_id": job_id})[0][0]}
             started = time.perf_counter()
             self._run(lambda cursor: cursor.execute(PREVIOUS_TRACK.format(table=table), params))
             _log_tracked(arrived[-1], time.perf_counter() - started)
-            self.drop_staging(job.job_id)
+            self.drop_staging(job_id)
             return arrived[-1]
 
     _swap_tracking(pipeline, PreviousStagingHook)

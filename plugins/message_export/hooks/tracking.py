@@ -707,10 +707,8 @@ class MessageTrackingHook(MySqlHook):
             "dashboard_batch_status_counts",
             {"first_batch_id": min(batch_ids), "last_batch_id": max(batch_ids)},
         ):
-            if int(batch_id) in counted:
-                counted[int(batch_id)][_id_text(status)] = counted[int(batch_id)].get(_id_text(status), 0) + int(
-                    messages
-                )
+            if (counts := counted.get(int(batch_id))) is not None:
+                counts[_id_text(status)] = counts.get(_id_text(status), 0) + int(messages)
         return [
             BatchRecord(
                 batch_id=int(batch_id),
