@@ -32,6 +32,7 @@ STATEMENTS = (
     "dashboard_batch_status_counts",
     "dashboard_job_failures_page",
     "dashboard_find_message",
+    "jobs_with_staged_ids",  # an id not in message_tracking: is it staged? (then per job, a primary key lookup)
     "find_chain_next_start",
 )
 

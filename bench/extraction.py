@@ -255,8 +255,8 @@ def _use_previous_indexes(pipeline: Any) -> None:
     class PreviousIndexesHook(_tracked_at_extraction_hook()):  # type: ignore[misc]
         def ensure_schema(self) -> None:
             super().ensure_schema()
-            names = {str(row[0]) for row in self._fetch("message_tracking_indexes")}
-            if "ix_message_tracking_status" in names:
+            names = {(str(table), str(index)) for table, index in self._fetch("ledger_indexes")}
+            if ("message_tracking", "ix_message_tracking_status") in names:
                 self._run(lambda cursor: cursor.execute(PREVIOUS_INDEXES))
 
     _swap_tracking(pipeline, PreviousIndexesHook)

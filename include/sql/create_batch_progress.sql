@@ -18,5 +18,8 @@ CREATE TABLE IF NOT EXISTS batch_progress (
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
     PRIMARY KEY (batch_id),
     UNIQUE KEY uq_batch_progress_job_number (job_id, batch_number),
+    -- the jobs whose batches still hold staged ids, without reading every batch of the ledger's
+    -- history (jobs_with_staged_ids.sql; added to older ledgers by add_batch_staged_index.sql)
+    KEY ix_batch_progress_staged (staged, job_id),
     CONSTRAINT ck_batch_progress_status CHECK (status IN ('pending', 'running', 'completed', 'failed'))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

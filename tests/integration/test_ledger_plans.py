@@ -1,6 +1,7 @@
 """The statements that look for unfinished messages read ix_message_tracking_status's ranges, never the
 whole ledger: on a ledger of some tens of thousands of rows MariaDB's optimizer would rather scan the
-table, whose cost then grows with the ledger instead of with the unfinished messages."""
+table, whose cost then grows with the ledger instead of with the unfinished messages. Likewise the
+jobs that still hold staged ids are found without reading every batch of the ledger's history."""
 
 from __future__ import annotations
 
@@ -63,3 +64,45 @@ def test_giving_up_reads_the_unfinished_rows_only(settled_ledger: Stack):
     assert table["key"] == "ix_message_tracking_status"
     assert table["r_rows"] == UNFINISHED
     assert settled_ledger.query("SELECT COUNT(*) FROM message_tracking WHERE status = 'failed'") == [(0,)]
+
+
+SETTLED_BATCHES = 20_000
+STAGED_BATCHES = 3
+
+
+def test_the_jobs_with_staged_ids_are_found_without_reading_the_settled_batches(stack: Stack):
+    """A year and more of settled batches and one job's batches still holding staged ids: the
+    dashboard's look-up of an unknown id (and ensure_schema) read the staged batches' index entries only."""
+    MessageTrackingHook("mysql_default").ensure_schema()
+    stack.query(
+        "INSERT INTO batch_progress (job_id, batch_number, status, total_messages, processed) "
+        "SELECT seq DIV 100 + 1, seq MOD 100, 'completed', 5000, 5000 FROM seq_0_to_%s",
+        (SETTLED_BATCHES - 1,),
+    )
+    stack.query(
+        "INSERT INTO batch_progress (job_id, batch_number, total_messages, staged) SELECT 9999, seq, 5000, 5000 "
+        "FROM seq_0_to_%s",
+        (STAGED_BATCHES - 1,),
+    )
+    stack.query("ANALYZE TABLE batch_progress")
+    (analyzed,) = stack.query("ANALYZE FORMAT=JSON " + load_sql("jobs_with_staged_ids"))[0]
+    table = _table_of(json.loads(analyzed)["query_block"])
+    assert table["key"] == "ix_batch_progress_staged", table
+    assert table["r_rows"] == STAGED_BATCHES, table
+    assert stack.query(load_sql("jobs_with_staged_ids")) == [(9999,)]
+
+
+def _table_of(node: object) -> dict:
+    """The one table of a plan, under whatever the DISTINCT and ORDER BY wrap it in."""
+    if isinstance(node, dict):
+        if "table" in node:
+            return node["table"]
+        children: list = list(node.values())
+    elif isinstance(node, list):
+        children = node
+    else:
+        return {}
+    for child in children:
+        if found := _table_of(child):
+            return found
+    return {}

@@ -1,4 +1,4 @@
-"""ensure_schema brings an older ledger's message_tracking indexes up to date, against MariaDB."""
+"""ensure_schema brings an older ledger's columns and indexes up to date, against MariaDB."""
 
 from __future__ import annotations
 
@@ -14,11 +14,19 @@ CURRENT = {
 }
 
 
-def indexes(stack: Stack) -> dict[str, list[str]]:
+CURRENT_BATCH_PROGRESS = {
+    "PRIMARY": ["batch_id"],
+    "ix_batch_progress_staged": ["staged", "job_id"],
+    "uq_batch_progress_job_number": ["job_id", "batch_number"],
+}
+
+
+def indexes(stack: Stack, table: str = "message_tracking") -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for name, column in stack.query(
         "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'message_tracking' ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        (table,),
     ):
         found.setdefault(name, []).append(column)
     return found
@@ -71,13 +79,32 @@ def test_ensure_schema_gives_an_older_batch_progress_the_staged_range_as_a_new_o
     pipeline.ensure_schema()
     fresh = staged_range_columns(stack)
     assert [column[0] for column in fresh] == sorted(STAGED_RANGE)
-    stack.query("ALTER TABLE batch_progress " + ", ".join(f"DROP COLUMN {name}" for name in STAGED_RANGE))
+    assert indexes(stack, "batch_progress") == CURRENT_BATCH_PROGRESS
+    stack.query(
+        "ALTER TABLE batch_progress DROP INDEX ix_batch_progress_staged, "
+        + ", ".join(f"DROP COLUMN {name}" for name in STAGED_RANGE)
+    )
     stack.query("INSERT INTO batch_progress (job_id, batch_number, total_messages) VALUES (7, 0, 5)")
     assert staged_range_columns(stack) == []
     pipeline.ensure_schema()
     pipeline.ensure_schema()  # idempotent
     assert staged_range_columns(stack) == fresh
+    assert indexes(stack, "batch_progress") == CURRENT_BATCH_PROGRESS
     # a batch of an older ledger holds no staged ids: its messages were tracked at extraction
     assert stack.query("SELECT first_staged_id, end_staged_id, staged FROM batch_progress WHERE job_id = 7") == [
         (None, None, 0)
     ]
+
+
+def test_ensure_schema_indexes_the_staged_counts_of_a_ledger_that_has_the_staged_range_without_it(stack: Stack):
+    """The ledger as the first release with staged ranges created it: the columns, not the index."""
+    from message_export import pipeline
+
+    pipeline.ensure_schema()
+    stack.query("ALTER TABLE batch_progress DROP INDEX ix_batch_progress_staged")
+    stack.query("INSERT INTO batch_progress (job_id, batch_number, total_messages, staged) VALUES (8, 0, 5, 5)")
+    assert "ix_batch_progress_staged" not in indexes(stack, "batch_progress")
+    pipeline.ensure_schema()
+    pipeline.ensure_schema()  # idempotent
+    assert indexes(stack, "batch_progress") == CURRENT_BATCH_PROGRESS
+    assert stack.query("SELECT staged FROM batch_progress WHERE job_id = 8") == [(5,)]

@@ -39,13 +39,15 @@ ADDED_COLUMNS = {
     "add_batch_staging": ("batch_progress_columns", frozenset({"first_staged_id", "end_staged_id", "staged"})),
 }
 DUPLICATE_COLUMN = 1060
-# Index changes to message_tracking after its first release, applied in this order by ensure_schema:
-# (statement, index, whether the index exists afterwards). The replacement is added before the
-# indexes it replaces are dropped, so the statements that use them always have one to use.
+# Index changes to the ledger's tables after their first release, applied in this order by
+# ensure_schema (after the added columns): (statement, table, index, whether the index exists
+# afterwards). A replacement is added before the indexes it replaces are dropped, so the statements
+# that use them always have one to use.
 INDEX_CHANGES = (
-    ("add_status_lease_index", "ix_message_tracking_status", True),
-    ("drop_retry_index", "ix_message_tracking_retry", False),
-    ("drop_lease_index", "ix_message_tracking_lease", False),
+    ("add_status_lease_index", "message_tracking", "ix_message_tracking_status", True),
+    ("drop_retry_index", "message_tracking", "ix_message_tracking_retry", False),
+    ("drop_lease_index", "message_tracking", "ix_message_tracking_lease", False),
+    ("add_batch_staged_index", "batch_progress", "ix_batch_progress_staged", True),
 )
 # Another worker made the same change just now: the index is already there, or already gone.
 INDEX_ALREADY_CHANGED = frozenset({1061, 1091})
@@ -241,16 +243,16 @@ class MessageTrackingHook(MySqlHook):
             log.info("%s: added columns %s", table, ", ".join(sorted(columns)))
 
     def _update_indexes(self) -> None:
-        existing = {_id_text(row[0]) for row in self._fetch("message_tracking_indexes")}
-        for statement, index, present in INDEX_CHANGES:
-            if (index in existing) == present:
+        existing = {(_id_text(table), _id_text(index)) for table, index in self._fetch("ledger_indexes")}
+        for statement, table, index, present in INDEX_CHANGES:
+            if ((table, index) in existing) == present:
                 continue
             try:
                 self._execute(statement)
             except Exception as error:
                 if _error_code(error) not in INDEX_ALREADY_CHANGED:
                     raise
-            log.info("message_tracking: %s index %s", "added" if present else "dropped", index)
+            log.info("%s: %s index %s", table, "added" if present else "dropped", index)
 
     def _drop_abandoned_staging(self) -> None:
         # A job that is not running has no extraction or batch that could still use its staging
