@@ -40,30 +40,12 @@ def run_pipeline(day: datetime, run_id: str = "bench") -> dict[str, Any]:
     started = time.perf_counter()
     batch_ids = pipeline.extract(window)
     extract_seconds = time.perf_counter() - started
-
-    timers = export_stage_timers()
-    completed = failed = 0
-    started, cpu_started = time.perf_counter(), time.process_time()
-    try:
-        for batch_id in batch_ids:
-            counts = pipeline.process_batch(batch_id, run_id)
-            completed += counts["completed"]
-            failed += counts["failed"]
-    finally:
-        timers.uninstall()
-    process_seconds = time.perf_counter() - started
-    process_cpu_seconds = time.process_time() - cpu_started
+    processed = process_batches(batch_ids, run_id)
     return {
         "window": window["start_date"],
-        "batches": len(batch_ids),
-        "completed": completed,
-        "failed": failed,
         "extract_seconds": extract_seconds,
-        "process_seconds": process_seconds,
-        "process_cpu_seconds": process_cpu_seconds,
-        "stages": timers.snapshot(),
         "rss_before_mb": rss_before,
-        "peak_rss_mb": peak_rss_mb(),
+        **processed,
     }
 
 
