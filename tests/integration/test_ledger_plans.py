@@ -59,8 +59,7 @@ def test_giving_up_reads_the_unfinished_rows_only(settled_ledger: Stack):
     """Run (with ANALYZE) on the whole ledger: no message has used its attempts, so nothing changes,
     and the statement touched the unfinished messages' index entries, not the archive's rows."""
     (analyzed,) = settled_ledger.query("ANALYZE FORMAT=JSON " + load_sql("give_up_exhausted"), PARAMS)[0]
-    block = json.loads(analyzed)["query_block"]
-    table = block.get("buffer", block)["table"]
+    table = _table_of(json.loads(analyzed)["query_block"])
     assert table["key"] == "ix_message_tracking_status"
     assert table["r_rows"] == UNFINISHED
     assert settled_ledger.query("SELECT COUNT(*) FROM message_tracking WHERE status = 'failed'") == [(0,)]
@@ -72,7 +71,7 @@ STAGED_BATCHES = 3
 
 def test_the_jobs_with_staged_ids_are_found_without_reading_the_settled_batches(stack: Stack):
     """A year and more of settled batches and one job's batches still holding staged ids: the
-    dashboard's look-up of an unknown id (and ensure_schema) read the staged batches' index entries only."""
+    dashboard's look-up of an unknown id reads the staged batches' index entries only."""
     MessageTrackingHook("mysql_default").ensure_schema()
     stack.query(
         "INSERT INTO batch_progress (job_id, batch_number, status, total_messages, processed) "
