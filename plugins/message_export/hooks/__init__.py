@@ -1,1 +1,1 @@
-"""One hook per external system: Elasticsearch (search), MySQL (tracking), S3 (archive)."""
+"""One hook per external system: Elasticsearch or OpenSearch (search), MySQL (tracking), S3 (archive)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import platform
 import threading
@@ -11,7 +12,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar
+from typing import IO, Any
 
 import boto3
 import botocore
@@ -114,9 +115,16 @@ def put_object_arguments(bucket: str, obj: ArchiveObject, extra: dict[str, Any])
     }
 
 
+ARCHIVE_CONTENT_TYPE = "application/json; charset=utf-8"
+
 # Streams of unknown length go up in 8 MiB parts, a few at a time: memory stays at a few parts.
 STREAM_PART_BYTES = 8 * 1024 * 1024
 STREAM_CONCURRENCY = 4
+
+
+# The S3 clients of this process, one per connection and client settings (see MessageArchiveHook.get_client_type).
+_process_clients: dict[str, Any] = {}
+_process_clients_lock = threading.Lock()
 
 
 class MessageArchiveHook(S3Hook):
@@ -130,14 +138,14 @@ class MessageArchiveHook(S3Hook):
     CRC32 of its own. Objects are only ever put — never deleted — and their bodies are
     deterministic, so a repeated PUT (after a lost response or a retried task) stores the same
     bytes again.
+
+    Encryption, KMS key and ACL are the provider's ``extra_args``: every upload sends them, this
+    hook's and ``S3Hook``'s own (``load_bytes``, ``load_file``, ...). The client is the provider's
+    ``conn`` (cached per hook, ``get_conn()`` returns it); :meth:`get_client_type` builds it once per
+    process and connection.
     """
 
     hook_name = "Amazon S3 (message export archive)"
-
-    # One client per worker process and connection: building a boto3 client costs tens of
-    # milliseconds of CPU, and every batch builds its hooks anew. Clients are thread-safe.
-    _clients: ClassVar[dict[tuple[str, ...], Any]] = {}
-    _clients_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
         self,
@@ -163,31 +171,54 @@ class MessageArchiveHook(S3Hook):
             # keys come from keys.archive_key and metadata values are strings the pipeline builds.
             parameter_validation=False,
         )
-        super().__init__(aws_conn_id=aws_conn_id, config=config, **kwargs)
-        self._max_concurrency = max_concurrency
-        self._client_settings = (str(max_concurrency), str(max_attempts), str(read_timeout))
-        self._client_key: tuple[str, ...] | None = None
-        self._put_args: dict[str, str] = {"ContentType": "application/json; charset=utf-8"}
+        extra_args: dict[str, str] = {}
         if server_side_encryption != "none":
-            self._put_args["ServerSideEncryption"] = server_side_encryption
+            extra_args["ServerSideEncryption"] = server_side_encryption
         if kms_key_id:
-            self._put_args["SSEKMSKeyId"] = kms_key_id
+            extra_args["SSEKMSKeyId"] = kms_key_id
         if acl:
-            self._put_args["ACL"] = acl
+            extra_args["ACL"] = acl
+        super().__init__(aws_conn_id=aws_conn_id, extra_args=extra_args, config=config, **kwargs)
+        self._max_concurrency = max_concurrency
+        self._client_settings = (max_concurrency, max_attempts, read_timeout)
 
-    def get_conn(self) -> Any:
-        """Return this process's client for the connection (built on first use)."""
-        if self._client_key is None:
-            uri = self.get_connection(self.aws_conn_id).get_uri() if self.aws_conn_id else ""
-            self._client_key = (self.aws_conn_id or "", uri, *self._client_settings)
-        key = self._client_key
-        with self._clients_lock:
-            client = self._clients.get(key)
+    def get_client_type(
+        self, region_name: str | None = None, config: Config | None = None, deferrable: bool = False
+    ) -> Any:
+        """Return this process's S3 client for the connection and client settings, built on first use.
+
+        ``AwsBaseHook.conn`` (what ``get_conn()`` returns) calls this once per hook; every batch builds
+        its hooks anew, and building a boto3 client costs tens of milliseconds of CPU, so hooks of one
+        process with the same connection and settings share one client (boto3 clients are thread-safe).
+        Under Airflow's executors every task instance is a process of its own, so this is one client
+        per task; where one process runs many batches (``dag.test()``, the bench) it is one for all.
+        A client built with another ``config`` or for deferrable use is the provider's, unshared.
+        """
+        if config is not None or deferrable:
+            return super().get_client_type(region_name=region_name, config=config, deferrable=deferrable)
+        key = self._client_key(region_name)
+        with _process_clients_lock:
+            client = _process_clients.get(key)
             if client is None:
-                client = self._clients[key] = super().get_conn()
+                client = _process_clients[key] = super().get_client_type(region_name=region_name)
                 expect_continue_only_for_large_bodies(client)
                 settle()  # the client and its API model last the process: keep the collector off them
         return client
+
+    def _client_key(self, region_name: str | None) -> str:
+        """What a shared client depends on: the connection's fields, the region and the client settings."""
+        conn = self.conn_config
+        fields = [
+            conn.conn_id,
+            conn.login,
+            conn.password,
+            conn.schema,
+            conn.extra_config,
+            region_name,
+            conn.verify,
+            self._client_settings,
+        ]
+        return json.dumps(fields, sort_keys=True, default=str)
 
     def check_bucket(self, bucket: str, prefix: str) -> None:
         """Fail with a clear message when the bucket is missing, forbidden or unreachable.
@@ -221,7 +252,7 @@ class MessageArchiveHook(S3Hook):
     ) -> list[PutResult]:
         """Put ``objects`` concurrently; return one result per object, in order."""
         client = self.get_conn()
-        extra = {**self._put_args, "Metadata": dict(metadata)}
+        extra = {"ContentType": ARCHIVE_CONTENT_TYPE, **self.extra_args, "Metadata": dict(metadata)}
 
         def put(obj: ArchiveObject) -> PutResult:
             try:
@@ -257,7 +288,7 @@ class MessageArchiveHook(S3Hook):
             max_concurrency=STREAM_CONCURRENCY,
         )
         transfer.max_in_memory_upload_chunks = STREAM_CONCURRENCY  # s3transfer's default buffers 10 parts
-        extra = {**self._put_args, "ContentType": content_type, "Metadata": dict(metadata)}
+        extra = {**self.extra_args, "ContentType": content_type, "Metadata": dict(metadata)}
         try:
             self.get_conn().upload_fileobj(stream, bucket, key, ExtraArgs=extra, Config=transfer)
         except (ClientError, BotoCoreError, S3UploadFailedError) as error:

@@ -13,8 +13,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlunparse
 
-from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchSQLHook
+from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchPythonHook
+from airflow.sdk import Connection
 from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, UnsupportedProductError
 from elasticsearch import ConnectionError as EsConnectionError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -373,8 +375,28 @@ class MessageSearch(ABC):
             self._close_pit(pit_id)
 
 
-class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
-    """Reads messages from Elasticsearch through the provider's connection handling.
+def client_arguments(conn: Connection) -> tuple[list[str], dict[str, Any]]:
+    """The client's hosts and keyword arguments from an Airflow ``elasticsearch`` connection.
+
+    Read as the provider's ``ElasticsearchSQLHook`` reads it: ``schema`` is the scheme (http by
+    default), login and password give basic auth, the extras go to the client as they are (but the
+    SQL cursor's own ``fetch_size`` and ``field_multi_value_leniency``).
+    """
+    url = urlunparse((conn.schema or "http", f"{conn.host}:{conn.port or 9200}", "/", None, None, None))
+    arguments = {
+        name: value
+        for name, value in conn.extra_dejson.items()
+        if name not in ("fetch_size", "field_multi_value_leniency")
+    }
+    if arguments.get("http_compress", False):
+        arguments["http_compress"] = bool(arguments["http_compress"])
+    if conn.login and conn.password:
+        arguments["basic_auth"] = (conn.login, conn.password)
+    return [url], arguments
+
+
+class MessageSearchHook(MessageSearch, ElasticsearchPythonHook):
+    """Reads messages from Elasticsearch with the provider's plain client hook.
 
     The client comes from the Airflow connection (host, port, scheme, login/password, extras such
     as ``api_key`` or ``ca_certs``; ``[elasticsearch] es_compat_with`` for 8.x servers). Its
@@ -383,27 +405,41 @@ class MessageSearchHook(MessageSearch, ElasticsearchSQLHook):
     jittered exponential backoff, every attempt through the throttle.
     """
 
+    conn_name_attr = "elasticsearch_conn_id"
+    default_conn_name = "elasticsearch_default"
+    conn_type = "elasticsearch"
     hook_name = "Elasticsearch (message export)"
     engine = "Elasticsearch"
 
     def __init__(
         self,
-        elasticsearch_conn_id: str = "elasticsearch_default",
+        elasticsearch_conn_id: str = default_conn_name,
         *,
         request_timeout: float = 60.0,
         max_retries: int = 6,
         throttle: RequestThrottle | None = None,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(elasticsearch_conn_id=elasticsearch_conn_id, **kwargs)
+        # The provider's hook takes hosts and client arguments, not a connection id: they are read
+        # from the connection when the client is first needed (_get_elastic_connection).
+        super().__init__(hosts=[])
+        self.elasticsearch_conn_id = elasticsearch_conn_id
         self._request_timeout = request_timeout
         self._max_retries = max_retries
         self._throttle = throttle
 
     @cached_property
+    def connection(self) -> Connection:
+        """The Airflow connection, read once."""
+        return self.get_connection(self.elasticsearch_conn_id)
+
+    def _get_elastic_connection(self) -> Elasticsearch:
+        self.hosts, self.es_conn_args = client_arguments(self.connection)
+        return super()._get_elastic_connection()
+
+    @cached_property
     def client(self) -> Elasticsearch:
         """The configured, thread-safe client (one attempt per call: retries are :meth:`_call`'s)."""
-        base = self.get_conn().es
+        base = self.get_conn  # the provider's cached client (a property there)
         client = base.options(request_timeout=self._request_timeout, max_retries=0)
         settle()  # the client lasts the hook: keep the garbage collector off it
         return client
