@@ -22,9 +22,9 @@ from airflow.task.trigger_rule import TriggerRule
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from message_export.assets import archive_asset
+from message_export.names import DAG_ID
 from message_export.notifications import RunNotifier
 
-DAG_ID = "message_export"
 # The archive's S3 location, from the config file's s3 section (a local read, nothing remote).
 ARCHIVE = archive_asset()
 # A task's final failure sends one message to the channels of the config's notifications section

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-URL_PREFIX = "/message-export"  # message_export.dashboard.app.URL_PREFIX
+from message_export.names import DASHBOARD_URL_PREFIX
 
 
 class MessageExportDashboardPlugin(AirflowPlugin):
@@ -20,14 +20,14 @@ class MessageExportDashboardPlugin(AirflowPlugin):
     external_views = [  # noqa: RUF012 - the plugin manager reads class attributes
         {
             "name": "Message export",
-            "href": f"{URL_PREFIX}/",
+            "href": f"{DASHBOARD_URL_PREFIX}/",
             "destination": "nav",
             "url_route": "message-export",
             "category": "browse",
         },
         {
             "name": "Export dashboard",
-            "href": f"{URL_PREFIX}/?dag_id={{DAG_ID}}",
+            "href": f"{DASHBOARD_URL_PREFIX}/?dag_id={{DAG_ID}}",
             "destination": "dag",
             "url_route": "message-export-dag",
         },
@@ -37,4 +37,4 @@ class MessageExportDashboardPlugin(AirflowPlugin):
     def fastapi_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
         from message_export.dashboard.app import create_app
 
-        return [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "message_export dashboard"}]
+        return [{"app": create_app(), "url_prefix": DASHBOARD_URL_PREFIX, "name": "message_export dashboard"}]

@@ -1,4 +1,4 @@
-"""The dashboard's FastAPI app, mounted by the api-server under ``URL_PREFIX``.
+"""The dashboard's FastAPI app, mounted by the api-server under ``names.DASHBOARD_URL_PREFIX``.
 
 A mounted app does not inherit the core API's checks: every route depends on the auth manager
 granting the user read access to the DAG's runs. Authentication is Airflow's own (the UI's
@@ -19,10 +19,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from message_export.config import ConfigError
 from message_export.dashboard.calendar import PageError
-from message_export.dashboard.reader import DAG_ID, MAX_ROWS_PER_PAGE, DashboardReader
+from message_export.dashboard.reader import MAX_ROWS_PER_PAGE, DashboardReader
 from message_export.hooks.tracking import TrackingError
+from message_export.names import DAG_ID
 
-URL_PREFIX = "/message-export"
 STATIC = Path(__file__).resolve().parent / "static"
 # The page loads only its own script and style; ids and reasons are inserted as text by the script.
 SECURITY_HEADERS = {
