@@ -13,8 +13,8 @@ from message_export.documents import RelatedDocument, build_archive_document, me
 from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
 from message_export.hooks.opensearch import OpenSearchMessageHook
 from message_export.hooks.search import MessageSearch, MessageSearchHook
-from message_export.hooks.tracking import MessageTrackingHook
 from message_export.keys import archive_key, s3_uri
+from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import ClaimedMessage, MessageOutcome
 from message_export.throttle import RequestThrottle, shared_throttle
 

@@ -19,10 +19,10 @@ from typing import ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_running = 0  # steps of this process inside settled_heap
+_running = 0  # steps of this process inside freeze_startup_objects
 
 
-def settled_heap(step: Callable[P, T]) -> Callable[P, T]:
+def freeze_startup_objects(step: Callable[P, T]) -> Callable[P, T]:
     """Run ``step`` with every object that exists when it starts frozen out of garbage collection.
 
     ``gc.freeze()`` moves those objects to the collector's permanent generation, so collections
@@ -52,7 +52,7 @@ def settled_heap(step: Callable[P, T]) -> Callable[P, T]:
 def settle() -> None:
     """Freeze, too, what the running step has built to last it (its clients and their models).
 
-    The step's ``finally`` returns them with the rest. Outside a :func:`settled_heap` step this does
+    The step's ``finally`` returns them with the rest. Outside a :func:`freeze_startup_objects` step this does
     nothing, so nothing is frozen that no step will return.
     """
     if _running:

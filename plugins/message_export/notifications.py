@@ -22,7 +22,7 @@ from typing import Any, Literal
 from airflow.sdk import BaseNotifier
 
 from message_export.config import Connections, NotificationSettings, load_notification_settings
-from message_export.ledger_reads import StatusCounts
+from message_export.ledger.records import StatusCounts
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def gather_report(event: Event, context: Mapping[str, Any], connections: Connect
 
 
 def _ledger_facts(run_id: str, connections: Connections) -> dict[str, Any]:
-    from message_export.hooks.tracking import MessageTrackingHook
+    from message_export.ledger.hook import MessageTrackingHook
 
     tracking = MessageTrackingHook(connections.mysql, max_attempts=2)
     try:

@@ -13,11 +13,12 @@ from datetime import date, datetime, timedelta
 
 import MySQLdb
 
-from message_export.hooks.tracking import MessageTrackingHook
+from devstack.connections import mysql_connection
+from devstack.ledger_generator import LedgerShape, generate_ledger
+from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import MessageOutcome
 from message_export.windows import Window
-from tests.support.connections import mysql_connection
-from tests.support.ledger_generator import LedgerShape, generate_ledger
+from tests.fixtures.ledger_rows import track_pending
 
 MYSQL = {
     "host": os.environ.get("MYSQL_TEST_HOST", "127.0.0.1"),
@@ -57,7 +58,7 @@ def _write_hostile_day(hook: MessageTrackingHook, day: date) -> tuple[str, str]:
     job = hook.open_job(Window.for_day(day), "manual__hostile")
     batches = hook.ensure_batches(job.job_id, [0, 1])
     ids = [*HOSTILE_IDS, "archived-1", "archived-2", "waiting-1"]
-    hook.track_messages(job, [(mid, batches[0] if i < 5 else batches[1]) for i, mid in enumerate(ids)])
+    track_pending(hook, job, [(mid, batches[0] if i < 5 else batches[1]) for i, mid in enumerate(ids)])
     hook.complete_extraction(job.job_id)
     token = uuid.uuid4().hex
     claimed = {m.message_id: m for m in hook.claim_batch(batches[0], token, 600, 5)}

@@ -12,12 +12,13 @@ from urllib.parse import quote
 import MySQLdb
 import pytest
 
-from message_export.hooks.tracking import MessageTrackingHook
+from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import MessageOutcome
 from message_export.windows import Window
 from tests.conftest import REPO
 from tests.dashboard.conftest import DAG_ID, DashboardStack
 from tests.dashboard.ledger_fixtures import HOSTILE_IDS, HOSTILE_REASON, MYSQL
+from tests.fixtures.ledger_rows import track_pending
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -169,7 +170,7 @@ def purged_day(dashboard_stack: DashboardStack) -> Iterator[date]:
     job = hook.open_job(Window.for_day(day), "scheduled__purged")
     try:
         batches = hook.ensure_batches(job.job_id, [0])
-        hook.track_messages(job, [(f"purged-{n:03d}", batches[0]) for n in range(20)])
+        track_pending(hook, job, [(f"purged-{n:03d}", batches[0]) for n in range(20)])
         hook.complete_extraction(job.job_id)
         token = uuid.uuid4().hex
         claimed = hook.claim_batch(batches[0], token, 600, 5)

@@ -11,7 +11,7 @@ import pytest
 from message_export.config import ExportConfig
 from message_export.dashboard.calendar import PageError
 from message_export.dashboard.reader import DashboardReader
-from message_export.hooks.tracking import MessageTrackingHook
+from message_export.ledger.hook import MessageTrackingHook
 from tests.dashboard.ledger_fixtures import (
     CONN_ID,
     HOSTILE_IDS,

@@ -10,10 +10,11 @@ from datetime import date
 
 import pytest
 
-from message_export.hooks.tracking import MessageTrackingHook
+from message_export.ledger.hook import MessageTrackingHook
 from message_export.resources import load_sql
 from message_export.windows import Window
-from tests.harness.stack import Stack
+from tests.fixtures.export_stack import Stack
+from tests.fixtures.ledger_rows import track_pending
 
 COMPLETED = 60_000
 UNFINISHED = 10_000
@@ -37,7 +38,7 @@ def settled_ledger(stack: Stack) -> Stack:
         for day, count, prefix in ((date(2024, 9, 30), COMPLETED, "old"), (date(2024, 10, 1), UNFINISHED, "new")):
             job = hook.open_job(Window.for_day(day), f"plans-{prefix}")
             batch = hook.ensure_batches(job.job_id, [0])[0]
-            hook.track_messages(job, [(f"{prefix}-{n:06d}", batch) for n in range(count)])
+            track_pending(hook, job, [(f"{prefix}-{n:06d}", batch) for n in range(count)])
             hook.complete_extraction(job.job_id)
     finally:
         hook.close()
@@ -58,7 +59,7 @@ def test_unfinished_message_statements_read_the_status_index(settled_ledger: Sta
 def test_giving_up_reads_the_unfinished_rows_only(settled_ledger: Stack):
     """Run (with ANALYZE) on the whole ledger: no message has used its attempts, so nothing changes,
     and the statement touched the unfinished messages' index entries, not the archive's rows."""
-    (analyzed,) = settled_ledger.query("ANALYZE FORMAT=JSON " + load_sql("give_up_exhausted"), PARAMS)[0]
+    (analyzed,) = settled_ledger.query("ANALYZE FORMAT=JSON " + load_sql("ledger/give_up_exhausted"), PARAMS)[0]
     table = _table_of(json.loads(analyzed)["query_block"])
     assert table["key"] == "ix_message_tracking_status"
     assert table["r_rows"] == UNFINISHED
@@ -84,11 +85,11 @@ def test_the_jobs_with_staged_ids_are_found_without_reading_the_settled_batches(
         (STAGED_BATCHES - 1,),
     )
     stack.query("ANALYZE TABLE batch_progress")
-    (analyzed,) = stack.query("ANALYZE FORMAT=JSON " + load_sql("jobs_with_staged_ids"))[0]
+    (analyzed,) = stack.query("ANALYZE FORMAT=JSON " + load_sql("reads/jobs_with_staged_ids"))[0]
     table = _table_of(json.loads(analyzed)["query_block"])
     assert table["key"] == "ix_batch_progress_staged", table
     assert table["r_rows"] == STAGED_BATCHES, table
-    assert stack.query(load_sql("jobs_with_staged_ids")) == [(9999,)]
+    assert stack.query(load_sql("reads/jobs_with_staged_ids")) == [(9999,)]
 
 
 def _table_of(node: object) -> dict:

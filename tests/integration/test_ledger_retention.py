@@ -11,16 +11,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import MySQLdb
 
+from devstack.ledger_generator import LedgerShape, generate_ledger, message_id_of
 from message_export import pipeline
 from message_export.config import load_config
 from message_export.dashboard.reader import DashboardReader
-from message_export.hooks.tracking import MessageTrackingHook
+from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import MessageOutcome
 from message_export.resources import load_sql
 from message_export.windows import Window
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack, prepare_window
-from tests.support.ledger_generator import LedgerShape, generate_ledger, message_id_of
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.ledger_rows import track_pending
+from tests.fixtures.messages import day_of_messages
 
 OLD = date(2024, 6, 1)  # generated days settle the day after their own: long expired
 NOW = datetime(2024, 9, 1, tzinfo=UTC)  # with keep_days 30: days before 2024-08-02 expire
@@ -146,12 +147,12 @@ def test_export_keeps_working_while_a_purge_runs(stack: Stack):
     holder = _raw(stack)
     job_id = int(stack.query("SELECT job_id FROM job_runs WHERE start_date = %s", (datetime(2024, 6, 1),))[0][0])
     with holder.cursor() as cursor:
-        cursor.execute(load_sql("purge_chunk_ids"), {"job_id": job_id, "after": b"", "limit": 500})
+        cursor.execute(load_sql("ledger/purge_chunk_ids"), {"job_id": job_id, "after": b"", "limit": 500})
         ids = tuple(bytes(row[0]) for row in cursor.fetchall())
         holder.commit()
-        cursor.execute(load_sql("lock_purgeable_job"), {"job_id": job_id})
+        cursor.execute(load_sql("ledger/lock_purgeable_job"), {"job_id": job_id})
         assert cursor.fetchone()[0] == 1
-        assert cursor.execute(load_sql("delete_purged_messages"), {"job_id": job_id, "message_ids": ids}) == 500
+        assert cursor.execute(load_sql("ledger/delete_purged_messages"), {"job_id": job_id, "message_ids": ids}) == 500
     released = threading.Event()
     timer = threading.Timer(20, lambda: (holder.rollback(), released.set()))
     timer.start()
@@ -166,7 +167,7 @@ def test_export_keeps_working_while_a_purge_runs(stack: Stack):
         hook.refresh_batches([batch_ids[0]])
         # ids that sort right after rows the open chunk deletes, tracked for the running day
         job = hook.get_job(Window.for_day(date(2024, 10, 1)))
-        hook.track_messages(job, [(message_id_of(OLD, n) + "-x", batch_ids[1]) for n in (0, 250, 499)])
+        track_pending(hook, job, [(message_id_of(OLD, n) + "-x", batch_ids[1]) for n in (0, 250, 499)])
         seconds = time.monotonic() - started
         assert not released.is_set(), "the export waited for the purge chunk's transaction"
     finally:
@@ -191,7 +192,8 @@ def test_export_keeps_working_while_a_purge_runs(stack: Stack):
 
 
 def test_ensure_schema_adds_the_purge_mark_to_an_older_ledger(stack: Stack):
-    older = "\n".join(line for line in load_sql("create_job_runs").splitlines() if "ledger_purged_at" not in line)
+    baseline = load_sql("schema/create_job_runs")
+    older = "\n".join(line for line in baseline.splitlines() if "ledger_purged_at" not in line)
     stack.query(older)
     hook = MessageTrackingHook("mysql_default")
     try:

@@ -1,10 +1,16 @@
-"""ensure_schema brings an older ledger's columns and indexes up to date, against MariaDB."""
+"""ensure_schema migrates every ledger this project shipped to the current schema, against MariaDB."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.harness.stack import Stack
+from tests.fixtures.export_stack import Stack
+
+VERSION_TABLE = "ledger_schema_migrations"
+LEDGER_TABLES = ("job_runs", "batch_progress", "message_tracking")
+SHIPPED = sorted((Path(__file__).parent / "shipped_ledger_schemas").glob("*.sql"))
 
 CURRENT = {
     "PRIMARY": ["message_id"],
@@ -54,6 +60,7 @@ def test_ensure_schema_merges_the_retry_and_lease_indexes_of_an_older_ledger(sta
         "VALUES ('old-1', 1, 1, 'in_progress', '2024-09-30', 'aaaabbbbccccddddeeeeffff00001111')"
     )
     assert indexes(stack) != CURRENT
+    stack.query(f"DROP TABLE {VERSION_TABLE}")  # a ledger from before versions were recorded
     pipeline.ensure_schema()
     pipeline.ensure_schema()  # idempotent
     assert indexes(stack) == CURRENT
@@ -86,6 +93,7 @@ def test_ensure_schema_gives_an_older_batch_progress_the_staged_range_as_a_new_o
     )
     stack.query("INSERT INTO batch_progress (job_id, batch_number, total_messages) VALUES (7, 0, 5)")
     assert staged_range_columns(stack) == []
+    stack.query(f"DROP TABLE {VERSION_TABLE}")  # a ledger from before versions were recorded
     pipeline.ensure_schema()
     pipeline.ensure_schema()  # idempotent
     assert staged_range_columns(stack) == fresh
@@ -104,7 +112,98 @@ def test_ensure_schema_indexes_the_staged_counts_of_a_ledger_that_has_the_staged
     stack.query("ALTER TABLE batch_progress DROP INDEX ix_batch_progress_staged")
     stack.query("INSERT INTO batch_progress (job_id, batch_number, total_messages, staged) VALUES (8, 0, 5, 5)")
     assert "ix_batch_progress_staged" not in indexes(stack, "batch_progress")
+    stack.query(f"DROP TABLE {VERSION_TABLE}")  # a ledger from before versions were recorded
     pipeline.ensure_schema()
     pipeline.ensure_schema()  # idempotent
     assert indexes(stack, "batch_progress") == CURRENT_BATCH_PROGRESS
     assert stack.query("SELECT staged FROM batch_progress WHERE job_id = 8") == [(5,)]
+
+
+def ledger_shape(stack: Stack) -> dict[str, object]:
+    """Every ledger table's columns (name, type, nullability, default) and indexes; not column order."""
+    shape: dict[str, object] = {}
+    for table in LEDGER_TABLES:
+        columns = stack.query(
+            "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY COLUMN_NAME",
+            (table,),
+        )
+        shape[table] = (columns, indexes(stack, table))
+    return shape
+
+
+def versions(stack: Stack) -> list[tuple]:
+    return stack.query(f"SELECT version, name, how FROM {VERSION_TABLE} ORDER BY version")
+
+
+def drop_ledger(stack: Stack) -> None:
+    stack.query(f"DROP TABLE IF EXISTS {', '.join(LEDGER_TABLES)}, {VERSION_TABLE}")
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=[path.stem for path in SHIPPED])
+def test_every_shipped_ledger_migrates_to_the_current_schema(stack: Stack, shipped: Path):
+    """Each schema the project shipped (include/sql/schema as it was at that commit), with a row in
+    every table, becomes the schema a new ledger gets, keeps its rows, and records its version."""
+    from message_export import pipeline
+
+    drop_ledger(stack)
+    pipeline.ensure_schema()
+    current, fresh_versions = ledger_shape(stack), versions(stack)
+    assert [how for _, _, how in fresh_versions] == ["baseline"] * len(fresh_versions)
+    drop_ledger(stack)
+    ddl = "\n".join(line for line in shipped.read_text(encoding="utf-8").splitlines() if not line.startswith("--"))
+    for statement in filter(str.strip, ddl.split(";")):
+        stack.query(statement)
+    assert ledger_shape(stack) != current or shipped.stem.endswith("unversioned")
+    stack.query("INSERT INTO job_runs (start_date, end_date, status) VALUES ('2024-09-30', '2024-10-01', 'completed')")
+    stack.query("INSERT INTO batch_progress (job_id, batch_number, total_messages) VALUES (1, 0, 1)")
+    stack.query(
+        "INSERT INTO message_tracking (message_id, job_id, batch_id, status, start_date, s3_path) "
+        "VALUES ('kept-1', 1, 1, 'completed', '2024-09-30', 's3://archive/kept-1.json')"
+    )
+    pipeline.ensure_schema()
+    pipeline.ensure_schema()  # idempotent
+    assert ledger_shape(stack) == current
+    assert [(version, name) for version, name, _ in versions(stack)] == [
+        (version, name) for version, name, _ in fresh_versions
+    ]
+    assert {how for _, _, how in versions(stack)} == {"migrated"}
+    assert stack.query("SELECT message_id, status, s3_path, body_bytes FROM message_tracking") == [
+        (b"kept-1", "completed", "s3://archive/kept-1.json", None)
+    ]
+    assert stack.query("SELECT batch_number, total_messages, staged, first_staged_id FROM batch_progress") == [
+        (0, 1, 0, None)
+    ]
+    assert stack.query("SELECT status, ledger_purged_at FROM job_runs") == [("completed", None)]
+
+
+def test_a_versioned_ledger_applies_only_the_migrations_it_lacks(stack: Stack):
+    """A migration recorded as applied is not run again; one not recorded is, and is recorded."""
+    from message_export import pipeline
+
+    drop_ledger(stack)
+    pipeline.ensure_schema()
+    # as if the ledger had been created before migration 0005: its index and its record are missing
+    stack.query("ALTER TABLE batch_progress DROP INDEX ix_batch_progress_staged")
+    stack.query(f"DELETE FROM {VERSION_TABLE} WHERE version = 5")
+    # recorded as applied: a migration that ran is never run again, even if its effect was undone by hand
+    stack.query("ALTER TABLE message_tracking DROP COLUMN body_bytes")
+    pipeline.ensure_schema()
+    assert indexes(stack, "batch_progress") == CURRENT_BATCH_PROGRESS
+    assert versions(stack)[-1][::2] == (5, "migrated")
+    assert stack.query(
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = 'message_tracking' AND COLUMN_NAME = 'body_bytes'"
+    ) == [(0,)]
+
+
+def test_a_version_table_without_its_ledger_is_refused_with_what_to_do(stack: Stack):
+    from message_export import pipeline
+    from message_export.ledger import TrackingError
+
+    pipeline.ensure_schema()
+    stack.query("DROP TABLE message_tracking")
+    with pytest.raises(Exception, match="message_tracking is missing; restore it from a backup") as raised:
+        pipeline.ensure_schema()
+    assert "ledger_schema_migrations" in str(raised.value)
+    assert not isinstance(raised.value, TrackingError) or not raised.value.retryable

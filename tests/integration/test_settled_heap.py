@@ -7,9 +7,9 @@ import gc
 
 from message_export.config import load_config
 from message_export.export import ExportServices
-from message_export.heap import settled_heap
+from message_export.heap import freeze_startup_objects
 from message_export.hooks.archive import MessageArchiveHook
-from tests.harness.stack import Stack
+from tests.fixtures.export_stack import Stack
 
 
 def test_the_clients_a_step_builds_are_kept_off_the_collector(stack: Stack) -> None:
@@ -17,7 +17,7 @@ def test_the_clients_a_step_builds_are_kept_off_the_collector(stack: Stack) -> N
     gc.unfreeze()
     frozen: dict[str, int] = {}
 
-    @settled_heap
+    @freeze_startup_objects
     def step() -> None:
         search = ExportServices.from_config(config).search
         # an archive hook whose settings no other test uses: its client is built here, not reused

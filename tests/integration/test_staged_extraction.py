@@ -11,11 +11,11 @@ from datetime import date
 import pytest
 
 from message_export.batching import plan_batches
-from message_export.hooks.tracking import MessageTrackingHook, TrackingError
+from message_export.ledger import MessageTrackingHook, TrackingError
 from message_export.model import Job
 from message_export.windows import Window
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack, prepare_window
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.messages import day_of_messages
 
 # ids whose byte order differs from their arrival order, with multi-byte and 4-byte characters
 IDS = [f"msg-{n:04d}" for n in range(230)] + ["é-accent", "🚀-rocket", "Z-upper", "a b", "x" * 512, "🚀" * 128]
@@ -59,9 +59,8 @@ def test_staged_ids_are_tracked_once_by_the_batch_whose_range_holds_them(stack: 
         assert hook.track_staged_batch(first) == 50
         assert hook.track_staged_batch(first) == 0  # a second claim finds its ids tracked
         assert hook.live_job_counts(job.job_id).pending == len(IDS)  # tracked or staged, each id once
-        assert hook.track_staged_job(job.job_id) == len(IDS) - 50
+        assert hook.track_staged_ids(job.job_id) == len(IDS) - 50
         assert hook.staged_count(job.job_id) == 0
-        hook.drop_staging(job.job_id)
     finally:
         hook.close()
 

@@ -12,10 +12,10 @@ import MySQLdb
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from message_export.hooks.tracking import MessageTrackingHook
-from tests.harness.data import day_of_messages
-from tests.harness.fixtures import BOTH_ENGINES
-from tests.harness.stack import Stack, prepare_window
+from message_export.ledger.hook import MessageTrackingHook
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.messages import day_of_messages
+from tests.fixtures.services import BOTH_ENGINES
 from tests.reliability.conftest import wait_until
 
 
@@ -68,7 +68,7 @@ def test_point_in_time_expiring_mid_extraction_misses_and_duplicates_nothing(
     assert totals == [(len(ids), len(ids))]  # every id counted in exactly one batch
     hook = MessageTrackingHook("mysql_default")
     try:
-        assert hook.track_staged_job(job_id) == len(ids)  # what the batches' claims do
+        assert hook.track_staged_ids(job_id) == len(ids)  # what the batches' claims do
     finally:
         hook.close()
     tracked = stack.tracking()

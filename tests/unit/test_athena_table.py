@@ -16,8 +16,8 @@ from message_export.keys import archive_key, day_prefix, s3_uri
 from message_export.manifest import manifest_key
 
 REPO = Path(__file__).resolve().parents[2]
-DDL = REPO / "include/sql/athena_message_archive.sql"
-QUERY = REPO / "include/sql/athena_example_query.sql"
+DDL = REPO / "include/sql/athena/message_archive.sql"
+QUERY = REPO / "include/sql/athena/example_query.sql"
 
 
 @pytest.fixture(scope="module")

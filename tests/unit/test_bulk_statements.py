@@ -8,7 +8,7 @@ from MySQLdb.cursors import RE_INSERT_VALUES
 
 from message_export.resources import load_sql
 
-BULK_STATEMENTS = ("track_messages", "record_results", "ensure_batch")
+BULK_STATEMENTS = ("ledger/record_results", "ledger/ensure_batch")
 
 
 @pytest.mark.parametrize("name", BULK_STATEMENTS)

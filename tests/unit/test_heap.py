@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from message_export.heap import settle, settled_heap
+from message_export.heap import freeze_startup_objects, settle
 
 
 class Node:
@@ -31,7 +31,7 @@ def test_a_step_runs_with_the_objects_it_started_with_frozen_and_returns_them(no
     before = Node()
     seen: dict[str, int] = {}
 
-    @settled_heap
+    @freeze_startup_objects
     def step() -> str:
         seen["frozen"] = gc.get_freeze_count()
         seen["before_tracked_in_a_generation"] = any(before is obj for obj in gc.get_objects())
@@ -47,7 +47,7 @@ def test_a_step_runs_with_the_objects_it_started_with_frozen_and_returns_them(no
 def test_garbage_the_step_makes_is_still_collected(nothing_frozen: None) -> None:
     collected: dict[str, int] = {}
 
-    @settled_heap
+    @freeze_startup_objects
     def step() -> None:
         gc.collect()
         cycle()  # unreachable at once: only the collector can free it
@@ -58,7 +58,7 @@ def test_garbage_the_step_makes_is_still_collected(nothing_frozen: None) -> None
 
 
 def test_the_heap_is_returned_when_the_step_fails(nothing_frozen: None) -> None:
-    @settled_heap
+    @freeze_startup_objects
     def step() -> None:
         raise RuntimeError("boom")
 
@@ -70,7 +70,7 @@ def test_the_heap_is_returned_when_the_step_fails(nothing_frozen: None) -> None:
 def test_settle_freezes_what_the_step_built_until_the_step_ends(nothing_frozen: None) -> None:
     counts: dict[str, int] = {}
 
-    @settled_heap
+    @freeze_startup_objects
     def step() -> None:
         client = [Node() for _ in range(100)]  # what a step keeps for its whole length
         counts["start"] = gc.get_freeze_count()
@@ -92,7 +92,7 @@ def test_a_heap_frozen_before_the_step_stays_frozen(nothing_frozen: None) -> Non
     gc.freeze()  # as a parent process does before forking its workers
     frozen = gc.get_freeze_count()
 
-    @settled_heap
+    @freeze_startup_objects
     def step() -> None:
         pass
 
@@ -103,11 +103,11 @@ def test_a_heap_frozen_before_the_step_stays_frozen(nothing_frozen: None) -> Non
 def test_nested_steps_return_the_heap_once_the_outer_one_ends(nothing_frozen: None) -> None:
     counts: dict[str, int] = {}
 
-    @settled_heap
+    @freeze_startup_objects
     def inner() -> None:
         pass
 
-    @settled_heap
+    @freeze_startup_objects
     def outer() -> None:
         inner()
         counts["after_inner"] = gc.get_freeze_count()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from message_export.ledger_reads import StatusCounts
+from message_export.ledger.records import StatusCounts
 from message_export.notifications import MASK, REASON_LIMIT, SUBJECT_LIMIT, RunReport, compose, scrub
 
 RUN_ID = "scheduled__2024-10-02T00:00:00+00:00"

@@ -72,7 +72,7 @@ def test_a_missing_sql_file_names_the_file(dags_folder: Path):
     include = _include(dags_folder)
     load_sql.cache_clear()
     try:
-        with pytest.raises(DeploymentError, match=f"SQL file {include}/sql/claim_batch.sql is missing"):
-            load_sql("claim_batch")
+        with pytest.raises(DeploymentError, match=f"SQL file {include}/sql/ledger/claim_batch.sql is missing"):
+            load_sql("ledger/claim_batch")
     finally:
         load_sql.cache_clear()

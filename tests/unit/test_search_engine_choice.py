@@ -18,8 +18,8 @@ from message_export.hooks.search import (
     SearchError,
     SearchUnavailableError,
 )
-from message_export.hooks.tracking import TrackingError, TrackingUnavailableError
-from message_export.pipeline import explained
+from message_export.ledger.errors import TrackingError, TrackingUnavailableError
+from message_export.pipeline import explain_failures
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = (REPO / "include/config/message_export.yaml").read_text()
@@ -71,7 +71,7 @@ def test_unknown_engine_is_named_with_the_choices(tmp_path):
     ],
 )
 def test_retry_or_fail_follows_the_error_type_not_its_wording(error, raised):
-    @explained
+    @explain_failures
     def step() -> None:
         raise error
 

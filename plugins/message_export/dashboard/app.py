@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from message_export.config import ConfigError
 from message_export.dashboard.calendar import PageError
 from message_export.dashboard.reader import MAX_ROWS_PER_PAGE, DashboardReader
-from message_export.hooks.tracking import TrackingError
+from message_export.ledger.errors import TrackingError
 from message_export.names import DAG_ID
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 from message_export.config import ExportConfig, load_config
 from message_export.dashboard.calendar import ONE_DAY, check_paging, day_page, last_due_day
-from message_export.hooks.tracking import MessageTrackingHook
-from message_export.ledger_reads import BatchRecord, DayRecord, FailedMessage, StatusCounts
+from message_export.ledger.hook import MessageTrackingHook
+from message_export.ledger.records import BatchRecord, DayRecord, FailedMessage, StatusCounts
 from message_export.names import DAG_ID
 
 MAX_ROWS_PER_PAGE = 500

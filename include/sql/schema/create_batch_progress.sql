@@ -1,3 +1,5 @@
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0005; a later change
+-- to the ledger is a new migration there, never an edit here.
 -- One row per batch of a job; counts are derived from message_tracking, never incremented.
 -- Extraction stages a window's ids and gives each batch a range of them in message_id order
 -- (first_staged_id, end_staged_id, staged); the batch's ids enter message_tracking when it is first
@@ -10,7 +12,7 @@ CREATE TABLE IF NOT EXISTS batch_progress (
     total_messages INT UNSIGNED NOT NULL DEFAULT 0,
     processed INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'messages archived (completed)',
     failed INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'messages currently failed',
-    -- added to older ledgers by add_batch_staging.sql (ensure_schema): keep the two identical
+    -- added to older ledgers by migrations/0004_add_batch_staged_range.sql: keep the two identical
     first_staged_id VARBINARY(512) NULL COMMENT 'first id of the batch''s range of its job''s staging table',
     end_staged_id VARBINARY(512) NULL COMMENT 'first id after the range (NULL: the range runs to the last id)',
     staged INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'ids of the range not yet in message_tracking',
@@ -19,7 +21,7 @@ CREATE TABLE IF NOT EXISTS batch_progress (
     PRIMARY KEY (batch_id),
     UNIQUE KEY uq_batch_progress_job_number (job_id, batch_number),
     -- the jobs whose batches still hold staged ids, without reading every batch of the ledger's
-    -- history (jobs_with_staged_ids.sql; added to older ledgers by add_batch_staged_index.sql)
+    -- history (jobs_with_staged_ids.sql; added to older ledgers by migrations/0005_index_batch_staged.sql)
     KEY ix_batch_progress_staged (staged, job_id),
     CONSTRAINT ck_batch_progress_status CHECK (status IN ('pending', 'running', 'completed', 'failed'))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

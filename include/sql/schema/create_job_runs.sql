@@ -1,3 +1,5 @@
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0005; a later change
+-- to the ledger is a new migration there, never an edit here.
 -- One row per one-day export window [start_date, end_date) in UTC.
 CREATE TABLE IF NOT EXISTS job_runs (
     job_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
@@ -13,7 +15,7 @@ CREATE TABLE IF NOT EXISTS job_runs (
     extraction_completed_at DATETIME(6) NULL COMMENT 'NULL until every id of the window is staged or tracked',
     dag_run_id VARCHAR(250) NULL COMMENT 'the Airflow run that last worked on this window',
     last_error VARCHAR(2000) NULL,
-    -- added to older ledgers by add_ledger_purged_at.sql (ensure_schema): keep the two identical
+    -- added to older ledgers by migrations/0003_add_ledger_purged_at.sql: keep the two identical
     ledger_purged_at DATETIME(6) NULL COMMENT 'when retention removed the day''s message_tracking rows',
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),

@@ -1,3 +1,5 @@
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0005; a later change
+-- to the ledger is a new migration there, never an edit here.
 -- One row per message. message_id is VARBINARY so ids compare byte for byte, exactly as
 -- Elasticsearch stores them (no case folding, no trailing-space padding, no Unicode collation).
 CREATE TABLE IF NOT EXISTS message_tracking (
@@ -13,7 +15,7 @@ CREATE TABLE IF NOT EXISTS message_tracking (
     lease_token CHAR(32) CHARACTER SET ascii NULL COMMENT 'worker holding the message while in_progress',
     lease_expires_at DATETIME(6) NULL COMMENT 'after this, another worker may reclaim the message',
     -- body_bytes/body_sha256 feed the day manifest; ledgers created before them get them from
-    -- add_message_checksums.sql (ensure_schema), so keep the two definitions identical.
+    -- migrations/0001_add_message_checksums.sql, so keep the two definitions identical.
     body_bytes INT UNSIGNED NULL COMMENT 'size of the archived JSON body',
     body_sha256 BINARY(32) NULL COMMENT 'SHA-256 of the archived JSON body',
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
@@ -25,8 +27,8 @@ CREATE TABLE IF NOT EXISTS message_tracking (
     -- worker's lease lookups (status = 'in_progress' AND lease_token = ...). It replaced
     -- ix_message_tracking_retry (status, last_attempted) and ix_message_tracking_lease (lease_token):
     -- no statement read last_attempted from an index (claim_retryable sorts across three statuses
-    -- either way), and one index fewer is one write fewer per tracked id. ensure_schema migrates an
-    -- older ledger (add_status_lease_index.sql, drop_retry_index.sql, drop_lease_index.sql).
+    -- either way), and one index fewer is one write fewer per tracked id. migrations/0002 migrates an
+    -- older ledger.
     KEY ix_message_tracking_status (status, lease_token),
     CONSTRAINT ck_message_tracking_status CHECK (status IN ('pending', 'in_progress', 'completed', 'failed'))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

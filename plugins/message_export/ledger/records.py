@@ -1,4 +1,4 @@
-"""What the ledger says about days, batches and messages, as read by the dashboard. Pure records."""
+"""What the ledger says about days, batches and messages, as read by the dashboard and notifications. Pure records."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class FailedMessage:
 
 
 @dataclass(frozen=True)
-class MessageWhereabouts:
+class TrackedMessage:
     """Where a tracked message stands: archived at ``s3_path`` or why not."""
 
     message_id: str

@@ -1,0 +1,1 @@
+SELECT RELEASE_LOCK(CONCAT('message_export_schema:', DATABASE()))

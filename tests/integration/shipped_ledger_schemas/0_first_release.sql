@@ -1,0 +1,57 @@
+-- The ledger's tables as created at commit 6eefd02 (2026-11-23).
+CREATE TABLE IF NOT EXISTS job_runs (
+    job_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    start_date DATETIME NOT NULL COMMENT 'window start, UTC, inclusive',
+    end_date DATETIME NOT NULL COMMENT 'window end, UTC, exclusive',
+    status VARCHAR(16) NOT NULL DEFAULT 'running' COMMENT 'running | completed | failed',
+    next_run_date DATETIME NULL COMMENT 'end_date + 1 day, set when the job completes',
+    total_messages INT UNSIGNED NOT NULL DEFAULT 0,
+    completed_messages INT UNSIGNED NOT NULL DEFAULT 0,
+    failed_messages INT UNSIGNED NOT NULL DEFAULT 0,
+    source_count INT UNSIGNED NULL COMMENT 'ids Elasticsearch reported for the window at finalize',
+    archived_objects INT UNSIGNED NULL COMMENT 'objects found under the window prefix at finalize',
+    extraction_completed_at DATETIME(6) NULL COMMENT 'NULL until every id of the window is tracked',
+    dag_run_id VARCHAR(250) NULL COMMENT 'the Airflow run that last worked on this window',
+    last_error VARCHAR(2000) NULL,
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (job_id),
+    UNIQUE KEY uq_job_runs_window (start_date),
+    KEY ix_job_runs_extraction (extraction_completed_at, start_date),
+    CONSTRAINT ck_job_runs_status CHECK (status IN ('running', 'completed', 'failed'))
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+CREATE TABLE IF NOT EXISTS batch_progress (
+    batch_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    job_id BIGINT UNSIGNED NOT NULL,
+    batch_number INT UNSIGNED NOT NULL COMMENT '0-based position of the batch within its job',
+    status VARCHAR(16) NOT NULL DEFAULT 'pending' COMMENT 'pending | running | completed | failed',
+    total_messages INT UNSIGNED NOT NULL DEFAULT 0,
+    processed INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'messages archived (completed)',
+    failed INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'messages currently failed',
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (batch_id),
+    UNIQUE KEY uq_batch_progress_job_number (job_id, batch_number),
+    CONSTRAINT ck_batch_progress_status CHECK (status IN ('pending', 'running', 'completed', 'failed'))
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+CREATE TABLE IF NOT EXISTS message_tracking (
+    message_id VARBINARY(512) NOT NULL COMMENT 'Elasticsearch _id, UTF-8 bytes',
+    job_id BIGINT UNSIGNED NOT NULL,
+    batch_id BIGINT UNSIGNED NOT NULL,
+    status VARCHAR(16) NOT NULL DEFAULT 'pending' COMMENT 'pending | in_progress | completed | failed',
+    start_date DATETIME NOT NULL COMMENT 'start of the window the message was extracted for',
+    s3_path VARCHAR(1100) NULL COMMENT 'full s3:// URI of the archived JSON',
+    attempts INT UNSIGNED NOT NULL DEFAULT 0 COMMENT 'processing attempts so far',
+    last_error VARCHAR(1000) NULL COMMENT 'why the last attempt failed',
+    last_attempted DATETIME(6) NULL,
+    lease_token CHAR(32) CHARACTER SET ascii NULL COMMENT 'worker holding the message while in_progress',
+    lease_expires_at DATETIME(6) NULL COMMENT 'after this, another worker may reclaim the message',
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+    PRIMARY KEY (message_id),
+    KEY ix_message_tracking_batch (batch_id, status),
+    KEY ix_message_tracking_job (job_id, status),
+    KEY ix_message_tracking_retry (status, last_attempted),
+    KEY ix_message_tracking_lease (lease_token),
+    CONSTRAINT ck_message_tracking_status CHECK (status IN ('pending', 'in_progress', 'completed', 'failed'))
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
