@@ -22,11 +22,14 @@ from airflow.task.trigger_rule import TriggerRule
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from message_export.assets import archive_asset
+from message_export.config import load_batch_task_settings
 from message_export.names import DAG_ID
 from message_export.notifications import RunNotifier
 
 # The archive's S3 location, from the config file's s3 section (a local read, nothing remote).
 ARCHIVE = archive_asset()
+# How many process_batch tasks run at once: the process_batch section's pool and per-run cap, if set.
+BATCH_TASK_CAPS = load_batch_task_settings().task_arguments()
 # A task's final failure sends one message to the channels of the config's notifications section
 # (read when it fires); a batch's failures are not the run's verdict: finalize reports them.
 NOTIFY_FAILURE = RunNotifier("failure")
@@ -84,7 +87,7 @@ def message_export() -> None:
 
         return pipeline.extract(window)
 
-    @task(map_index_template="{{ batch_label }}", retries=3, on_failure_callback=None)
+    @task(map_index_template="{{ batch_label }}", retries=3, on_failure_callback=None, **BATCH_TASK_CAPS)
     def process_batch(batch_id: int) -> dict:
         from message_export import pipeline
 

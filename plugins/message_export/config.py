@@ -273,6 +273,42 @@ class RetentionSettings(_Strict):
         return self.keep_days is not None
 
 
+class BatchTaskSettings(_Strict):
+    """How many ``process_batch`` tasks run at once: Airflow's own caps, set on the task when the DAG is parsed."""
+
+    pool: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description=(
+            "The Airflow pool process_batch runs in: its slots cap the mapped batches running at once across "
+            "every run (and whatever else shares the pool). The pool must exist (`airflow pools set NAME SLOTS "
+            "DESCRIPTION`): a task in a pool that does not exist is never scheduled. None: Airflow's default_pool."
+        ),
+    )
+    max_active_tis_per_dagrun: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description=(
+            "At most this many process_batch tasks of one run at once (the DAG allows one active run, so this is "
+            "the export's cap). None: no cap beyond the pool's slots and Airflow's own limits."
+        ),
+    )
+
+    @field_validator("pool")
+    @classmethod
+    def _pool(cls, value: str | None) -> str | None:
+        if value is not None and value != value.strip():
+            raise ValueError(f"pool name {value!r} has leading or trailing spaces; Airflow would not find the pool")
+        return value
+
+    def task_arguments(self) -> dict[str, str | int]:
+        """The ``@task`` arguments of the caps that are set; an unset one is left out, not passed as ``None``
+        (a mapped task given ``pool=None`` would have no pool instead of Airflow's ``default_pool``)."""
+        return self.model_dump(exclude_none=True)
+
+
 class ExportConfig(_Strict):
     start_date: date
     connections: Connections = Field(default_factory=Connections)
@@ -281,6 +317,7 @@ class ExportConfig(_Strict):
     batch_size: int = Field(500, ge=1, le=50000)
     max_batches: int = Field(200, ge=1, le=1000)
     max_attempts: int = Field(5, ge=1, le=100)
+    process_batch: BatchTaskSettings = Field(default_factory=BatchTaskSettings)
     fetch_chunk_size: int = Field(1000, ge=1, le=10000)
     lease_seconds: int = Field(900, ge=10)
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -346,6 +383,20 @@ def load_archive_settings(path: Path | str | None = None) -> ArchiveSettings:
         return ArchiveSettings.model_validate(raw["s3"])
     except ValidationError as error:
         raise ConfigError(_describe(error, path, section="s3")) from None
+
+
+def load_batch_task_settings(path: Path | str | None = None) -> BatchTaskSettings:
+    """Read and validate only the ``process_batch`` section: the task's pool and per-run cap, set at parse time.
+
+    Like :func:`load_archive_settings`, a mistake elsewhere in the file does not break parsing; a mistake
+    here raises :class:`ConfigError` naming the key. Without the section, Airflow's defaults apply.
+    """
+    path = Path(path) if path else config_path()
+    raw = _read_mapping(path)
+    try:
+        return BatchTaskSettings.model_validate(raw.get("process_batch") or {})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, section="process_batch")) from None
 
 
 def load_notification_settings(path: Path | str | None = None) -> tuple[NotificationSettings, Connections]:

@@ -103,3 +103,29 @@ def test_a_bad_s3_section_is_an_import_error_naming_the_key(tmp_path, monkeypatc
     bag = _parse_with_config(tmp_path, monkeypatch, text.replace("bucket: message-archive", "bucket: Bad_Bucket"))
     [error] = bag.import_errors.values()
     assert "key 's3.bucket'" in error and "Bad_Bucket" in error and str(tmp_path / "config.yaml") in error
+
+
+def test_process_batch_runs_in_the_default_pool_without_a_cap_when_the_config_sets_none(dagbag):
+    process_batch = dagbag.dags["message_export"].task_dict["process_batch"]
+    assert (process_batch.pool, process_batch.max_active_tis_per_dagrun) == ("default_pool", None)
+
+
+def test_the_configured_pool_and_per_run_cap_land_on_process_batch(tmp_path, monkeypatch):
+    text = (REPO / "include/config/message_export.yaml").read_text()
+    text = text.replace("  pool: null", "  pool: search_cluster").replace(
+        "  max_active_tis_per_dagrun: null", "  max_active_tis_per_dagrun: 8"
+    )
+    bag = _parse_with_config(tmp_path, monkeypatch, text)
+    assert bag.import_errors == {}
+    tasks = bag.dags["message_export"].task_dict
+    assert (tasks["process_batch"].pool, tasks["process_batch"].max_active_tis_per_dagrun) == ("search_cluster", 8)
+    assert {task.pool for task_id, task in tasks.items() if task_id != "process_batch"} == {"default_pool"}
+
+
+def test_a_bad_process_batch_section_is_an_import_error_naming_the_key(tmp_path, monkeypatch):
+    text = (REPO / "include/config/message_export.yaml").read_text()
+    bag = _parse_with_config(
+        tmp_path, monkeypatch, text.replace("max_active_tis_per_dagrun: null", "max_active_tis_per_dagrun: 0")
+    )
+    [error] = bag.import_errors.values()
+    assert "key 'process_batch.max_active_tis_per_dagrun'" in error and str(tmp_path / "config.yaml") in error

@@ -145,3 +145,45 @@ def test_bad_search_load_limits_name_the_key_and_value(tmp_path, old, new, messa
         load_config(path)
     assert message in str(error.value)
     assert str(path) in str(error.value)
+
+
+def test_process_batch_caps_default_to_airflows_own_and_are_read(tmp_path):
+    from message_export.config import BatchTaskSettings, load_batch_task_settings
+
+    unset = BatchTaskSettings(pool=None, max_active_tis_per_dagrun=None)
+    assert load_config(write(tmp_path, VALID)).process_batch == unset
+    assert load_batch_task_settings(write(tmp_path, VALID.split("\n# How many process_batch tasks")[0])) == unset
+    path = write(
+        tmp_path,
+        VALID.replace("  pool: null", "  pool: message_export").replace(
+            "max_active_tis_per_dagrun: null", "max_active_tis_per_dagrun: 10"
+        ),
+    )
+    capped = BatchTaskSettings(pool="message_export", max_active_tis_per_dagrun=10)
+    assert load_config(path).process_batch == load_batch_task_settings(path) == capped
+    # what the DAG passes to @task: only the caps that are set (pool=None would leave a mapped task without a pool)
+    assert unset.task_arguments() == {}
+    assert capped.task_arguments() == {"pool": "message_export", "max_active_tis_per_dagrun": 10}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  pool: null", "  pool: ''", "key 'process_batch.pool'"),
+        ("  pool: null", "  pool: ' spaced '", "leading or trailing spaces"),
+        (
+            "max_active_tis_per_dagrun: null",
+            "max_active_tis_per_dagrun: 0",
+            "key 'process_batch.max_active_tis_per_dagrun'",
+        ),
+        ("  pool: null", "  pools: x", "unknown key 'process_batch.pools'"),
+    ],
+)
+def test_bad_process_batch_caps_name_the_key(tmp_path, old, new, message):
+    from message_export.config import load_batch_task_settings
+
+    path = write(tmp_path, VALID.replace(old, new))
+    for load in (load_config, load_batch_task_settings):
+        with pytest.raises(ConfigError) as error:
+            load(path)
+        assert message in str(error.value) and str(path) in str(error.value)
