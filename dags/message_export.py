@@ -79,7 +79,7 @@ def message_export() -> None:
     def resolve_window() -> dict | None:
         from message_export import pipeline
 
-        return pipeline.resolve_window(pipeline.RunFacts.from_context(get_current_context()))
+        return pipeline.resolve_window(pipeline.DagRunInfo.from_context(get_current_context()))
 
     @task
     def extract(window: dict) -> list[int]:
@@ -108,7 +108,7 @@ def message_export() -> None:
 
         # the event is emitted only when finalize succeeds: a completed day
         event = get_current_context()["outlet_events"][ARCHIVE]
-        return pipeline.finalize(window, announce=event.extra.update)
+        return pipeline.finalize(window, on_completed_day=event.extra.update)
 
     # after a completed day only: as a leaf it decides the run's state, so it must not run (and
     # succeed) when finalize failed
