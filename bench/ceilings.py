@@ -1,10 +1,11 @@
 """Each stage of the stack measured bare, at the pipeline's own settings.
 
-- S3: concurrent PUTs of archive-sized bodies at ``s3.max_concurrency``, through the latency proxy;
+- S3: archive-sized PUTs through the product's client at ``s3.max_concurrency``, through the
+  latency proxy;
 - Elasticsearch: ``_mget`` of ``fetch_chunk_size`` ids; and, for reference, the whole read of a
   chunk (``_mget`` plus one ``terms`` search per related index);
-- MySQL: bulk outcome updates (``record_results``' executemany INSERT ... ON DUPLICATE KEY UPDATE,
-  the product's own statement) on a scratch copy of the ledger, one commit per chunk.
+- MySQL: outcomes recorded through the product's hook (``record_results``, one commit per chunk) on
+  a scratch ledger.
 
 Every figure is "messages per second" for one worker: one PUT, one ``_mget`` entry and one
 ledger row per message.
@@ -12,19 +13,15 @@ ledger row per message.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import boto3
 import MySQLdb
-from botocore.config import Config
 from elasticsearch import Elasticsearch
 
 from bench.measure import python_calls, rate
@@ -61,22 +58,6 @@ def window_ids(es: Elasticsearch, index: str, timestamp_field: str, day: datetim
     return ids
 
 
-def botocore_defaults_client(s3_url: str, credentials: tuple[str, str], concurrency: int) -> Any:
-    """A plain boto3 S3 client: botocore's defaults but the retry mode and a pool for ``concurrency``."""
-    return boto3.client(
-        "s3",
-        endpoint_url=s3_url,
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        region_name="us-east-1",
-        config=Config(
-            retries={"mode": "standard", "max_attempts": 8},
-            max_pool_connections=concurrency,
-            tcp_keepalive=True,
-        ),
-    )
-
-
 def s3_put_ceiling(
     s3_url: str,
     bucket: str,
@@ -85,119 +66,44 @@ def s3_put_ceiling(
     concurrency: int,
     extra: dict[str, Any],
     credentials: tuple[str, str] = ("test", "test"),
-    server_pid: int | None = None,
 ) -> dict[str, Any]:
-    """PUT ``puts`` objects of ``body_bytes`` with ``concurrency`` threads sharing one client.
-
-    Also returns this client's CPU per PUT and, given ``server_pid``, the server's.
+    """PUT ``puts`` objects of ``body_bytes`` through the product's own client
+    (``MessageArchiveHook.put_objects`` as the export calls it, the SHA-256 included), ``concurrency``
+    in flight; with its CPU per PUT and, for 100 more PUTs, its Python function calls per PUT (the
+    figure a busy machine leaves alone).
     """
     import psutil
 
-    client = botocore_defaults_client(s3_url, credentials, concurrency)
+    from devstack.connections import aws_connection
+    from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
+
+    conn_id = "bench_s3_ceiling"
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(aws_connection(s3_url, *credentials))
+    hook = MessageArchiveHook(conn_id, max_concurrency=concurrency)
     body = os.urandom(body_bytes // 2).hex().encode()[:body_bytes]
+    metadata = dict(extra.get("Metadata", {}))
     run = uuid.uuid4().hex[:8]
 
-    def put(number: int) -> None:
-        client.put_object(Bucket=bucket, Key=f"ceiling/{run}/{number:07d}.json", Body=body, **extra)
+    def put(count: int, label: str) -> int:
+        objects = [ArchiveObject(f"ceiling/{run}/{label}/{n:07d}.json", body) for n in range(count)]
+        return sum(1 for result in hook.put_objects(bucket, objects, metadata) if not result.ok)
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(put, range(concurrency)))  # warm the connection pool: steady state only
-        server = psutil.Process(server_pid) if server_pid else None
-        server_cpu = sum(server.cpu_times()[:2]) if server else 0.0
-        started, cpu_started = time.perf_counter(), time.process_time()
-        list(pool.map(put, range(concurrency, concurrency + puts)))
-        seconds = time.perf_counter() - started
-        client_cpu = time.process_time() - cpu_started
-        server_cpu = sum(server.cpu_times()[:2]) - server_cpu if server else None
+    put(concurrency, "warm-up")  # client built, connection pool full: steady state only
+    started, cpu_started = time.perf_counter(), time.process_time()
+    failed = put(puts, "timed")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    calls = python_calls(partial(put, 100, "counted"), calling_thread=False)  # the upload threads' calls
+    if failed:
+        raise RuntimeError(f"S3 ceiling: {failed} of {puts} PUTs failed")
     return {
-        "client_cpu_ms_per_put": 1000 * client_cpu / puts,
-        "server_cpu_ms_per_put": None if server_cpu is None else 1000 * server_cpu / puts,
         "puts": puts,
         "body_bytes": body_bytes,
         "concurrency": concurrency,
         "seconds": seconds,
         "per_second": rate(puts, seconds),
-    }
-
-
-def s3_client_cpu(
-    s3_url: str,
-    bucket: str,
-    puts: int,
-    body_bytes: int,
-    concurrency: int,
-    extra: dict[str, Any],
-    credentials: tuple[str, str] = ("test", "test"),
-    rounds: int = 4,
-) -> dict[str, Any]:
-    """CPU per PUT of botocore's defaults next to the product's configured client, in one process.
-
-    - ``botocore defaults``: ``put_object`` on a boto3 client with only the retry mode and the pool
-      set (what the archive hook sent before it set its own checksum and User-Agent);
-    - ``product``: ``MessageArchiveHook.put_objects`` as the export calls it (the archive object's
-      SHA-256, which the ledger keeps, included).
-
-    Both use ``concurrency`` threads; they alternate over ``rounds`` rounds of ``puts / rounds``
-    PUTs each so that a busy machine weighs on both alike. Process CPU time, not wall time; and the
-    Python function calls per PUT (100 more PUTs each, counted), which the machine's load leaves
-    alone.
-    """
-    import psutil
-
-    from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
-    from tests.support.connections import aws_connection
-
-    conn_id = "bench_s3_client_cpu"
-    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(aws_connection(s3_url, *credentials))
-    hook = MessageArchiveHook(conn_id, max_concurrency=concurrency)
-    defaults = botocore_defaults_client(s3_url, credentials, concurrency)
-    body = os.urandom(body_bytes // 2).hex().encode()[:body_bytes]
-    metadata = dict(extra.get("Metadata", {}))
-    plain = {name: value for name, value in extra.items() if name != "Metadata"}
-    run = uuid.uuid4().hex[:8]
-    per_round = max(puts // rounds, concurrency)
-
-    def keys(client: str, round_number: int) -> list[str]:
-        return [f"client-cpu/{run}/{client}/{round_number}/{n:06d}.json" for n in range(per_round)]
-
-    def with_defaults(round_keys: list[str]) -> int:
-        def put(key: str) -> None:
-            defaults.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata, **plain)
-
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            list(pool.map(put, round_keys))
-        return 0
-
-    def with_product(round_keys: list[str]) -> int:
-        results = hook.put_objects(bucket, [ArchiveObject(key, body) for key in round_keys], metadata)
-        return sum(1 for result in results if not result.ok)
-
-    clients = {"botocore defaults": with_defaults, "product": with_product}
-    totals = {name: {"cpu_seconds": 0.0, "seconds": 0.0, "puts": 0, "failed": 0} for name in clients}
-    for name, work in clients.items():  # warm up: clients built, connection pools full
-        work(keys(name, -1)[:concurrency])
-    for round_number in range(rounds):
-        for name, work in clients.items():
-            started, cpu_started = time.perf_counter(), time.process_time()
-            failed = work(keys(name, round_number))
-            totals[name]["seconds"] += time.perf_counter() - started
-            totals[name]["cpu_seconds"] += time.process_time() - cpu_started
-            totals[name]["puts"] += per_round
-            totals[name]["failed"] += failed
-    load = psutil.getloadavg()[0]
-    for name, work in clients.items():
-        calls = python_calls(partial(work, keys(name, rounds)[:100]), calling_thread=False)  # the upload threads' calls
-        totals[name]["python_calls_per_put"] = calls / 100
-    return {
-        name: {
-            **figures,
-            "cpu_ms_per_put": 1000 * figures["cpu_seconds"] / figures["puts"],
-            "per_second": rate(figures["puts"], figures["seconds"]),
-            "body_bytes": body_bytes,
-            "concurrency": concurrency,
-            "load_average_1m": load,
-        }
-        for name, figures in totals.items()
+        "cpu_ms_per_put": 1000 * cpu / puts,
+        "python_calls_per_put": calls / 100,
+        "load_average_1m": psutil.getloadavg()[0],
     }
 
 
@@ -256,113 +162,40 @@ def es_read_ceilings(
 
 
 def mysql_bulk_ceiling(mysql: dict[str, Any], rows: int, chunk_size: int) -> dict[str, Any]:
-    """Record ``rows`` outcomes with the product's bulk statement on a scratch ledger database."""
-    from message_export.hooks.tracking import SCHEMA_STATEMENTS
-    from message_export.resources import load_sql
+    """Record ``rows`` outcomes through the product's hook (``record_results``, one call and commit
+    per chunk of ``chunk_size``) on a scratch ledger database."""
+    from bench.ledger_size import connection_to, stage_job
+    from message_export.config import load_config
+    from message_export.ledger import MessageTrackingHook
+    from message_export.model import MessageOutcome
 
-    scratch = f"{mysql['database']}_ceiling"
+    config = load_config()
+    scratch = {**mysql, "database": f"{mysql['database']}_ceiling"}
     admin = MySQLdb.connect(host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"])
     try:
         with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{scratch}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        db = MySQLdb.connect(
-            host=mysql["host"],
-            port=mysql["port"],
-            user=mysql["user"],
-            passwd=mysql["password"],
-            db=scratch,
-            charset="utf8mb4",
-        )
-        try:
-            return _time_record_results(db, rows, chunk_size, load_sql, SCHEMA_STATEMENTS)
-        finally:
-            db.close()
+            cursor.execute(f"CREATE DATABASE `{scratch['database']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        with connection_to(scratch, "bench_ceiling"):
+            tracking = MessageTrackingHook(mysql_conn_id="bench_ceiling")
+            try:
+                tracking.ensure_schema()
+                lease = uuid.uuid4().hex
+                ids = [f"ceiling-{number:08d}" for number in range(rows)]
+                job_id, batch_ids = stage_job(tracking, datetime(2024, 10, 1, tzinfo=UTC), ids, rows)
+                claimed = tracking.claim_batch(batch_ids[0], lease, config.lease_seconds, config.max_attempts)
+                uri = "s3://message-archive/messages/dt=2024-10-01/"
+                outcomes = [MessageOutcome.archived(m, f"{uri}{m.message_id}.json") for m in claimed]
+                started = time.perf_counter()
+                for chunk in range(0, len(outcomes), chunk_size):
+                    tracking.record_results(lease, outcomes[chunk : chunk + chunk_size])
+                seconds = time.perf_counter() - started
+                done = tracking.job_counts(job_id).get("completed", 0)
+            finally:
+                tracking.close()
     finally:
         with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{scratch}`")
+            cursor.execute(f"DROP DATABASE IF EXISTS `{scratch['database']}`")
         admin.close()
-
-
-def _time_record_results(db: Any, rows: int, chunk_size: int, load_sql: Any, schema: tuple[str, ...]) -> dict:
-    lease = uuid.uuid4().hex
-    start = datetime(2024, 10, 1)
-    ids = [f"ceiling-{number:08d}".encode() for number in range(rows)]
-    with db.cursor() as cursor:
-        for statement in schema:
-            cursor.execute(load_sql(statement))
-        for chunk in _chunks(ids, 5000):
-            cursor.executemany(
-                load_sql("track_messages"), [(mid, 1, 1 + n % 200, start, "pending") for n, mid in enumerate(chunk)]
-            )
-        cursor.execute("UPDATE message_tracking SET status = 'in_progress', lease_token = %s, attempts = 1", (lease,))
-    db.commit()
-    record = load_sql("record_results")
-    started = time.perf_counter()
-    for chunk in _chunks(ids, chunk_size):
-        with db.cursor() as cursor:
-            cursor.executemany(
-                record,
-                [
-                    (
-                        mid,
-                        1,
-                        1,
-                        start,
-                        "completed",
-                        f"s3://message-archive/messages/dt=2024-10-01/{mid.decode()}.json",
-                        None,
-                        lease,
-                        2048,
-                        hashlib.sha256(mid).digest(),
-                    )
-                    for mid in chunk
-                ],
-            )
-        db.commit()
-    seconds = time.perf_counter() - started
-    with db.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM message_tracking WHERE status = 'completed' AND lease_token IS NULL")
-        (done,) = cursor.fetchone()
     if done != rows:
-        raise RuntimeError(f"mysql ceiling: {done} of {rows} rows recorded")
+        raise RuntimeError(f"mysql ceiling: {done} of {rows} outcomes recorded")
     return {"rows": rows, "chunk_size": chunk_size, "seconds": seconds, "per_second": rate(rows, seconds)}
-
-
-def s3_candidate(
-    s3_url: str,
-    bucket: str,
-    puts: int,
-    body_bytes: int,
-    concurrency: int,
-    extra: dict[str, Any],
-    credentials: tuple[str, str],
-    server_pid: int,
-) -> dict:
-    """Check the calls the export makes against one S3 server, then time PUTs straight at it."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_url,
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
-    )
-    client.create_bucket(Bucket=bucket)
-    problems: list[str] = []
-    try:
-        keys = [f"conformance/dt=2024-10-01/m {n:02d}+=.json" for n in range(5)]
-        for key in keys:
-            client.put_object(Bucket=bucket, Key=key, Body=key.encode(), **extra)
-        got = client.get_object(Bucket=bucket, Key=keys[0])
-        if got["Body"].read() != keys[0].encode() or got["Metadata"] != extra.get("Metadata", {}):
-            problems.append("GET returned another body or metadata")
-        pages = client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix="conformance/dt=2024-10-01/", PaginationConfig={"PageSize": 2}
-        )
-        listed = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-        if listed != keys:
-            problems.append(f"ListObjectsV2 with continuation listed {listed[:3]}... instead of {keys[:3]}...")
-    except Exception as error:  # an incorrect server is reported, not fatal
-        problems.append(f"{type(error).__name__}: {str(error)[:200]}")
-    result = s3_put_ceiling(s3_url, bucket, puts, body_bytes, concurrency, extra, credentials, server_pid)
-    return {**result, "correct": not problems, "problems": problems}

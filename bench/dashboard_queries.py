@@ -2,7 +2,7 @@
 tracked messages (``--quick``: a year of small days). Each answer the page asks for is timed as the
 dashboard computes it (tracking hook → MySQL), repeated; EXPLAIN shows the index each statement uses.
 
-Run inside ``make bench`` (phase ``dashboard``) or alone: ``python -m bench.dashboard_queries [--quick]``.
+Phase ``dashboard`` of ``make bench`` (alone: ``python -m bench --only dashboard``).
 """
 
 from __future__ import annotations
@@ -10,30 +10,29 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import MySQLdb
 
-from tests.support.ledger_generator import LedgerShape, generate_ledger, message_id_of
+from devstack.ledger_generator import LedgerShape, generate_ledger, message_id_of
 
 CONN_ID = "dashboard_bench"
 REPEATS = 5
 # the statements the dashboard runs, with representative parameters filled in by `_explain`
 STATEMENTS = (
-    "dashboard_ledger_span",
-    "dashboard_jobs_between",
-    "dashboard_job_of_day",
-    "job_status_counts",
-    "dashboard_job_batch_count",
-    "dashboard_job_batches",
-    "dashboard_batch_status_counts",
-    "dashboard_job_failures_page",
-    "dashboard_find_message",
-    "jobs_with_staged_ids",  # an id not in message_tracking: is it staged? (then per job, a primary key lookup)
-    "find_chain_next_start",
+    "reads/ledger_span",
+    "reads/jobs_between",
+    "reads/job_of_day",
+    "ledger/job_status_counts",
+    "reads/job_batch_count",
+    "reads/job_batches",
+    "reads/batch_status_counts",
+    "reads/job_failures_page",
+    "reads/find_message",
+    "reads/jobs_with_staged_ids",  # an id not in message_tracking: is it staged? (then per job, a primary key lookup)
+    "ledger/find_chain_next_start",
 )
 
 
@@ -91,7 +90,7 @@ def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print
     """Generate the ledger in ``database`` (empty), time the dashboard's answers; return the figures."""
     from message_export.config import ExportConfig
     from message_export.dashboard.reader import DashboardReader
-    from message_export.hooks.tracking import MessageTrackingHook
+    from message_export.ledger import MessageTrackingHook
 
     shape = shape_for(profile)
     os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
@@ -105,7 +104,7 @@ def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print
             "extra": {"charset": "utf8mb4"},
         }
     )
-    MessageTrackingHook(CONN_ID).ensure_schema()
+    MessageTrackingHook(mysql_conn_id=CONN_ID).ensure_schema()
     conn = MySQLdb.connect(
         host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"], db=database
     )
@@ -187,23 +186,3 @@ def render(figures: dict[str, Any]) -> str:
     lines.append(f"  slowest: {slowest['answer']} ({slowest['max_ms']:.1f} ms max)")
     lines.append(f"  statements scanning a whole table: {', '.join(figures['full_scans']) or 'none'}")
     return "\n".join(lines)
-
-
-def main(argv: list[str]) -> int:
-    from bench.environment import put_repo_on_path
-    from bench.stack import MYSQL, MySqlDatabase
-
-    put_repo_on_path()
-    database = MySqlDatabase.create()
-    try:
-        figures = measure("quick" if "--quick" in argv else "full", MYSQL, database.name)
-    finally:
-        if "--keep" not in argv:
-            database.drop()
-    print(render(figures))
-    print(json.dumps(figures["plans"], indent=1, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

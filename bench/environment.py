@@ -15,7 +15,7 @@ PLUGINS = REPO / "plugins"
 
 
 def put_repo_on_path() -> None:
-    """Make ``message_export`` (plugins/) and ``tests.support`` / ``bench`` (repo root) importable."""
+    """Make ``message_export`` (plugins/) and ``devstack`` / ``bench`` (repo root) importable."""
     for path in (str(REPO), str(PLUGINS)):
         if path not in sys.path:
             sys.path.insert(0, path)

@@ -1,7 +1,7 @@
 """How the ledger's per-run statements grow with the ledger's size, and what retention does to them.
 
 First on an empty ledger, then at each size of history (completed earlier days in
-``message_tracking``, made by :mod:`tests.support.ledger_generator`, the generator the dashboard's
+``message_tracking``, made by :mod:`devstack.ledger_generator`, the generator the dashboard's
 tests use too), then once ledger retention (``pipeline.purge_ledger``, timed) has removed the
 expired days: each time a fresh job of ``job_messages`` ids (random, as Elasticsearch's are) is
 staged as the extraction stages them and every batch but the first tracks its ids, then the
@@ -23,19 +23,16 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import MySQLdb
-import yaml
 
-from tests.support.ledger_generator import LedgerShape, generate_ledger
+from devstack.ledger_generator import LedgerShape, generate_ledger
 
 TARGET_FIRST_DAY = datetime(2030, 1, 1, tzinfo=UTC)
 HISTORY_FIRST_DAY = datetime(2023, 1, 1, tzinfo=UTC)
@@ -72,10 +69,10 @@ def measure_statements(
         messages do not pile up into what the next measurement's retry statements have to read.
     """
     from message_export.config import load_config
-    from message_export.hooks.tracking import MessageTrackingHook
+    from message_export.ledger import MessageTrackingHook
 
     config = load_config()
-    hooks = {label: MessageTrackingHook(conn_id) for label, conn_id in ledgers.items()}
+    hooks = {label: MessageTrackingHook(mysql_conn_id=conn_id) for label, conn_id in ledgers.items()}
     samples: dict[str, dict[str, list[float]]] = {label: {} for label in ledgers}
     claimed_counts: dict[str, dict[str, int]] = {label: {} for label in ledgers}
     try:
@@ -114,25 +111,32 @@ def _measure_job(
     claimed_counts: dict[str, int],
 ) -> int:
     """Stage a fresh job of ``job_messages`` ids, time a run's statements on it; return its id."""
-    from message_export.batching import BatchPlan
-    from message_export.windows import Window
-
-    job = tracking.open_job(Window(start, start + timedelta(days=1)), "bench-ledger-size")
-    plan = BatchPlan(job_messages, batch_size, max(1, -(-job_messages // batch_size)))
-    batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
-    tracking.start_staging(job.job_id)
-    tracking.stage_ids(job.job_id, [uuid.uuid4().hex for _ in range(job_messages)])
-    tracking.stage_batches(job.job_id, batch_ids, plan)
-    tracking.complete_extraction(job.job_id)
-    for number in range(1, plan.batch_count):  # the other mapped tasks' claims
-        tracking.track_staged_batch(batch_ids[number])
-    for name, step in _steps(tracking, config, job.job_id, batch_ids[0], job_messages):
+    job_id, batch_ids = stage_job(tracking, start, [uuid.uuid4().hex for _ in range(job_messages)], batch_size)
+    for batch_id in batch_ids[1:]:  # the other mapped tasks' claims
+        tracking.track_staged_batch(batch_id)
+    for name, step in _steps(tracking, config, job_id, batch_ids[0], job_messages):
         seconds, result = _timed(step)
         samples.setdefault(name, []).append(seconds)
         if isinstance(result, list) and name.startswith("claim"):
             claimed_counts[name] = len(result)
-    tracking.drop_staging(job.job_id)
-    return job.job_id
+    tracking.track_staged_ids(job_id)  # none left: drops the staging table
+    return job_id
+
+
+def stage_job(tracking: Any, start: datetime, ids: list[str], batch_size: int) -> tuple[int, list[int]]:
+    """Open the job of the day starting at ``start`` and stage ``ids`` in batches of ``batch_size``, as
+    the extraction does (through the ledger hook); return the job id and its batch ids in order."""
+    from message_export.batching import BatchPlan
+    from message_export.windows import Window
+
+    job = tracking.open_job(Window(start, start + timedelta(days=1)), "bench-ledger")
+    plan = BatchPlan(len(ids), batch_size, max(1, -(-len(ids) // batch_size)))
+    batch_ids = tracking.ensure_batches(job.job_id, list(range(plan.batch_count)))
+    tracking.start_staging(job.job_id)
+    tracking.stage_ids(job.job_id, ids)
+    tracking.stage_batches(job.job_id, batch_ids, plan)
+    tracking.complete_extraction(job.job_id)
+    return job.job_id, [batch_ids[number] for number in range(plan.batch_count)]
 
 
 def _steps(
@@ -234,7 +238,7 @@ def _measure_point(
     """The statements on ``big``, in alternating rounds with the same statements on ``small``."""
     ledgers = {SMALL: "bench_ledger_small", label: "bench_ledger_big"}
     databases = {SMALL: small, label: big}
-    with _connection_to(small, ledgers[SMALL]), _connection_to(big, ledgers[label]):
+    with connection_to(small, ledgers[SMALL]), connection_to(big, ledgers[label]):
         figures = measure_statements(
             ledgers,
             job_messages,
@@ -253,16 +257,18 @@ def _measure_point(
 
 
 def _purge(mysql: dict[str, Any]) -> dict[str, Any]:
-    """Ledger retention as the ``purge_ledger`` step runs it (config's keep_days and chunk size), timed."""
+    """Ledger retention as the ``purge_ledger`` step runs it (the config's keep_days and chunk size,
+    no time budget, so one purge removes every expired day), timed."""
     from message_export import pipeline
     from message_export.config import load_config
 
+    config = load_config()
+    retention = config.retention.model_copy(update={"time_budget_seconds": 86_400})
+    config = config.model_copy(update={"retention": retention})
     before = _tracked_rows(mysql)
-    with _whole_purge_config():
-        retention = load_config().retention
-        started = time.perf_counter()
-        result = pipeline.purge_ledger(now=datetime.now(UTC))
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    result = pipeline.purge_ledger(now=datetime.now(UTC), config=config)
+    seconds = time.perf_counter() - started
     return {
         **result,
         "wall_seconds": seconds,
@@ -290,14 +296,14 @@ def run_ledger_sizes(
     History days are completed days long past the retention (2023 on); the measured jobs are days of
     their own far ahead, so retention keeps them.
     """
-    from message_export.hooks.tracking import MessageTrackingHook
+    from message_export.ledger import MessageTrackingHook
 
     points = []
     target_day = TARGET_FIRST_DAY
     first_day = HISTORY_FIRST_DAY
     generated_days = 0
-    with _connection_to(mysql):
-        MessageTrackingHook("mysql_default").ensure_schema()
+    with connection_to(mysql):
+        MessageTrackingHook(mysql_conn_id="mysql_default").ensure_schema()
     points.append(_measure_point(small_mysql, mysql, "empty ledger", target_day, job_messages, batch_size, repeats))
     target_day += timedelta(days=repeats)
     for days, rows_per_day in sizes:
@@ -319,7 +325,7 @@ def run_ledger_sizes(
         point = _measure_point(small_mysql, mysql, "no retention", target_day, job_messages, batch_size, repeats)
         points.append({**point, "generated": made})
         target_day += timedelta(days=repeats)
-    with _connection_to(mysql):
+    with connection_to(mysql):
         purge = _purge(mysql)
     purge["innodb_purge_wait"] = _wait_for_innodb_purge(mysql)
     points.append(_measure_point(small_mysql, mysql, "after retention", target_day, job_messages, batch_size, repeats))
@@ -353,7 +359,7 @@ def _wait_for_innodb_purge(mysql: dict[str, Any], limit_seconds: float = 900) ->
 
 
 @contextmanager
-def _connection_to(mysql: dict[str, Any], conn_id: str = "mysql_default") -> Iterator[None]:
+def connection_to(mysql: dict[str, Any], conn_id: str = "mysql_default") -> Iterator[None]:
     """Point ``AIRFLOW_CONN_<CONN_ID>`` (what the product's hook reads) at ``mysql`` meanwhile."""
     variable = f"AIRFLOW_CONN_{conn_id.upper()}"
     previous = os.environ.get(variable)
@@ -374,27 +380,6 @@ def _connection_to(mysql: dict[str, Any], conn_id: str = "mysql_default") -> Ite
             os.environ.pop(variable, None)
         else:
             os.environ[variable] = previous
-
-
-@contextmanager
-def _whole_purge_config() -> Iterator[None]:
-    """The run's config with no time budget on retention, so one purge removes every expired day."""
-    from message_export.config import CONFIG_ENV, config_path
-
-    previous = os.environ.get(CONFIG_ENV)
-    config = yaml.safe_load(config_path().read_text(encoding="utf-8"))
-    config.setdefault("retention", {}).update(time_budget_seconds=86_400)
-    with tempfile.TemporaryDirectory(prefix="ledger-size-") as folder:
-        path = Path(folder) / "message_export.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        os.environ[CONFIG_ENV] = str(path)
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(CONFIG_ENV, None)
-            else:
-                os.environ[CONFIG_ENV] = previous
 
 
 def connect(mysql: dict[str, Any]) -> Any:

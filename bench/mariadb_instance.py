@@ -16,7 +16,7 @@ from typing import Any
 
 import MySQLdb
 
-from bench.stack import free_port
+from bench.services import free_port
 
 
 class MariaDbInstance:

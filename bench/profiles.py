@@ -34,7 +34,6 @@ class Profile:
     ceiling_puts: int
     ceiling_mget_chunks: int
     ceiling_mysql_rows: int
-    candidate_puts: int
     scaleout_workers: tuple[int, ...] = (1, 2, 4)
     big_buffer_pool_bytes: int = 2 * 2**30
     ledger_sizes: tuple[tuple[int, int], ...] = ((5, 2_000_000), (10, 2_000_000))
@@ -42,7 +41,6 @@ class Profile:
     measurement; retention then removes them all (they are long expired) and the statements are
     measured once more. The generator rebuilds message_tracking's secondary indexes after each step
     (a sorted build), so tens of millions of rows take minutes, not hours."""
-    """PUTs per S3 server candidate (straight at it, 32 concurrent)."""
     es_latency: Latency = Latency(fixed_ms=2.0, jitter_ms=2.0)
     s3_latency: Latency = Latency(fixed_ms=15.0, jitter_ms=10.0)
     body_bytes: int = 2048
@@ -94,7 +92,6 @@ FULL = Profile(
     ceiling_puts=2_000,
     ceiling_mget_chunks=10,
     ceiling_mysql_rows=20_000,
-    candidate_puts=1_500,
 )
 
 QUICK = Profile(
@@ -107,6 +104,5 @@ QUICK = Profile(
     ceiling_puts=1_000,
     ceiling_mget_chunks=4,
     ceiling_mysql_rows=10_000,
-    candidate_puts=600,
     ledger_sizes=((1, 50_000), (3, 50_000)),
 )

@@ -1,8 +1,11 @@
-"""The benchmark run: start the stack, load the data, measure each part in a worker, report.
+"""The benchmark run: start the services, load the data, measure each part in a worker, report.
 
-Order: reference design (baseline) → pipeline at three sizes → stage ceilings → Airflow
-``dag.test()`` → extraction of the large window (last: it leaves a million pending ledger rows).
-A phase that fails is reported as such; the others still run.
+Phases, in order: the reference design (baseline) → the pipeline at three sizes → each stage's
+ceiling → scale-out over N worker processes → Airflow's ``dag.test()`` → the ledger's statements as
+it grows and after retention → extraction of the large window against a bare PIT loop → the
+dashboard's queries on a year of ledger. A phase that fails is reported as such; the others still
+run. The figures go to ``bench/results/<UTC time>-<profile>.json``; a full run of every phase also
+renders docs/performance.md from them.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ import argparse
 import json
 import os
 import platform
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,20 +23,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import collected_heap, dashboard_queries
-from bench.data import seed_all
+from bench import dashboard_queries
 from bench.environment import REPO
 from bench.measure import CpuMeter, mysqld_pid
 from bench.profiles import FULL, QUICK, Profile
-from bench.report import RESULTS, cpu_split, derive, ledger_cost_ratio, render_text
-from bench.s3_candidates import CANDIDATES
-from bench.stack import (
+from bench.report import RESULTS, cpu_split, derive, ledger_cost_ratio, render_text, write_docs
+from bench.seeding import seed_all
+from bench.services import (
     BUCKET,
     MYSQL,
     EsProcess,
+    MemoryS3Process,
     MySqlDatabase,
     S3Stack,
-    ServerProcess,
     connection_environment,
     write_config,
 )
@@ -55,8 +55,7 @@ class Bench:
         self.profile = profile
         self.workdir = workdir
         self.started = time.perf_counter()
-        self._workers = 0
-        self.extraction_designs: tuple[str, ...] = EXTRACTION_DESIGNS
+        self.workers = 0
 
     def config_without_rate_limit(self) -> Path:
         """The packaged config with the search rate limit off (written once per run, read by workers)."""
@@ -78,8 +77,8 @@ class Bench:
 
     def spawn(self, phase: str, args: dict[str, Any], env: dict[str, str] | None = None) -> SpawnedWorker:
         """Start ``python -m bench.worker`` for ``phase``; :meth:`collect` waits for its figures."""
-        self._workers += 1
-        stem = self.workdir / f"{self._workers:02d}-{phase}"
+        self.workers += 1
+        stem = self.workdir / f"{self.workers:02d}-{phase}"
         result, log = stem.with_suffix(".json"), stem.with_suffix(".log")
         with log.open("wb") as output:
             process = subprocess.Popen(
@@ -109,28 +108,24 @@ class SpawnedWorker:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, finishes in under two minutes")
+    parser.add_argument("--quick", action="store_true", help="small sizes, finishes in a few minutes")
     parser.add_argument(
         "--only", default=",".join(PHASES), help=f"comma-separated phases to run (default: all of {', '.join(PHASES)})"
     )
-    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON figures")
-    parser.add_argument(
-        "--s3-server",
-        choices=sorted(CANDIDATES),
-        help="use this S3 server instead of the fastest correct candidate (all are still measured)",
-    )
+    parser.add_argument("--output", type=Path, help="where to write the JSON figures (default: bench/results/)")
     parser.add_argument("--extraction-ids", type=int, help="ids in the extraction window (default: the profile's)")
-    parser.add_argument(
-        "--extraction-designs",
-        default=",".join(EXTRACTION_DESIGNS),
-        help="comma-separated extraction designs to compare, 'product' first (see bench/extraction.py)",
-    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and the MySQL database")
+    parser.add_argument(
+        "--render-docs", type=Path, metavar="RESULTS", help="only render docs/performance.md from a results file"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str], workdir: Path) -> int:
     args = parse_args(argv)
+    if args.render_docs:
+        print(f"rendered {write_docs(args.render_docs)} from {args.render_docs}")
+        return 0
     phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
@@ -141,17 +136,19 @@ def main(argv: list[str], workdir: Path) -> int:
     profile = QUICK if args.quick else FULL
     if args.extraction_ids:
         profile = replace(profile, extraction_ids=args.extraction_ids)
+    every_phase = set(phases) == set(PHASES)
+    started_at = datetime.now(UTC)
+    output = args.output or RESULTS / (
+        f"{started_at:%Y%m%dT%H%M%SZ}-{profile.name}{'' if every_phase else '-partial'}.json"
+    )
     bench = Bench(profile, workdir)
-    bench.extraction_designs = tuple(design.strip() for design in args.extraction_designs.split(",") if design.strip())
     bench.say(f"{profile.name} benchmark; work directory {workdir}")
     raw: dict[str, Any] = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": started_at.isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "command": " ".join(["python -m bench", *argv]),
         "profile": profile.describe(),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": _machine(started_at),
         "latency": {
             "elasticsearch": {**vars(profile.es_latency), "mean_ms": profile.es_latency.mean_ms},
             "s3": {**vars(profile.s3_latency), "mean_ms": profile.s3_latency.mean_ms},
@@ -170,20 +167,14 @@ def main(argv: list[str], workdir: Path) -> int:
     database = MySqlDatabase.create()
     s3 = es = None
     try:
-        raw["s3_candidates"] = _s3_candidates(bench)
-        chosen = args.s3_server or raw["s3_candidates"]["chosen"]
-        if chosen is None:
-            raise WorkerError("no S3 server candidate passed the conformance check; see s3_candidates in the figures")
-        raw["s3_candidates"]["used"] = chosen
-        s3 = S3Stack(CANDIDATES[chosen](workdir / f"s3-{chosen}.log").start())
+        s3 = S3Stack(MemoryS3Process(workdir / "s3-server.log").start())
         es = EsProcess(workdir / "es-server.log").start()
         os.environ.update(connection_environment(es.url, s3.url, database.name, s3.server.credentials))
         os.environ["MESSAGE_EXPORT_CONFIG"] = str(write_config(workdir / "message_export.yaml"))
         bench.say(
-            f"stack up: Elasticsearch-compatible {es.url}, S3 proxy {s3.url} -> {s3.server.name}, "
+            f"services up: Elasticsearch-compatible {es.url}, S3 proxy {s3.url} -> {s3.server.name}, "
             f"MySQL `{database.name}`"
         )
-
         raw["seeding"] = seed_all(es.url, profile)
         bench.say(
             f"data loaded in {raw['seeding']['seconds']:.1f}s: "
@@ -191,32 +182,26 @@ def main(argv: list[str], workdir: Path) -> int:
         )
         es.set_latency(profile.es_latency)
         s3.set_latency(profile.s3_latency)
-        raw["stack"] = {
-            "es_server_rss_mb": es.rss_mb(),
-            "database": database.name,
-            "mysql": database.server_settings(),
-        }
-
+        raw["services"] = {"es_server_rss_mb": es.rss_mb(), "mysql": database.server_settings()}
         config = _config_values()
-        if "baseline" in phases:
-            raw["baseline"] = _guard(raw, "baseline", lambda: _baseline(bench, es.url, s3.url, database, config))
-        if "pipeline" in phases:
-            raw["pipeline"] = _pipeline(bench, raw)
-        if "ceilings" in phases:
-            raw["ceilings"] = _guard(raw, "ceilings", lambda: _ceilings(bench, es.url, s3, database, config))
-        if "scaleout" in phases:
-            raw["scaleout"] = _guard(raw, "scaleout", lambda: _scale_out(bench, es, s3))
-        if "airflow" in phases:
-            raw["airflow"] = _guard(raw, "airflow", lambda: _airflow(bench, migrate))
-        if "ledger" in phases:
-            raw["ledger"] = _guard(raw, "ledger", lambda: _ledger(bench, es.url, s3.url))
-        if "extraction" in phases:
-            raw["extraction"] = _guard(raw, "extraction", lambda: _extraction(bench, es, s3.url, database, config))
-        if "dashboard" in phases:
-            raw["dashboard"] = _guard(raw, "dashboard", lambda: _dashboard(bench, database))
+        work = {
+            "baseline": lambda: _baseline(bench, es.url, s3.url, database, config),
+            "pipeline": lambda: _pipeline(bench, raw),
+            "ceilings": lambda: _ceilings(bench, es.url, s3, database, config),
+            "scaleout": lambda: _scale_out(bench, es, s3),
+            "airflow": lambda: _airflow(bench, migrate),
+            "ledger": lambda: _ledger(bench, es.url, s3.url),
+            "extraction": lambda: _extraction(bench, es, s3.url, database, config),
+            "dashboard": lambda: dashboard_queries.measure(
+                profile.name, MYSQL, database.sibling("dashboard"), say=bench.say
+            ),
+        }
+        for phase in PHASES:
+            if phase in phases:
+                raw[phase] = work[phase]() if phase == "pipeline" else _guard(raw, phase, work[phase])
     finally:
         if es is not None:
-            raw.setdefault("stack", {})["es_server_rss_mb_end"] = es.rss_mb()
+            raw.setdefault("services", {})["es_server_rss_mb_end"] = es.rss_mb()
             es.stop()
         if s3 is not None:
             s3.stop()
@@ -227,22 +212,49 @@ def main(argv: list[str], workdir: Path) -> int:
 
     raw["duration_seconds"] = time.perf_counter() - bench.started
     figures = derive(raw)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
     print()
     print(render_text(figures))
-    if "error" not in figures.get("dashboard", {"error": None}):
+    if "dashboard" in figures and "error" not in figures["dashboard"]:
         print()
         print(dashboard_queries.render(figures["dashboard"]))
-    print(f"\nfigures written to {args.output} ({raw['duration_seconds']:.0f}s in all)")
+    print(f"\nfigures written to {output} ({raw['duration_seconds']:.0f}s in all)")
+    if profile.name == FULL.name and every_phase:
+        print(f"rendered {write_docs(output)}")
     if not args.keep:
+        import shutil
+
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if raw["errors"] else 0
 
 
-def _dashboard(bench: Bench, database: MySqlDatabase) -> dict[str, Any]:
-    """The dashboard's answers against a generated year of ledger (its own database)."""
-    return dashboard_queries.measure(bench.profile.name, MYSQL, database.sibling("dashboard"), say=bench.say)
+def _commit() -> str:
+    """The commit measured, with ``+changes`` when the work tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def _machine(now: datetime) -> dict[str, Any]:
+    model = platform.processor() or None
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cpu_count": os.cpu_count(),
+        "date": now.date().isoformat(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -263,53 +275,6 @@ def _config_values() -> ExportConfig:
     from message_export.config import load_config
 
     return load_config(os.environ["MESSAGE_EXPORT_CONFIG"])
-
-
-def _s3_candidates(bench: Bench) -> dict[str, Any]:
-    """PUT/s of every S3 server candidate straight at it (no proxy), and whether it is correct."""
-    profile = bench.profile
-    results: dict[str, Any] = {}
-    for name, kind in CANDIDATES.items():
-        server: ServerProcess | None = None
-        try:
-            server = kind(bench.workdir / f"candidate-{name}.log").start()
-            result = bench.worker(
-                "s3_candidate",
-                {
-                    "s3_url": server.url,
-                    "bucket": BUCKET,
-                    "puts": profile.candidate_puts,
-                    "body_bytes": profile.body_bytes * 2,
-                    "concurrency": 32,
-                    "credentials": list(server.credentials),
-                    "server_pid": server.pid,
-                    "extra": {
-                        "ContentType": "application/json; charset=utf-8",
-                        "ServerSideEncryption": "AES256",
-                        "Metadata": {"job-id": "1", "batch": "0"},
-                    },
-                },
-            )
-            result["server_rss_mb"] = server.rss_mb()
-            server_ms = result["server_cpu_ms_per_put"]
-            # arithmetic: what the server alone could take on one free core
-            result["server_capacity_per_core"] = 1000 / server_ms if server_ms else None
-            results[name] = {"name": server.name, **result}
-            verdict = "correct" if result["correct"] else "INCORRECT: " + "; ".join(result["problems"])
-            bench.say(
-                f"  S3 candidate {server.name}: {result['per_second']:,.0f} PUT/s x32 from one client process "
-                f"(client {result['client_cpu_ms_per_put']:.2f} ms CPU/PUT, server {server_ms or 0:.2f} ms CPU/PUT "
-                f"= {result['server_capacity_per_core'] or 0:,.0f} PUT/s per core), {verdict}"
-            )
-        except Exception as error:  # an unavailable candidate is reported, not fatal
-            results[name] = {"name": kind.name, "error": f"{type(error).__name__}: {str(error)[:300]}"}
-            bench.say(f"  S3 candidate {kind.name}: unavailable ({results[name]['error'][:120]})")
-        finally:
-            if server is not None:
-                server.stop()
-    # The client process is the limit of a one-process measurement; rank by what the server itself can take.
-    correct = {name: r["server_capacity_per_core"] or 0 for name, r in results.items() if r.get("correct")}
-    return {"candidates": results, "chosen": max(correct, key=correct.__getitem__) if correct else None}
 
 
 def _baseline(bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase, config: ExportConfig) -> dict[str, Any]:
@@ -391,6 +356,7 @@ def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, c
                 "body_bytes": body_bytes,
                 "concurrency": concurrency,
                 "extra": extra,
+                "credentials": list(s3.server.credentials),
             },
             "es": {
                 "es_url": es_url,
@@ -405,9 +371,11 @@ def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, c
             "mysql": {"mysql": database.params, "rows": profile.ceiling_mysql_rows, "chunk_size": chunk},
         },
     )
+    s3_put, mget, mysql = result["s3"], result["mget"], result["mysql"]
     bench.say(
-        f"  S3 {result['s3']['per_second']:.0f} PUT/s, ES _mget {result['mget']['per_second']:.0f} docs/s "
-        f"(with related {result['chunk_read']['per_second']:.0f}/s), MySQL {result['mysql']['per_second']:.0f} rows/s"
+        f"  S3 {s3_put['per_second']:.0f} PUT/s ({s3_put['cpu_ms_per_put']:.2f} ms CPU per PUT), "
+        f"ES _mget {mget['per_second']:.0f} docs/s (with related {result['chunk_read']['per_second']:.0f}/s), "
+        f"MySQL {mysql['per_second']:.0f} rows/s"
     )
     return result
 
@@ -427,9 +395,6 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
     # Then one worker again with the search rate limit off: what the limit's window still costs one
     # worker (a chunk's four reads leave together; only more than the limit in a second waits).
     plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())}, "search rate limit off"))
-    # And one worker with its steps' heap left to the garbage collector (bench/collected_heap.py):
-    # what keeping the collector off the long-lived objects saves one worker.
-    plan.append((1, {collected_heap.ENV: "1"}, "heap left to the garbage collector"))
     runs = []
     for number, (workers, worker_env, variant) in enumerate(plan):
         run_id = f"bench-scaleout-{number}-{workers}"
@@ -580,145 +545,81 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
-# Extraction designs measured side by side by default: the product's, and three comparators of
-# bench/extraction.py (bench only): the design before batches tracked their own ids (the whole
-# window tracked in one ordered pass within the extraction), that pass on MariaDB's bulk-load path
-# for an empty table (what a ledger table per day would get), and the product with its heap left
-# to the garbage collector; --extraction-designs picks others (DESIGNS there).
-EXTRACTION_DESIGNS = ("product", "tracked-at-extraction", "empty-table", "collected-heap")
-
-
 def _extraction(
     bench: Bench, es: EsProcess, s3_url: str, database: MySqlDatabase, config: ExportConfig
 ) -> dict[str, Any]:
-    """Each design into an empty ledger of its own, each right after a bare loop of its own: on a
-    shared machine the load drifts, so every ratio compares two runs made one after the other."""
+    """``pipeline.extract`` into an empty ledger right after a bare loop of its own (on a shared
+    machine the load drifts, so each ratio compares two runs made one after the other): on the shared
+    MariaDB with its defaults, then on a private one whose buffer pool holds the ledger."""
+    from bench.mariadb_instance import MariaDbInstance
+
     profile = bench.profile
-    es_url = es.url
     page_size = config.elasticsearch.page_size
     pages = -(-profile.extraction_ids // page_size)
     limit = config.elasticsearch.max_requests_per_second
     # The search rate limit protects a production cluster and is the user's to set; at its default it
     # would pace the reads (pages / limit seconds at the least), so this phase measures the design with
-    # it off (_extraction_pair), on the bare loop's terms, and reports the floor the default puts under it.
+    # it off, on the bare loop's terms, and reports the floor the default puts under it.
     bench.say(
-        f"extraction: {profile.extraction_ids:,} ids in {pages:,} pages of {page_size:,}; designs "
-        f"{', '.join(bench.extraction_designs)} side by side; search rate limit off (the default {limit:g}/s "
-        f"alone would take >= {pages / limit:.1f}s)"
+        f"extraction: {profile.extraction_ids:,} ids in {pages:,} pages of {page_size:,}; search rate limit off "
+        f"(the default {limit:g}/s alone would take >= {pages / limit:.1f}s)"
     )
-    runs: dict[str, Any] = {}
-    for design in bench.extraction_designs:
-        ledger = connection_environment(es_url, s3_url, database.sibling(f"extraction_{design}"))
-        runs[design] = _extraction_pair(bench, es, config, design, ledger["AIRFLOW_CONN_MYSQL_DEFAULT"], mysqld_pid())
-        bench.say(f"  {_extraction_line(runs[design])} (shared MariaDB, defaults)")
-    pooled = _guard_dict(lambda: _extraction_big_pool(bench, es, s3_url, config))
-    product = runs["product"]
-    return {
-        "pipeline": product["extract"],
-        "pit_loop": product["pit_loop"],
+    ledger = connection_environment(es.url, s3_url, database.sibling("extraction"))["AIRFLOW_CONN_MYSQL_DEFAULT"]
+    result: dict[str, Any] = {
         "page_size": page_size,
         "search_rate_limit": {"used": None, "default": limit, "default_floor_seconds": pages / limit},
-        "pipeline_big_pool": pooled["product"]["extract"] if "product" in pooled else pooled,
-        "designs": {"shared_defaults": runs, "big_pool": pooled},
+        "defaults": _extraction_pair(bench, es, config, ledger, mysqld_pid()),
     }
+    bench.say(f"  {_extraction_line(result['defaults'])} (shared MariaDB, defaults)")
+    instance = MariaDbInstance(bench.workdir / "mariadb-big-pool", profile.big_buffer_pool_bytes)
+    bench.say(f"  starting a private mariadbd with a {profile.big_buffer_pool_bytes / 2**30:.0f} GB buffer pool")
+    try:
+        instance.start()
+        instance.create_database("ledger")
+        conn = json.loads(connection_environment(es.url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
+        conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
+        result["big_pool"] = _extraction_pair(bench, es, config, json.dumps(conn), instance.pid)
+        result["big_pool"]["mysql"] = instance.settings()
+        bench.say(f"  {_extraction_line(result['big_pool'])} (buffer pool holds it)")
+    except Exception as error:  # reported in the figures; the default-config figures stand
+        result["big_pool"] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
+        print(f"!! extraction with the big pool: {result['big_pool']['error']}", file=sys.stderr, flush=True)
+    finally:
+        instance.stop()
+    return result
 
 
 def _extraction_pair(
-    bench: Bench, es: EsProcess, config: ExportConfig, design: str, mysql_conn: str, mysqld: int | None
+    bench: Bench, es: EsProcess, config: ExportConfig, mysql_conn: str, mysqld: int | None
 ) -> dict[str, Any]:
-    """A bare PIT loop, then ``pipeline.extract`` of the same window with ``design``; with the CPU
-    seconds each spent in the worker, the Elasticsearch-compatible server, mysqld and the machine."""
+    """A bare PIT loop, then ``pipeline.extract`` of the same window; with the CPU seconds each
+    spent in the worker, the Elasticsearch-compatible server, mysqld and the machine."""
     es_cfg = config.elasticsearch
-    es_url = es.url
-    profile = bench.profile
+    day = bench.profile.extraction_day.isoformat()
     parts = {"es_server": es.pid, "mysqld": mysqld}
     meter = CpuMeter(parts)
-    bare = bench.worker(
-        "pit_loop",
-        {
-            "es_url": es_url,
-            "index": es_cfg.message_index,
-            "timestamp_field": es_cfg.timestamp_field,
-            "day": profile.extraction_day.isoformat(),
-            "page_size": es_cfg.page_size,
-        },
-    )
+    loop_args = {"es_url": es.url, "index": es_cfg.message_index, "timestamp_field": es_cfg.timestamp_field}
+    bare = bench.worker("pit_loop", {**loop_args, "day": day, "page_size": es_cfg.page_size})
     bare["cpu_seconds"] = meter.stop()
     meter = CpuMeter(parts)
     extract = bench.worker(
         "extract",
-        {"day": profile.extraction_day.isoformat(), "design": design},
+        {"day": day},
         env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn, "MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())},
     )
     extract["cpu_seconds"] = meter.stop()
     if extract["ids"] != bare["ids"]:
-        raise WorkerError(f"extract ({design}) tracked {extract['ids']:,} ids, the bare loop read {bare['ids']:,}")
-    extract["pit_loop_seconds"] = bare["seconds"]
-    extract["ratio"] = extract["seconds"] / bare["seconds"]
-    return {"pit_loop": bare, "extract": extract, "ratio": extract["ratio"]}
+        raise WorkerError(f"extract staged {extract['ids']:,} ids, the bare loop read {bare['ids']:,}")
+    return {"pit_loop": bare, "extract": extract}
 
 
 def _extraction_line(run: dict[str, Any]) -> str:
-    extract, bare = run["extract"], run["pit_loop"]
+    extract, bare, claim = run["extract"], run["pit_loop"], run["extract"]["claim_tracking"]
     return (
-        f"{extract['design']}: {extract['seconds']:.1f}s vs bare loop {bare['seconds']:.1f}s = {run['ratio']:.2f}x, "
-        f"peak RSS {extract['peak_rss_mb']:.0f} MB, load {extract['load_average_1m']['before']:.1f}"
-        f"-{extract['load_average_1m']['after']:.1f}"
-        + "".join(f"; {line}" for line in _summary_lines(extract))
-        + _claim_tracking_line(extract.get("claim_tracking"))
+        f"pipeline.extract {extract['seconds']:.1f}s vs bare loop {bare['seconds']:.1f}s = "
+        f"{extract['seconds'] / bare['seconds']:.2f}x, peak RSS {extract['peak_rss_mb']:.0f} MB; "
+        f"then every batch's tracking, one after the other: {claim['ids']:,} ids in {claim['seconds']:.1f}s"
+        + "".join(f"\n    {line}" for line in extract["pipeline_log"])
         + f"\n    CPU of the bare loop {cpu_split(bare['cpu_seconds'])}"
-        + f"\n    CPU of {extract['design']} {cpu_split(extract['cpu_seconds'])}"
+        + f"\n    CPU of the extraction {cpu_split(extract['cpu_seconds'])}"
     )
-
-
-# the extraction's own summary lines worth a place beside its figures
-_SUMMARY_LINE = re.compile(r"ids read and staged in|^\d+ ids tracked in")
-
-
-def _summary_lines(extract: dict[str, Any]) -> list[str]:
-    lines = [line for line in extract.get("pipeline_log", []) if _SUMMARY_LINE.search(line)]
-    if extract.get("claim_tracking") is None:
-        # a design that tracks within the extraction: the product's line goes on about the batches'
-        # ranges and claims, which that design's own pass replaced (its time is the "tracked in" line)
-        lines = sorted((line.split(", ", 1)[0] for line in lines), key=lambda line: "read and staged" not in line)
-    return lines
-
-
-def _claim_tracking_line(claim: dict[str, Any] | None) -> str:
-    if not claim:
-        return ""
-    return (
-        f"\n    tracked at claim, apart from the extraction: {claim['ids']:,} ids by {claim['batches']:,} batches "
-        f"one after the other in {claim['seconds']:.1f}s ({claim['per_second']:,.0f} ids/s)"
-    )
-
-
-def _guard_dict(work: Any) -> dict[str, Any]:
-    try:
-        return work()
-    except Exception as error:  # reported in the figures; the default-config figures stand
-        print(f"!! {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        return {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
-
-
-def _extraction_big_pool(bench: Bench, es: EsProcess, s3_url: str, config: ExportConfig) -> dict[str, Any]:
-    """Each design against a private MariaDB whose buffer pool holds the ledger."""
-    from bench.mariadb_instance import MariaDbInstance
-
-    profile = bench.profile
-    instance = MariaDbInstance(bench.workdir / "mariadb-big-pool", profile.big_buffer_pool_bytes)
-    bench.say(f"  starting a private mariadbd with a {profile.big_buffer_pool_bytes / 2**30:.0f} GB buffer pool")
-    instance.start()
-    runs: dict[str, Any] = {}
-    try:
-        for design in bench.extraction_designs:
-            name = f"ledger_{design}"
-            instance.create_database(name)
-            conn = json.loads(connection_environment(es.url, s3_url, name)["AIRFLOW_CONN_MYSQL_DEFAULT"])
-            conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
-            runs[design] = _extraction_pair(bench, es, config, design, json.dumps(conn), instance.pid)
-            runs[design]["extract"]["mysql"] = instance.settings()
-            bench.say(f"  {_extraction_line(runs[design])} (buffer pool holds it)")
-    finally:
-        instance.stop()
-    return runs

@@ -21,7 +21,6 @@ from bench.environment import put_repo_on_path
 
 put_repo_on_path()
 
-from bench import collected_heap  # noqa: E402
 from bench.measure import peak_rss_mb, rss_mb  # noqa: E402
 
 
@@ -57,21 +56,11 @@ def _ceilings(args: dict[str, Any]) -> dict[str, Any]:
     from bench import ceilings
 
     es = args["es"]
-    # The S3 ceiling is the product's own client (the archive hook's put_objects); botocore's
-    # defaults are measured beside it, alternating, in the same process.
-    clients = ceilings.s3_client_cpu(**args["s3"])
     return {
-        "s3": clients["product"],
-        "s3_defaults": clients["botocore defaults"],
+        "s3": ceilings.s3_put_ceiling(**args["s3"]),
         **ceilings.es_read_ceilings(**{**es, "day": _day(es["day"])}),
         "mysql": ceilings.mysql_bulk_ceiling(**args["mysql"]),
     }
-
-
-def _s3_candidate(args: dict[str, Any]) -> dict[str, Any]:
-    from bench.ceilings import s3_candidate
-
-    return s3_candidate(**args)
 
 
 def _ledger_sizes(args: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +75,7 @@ def _ledger_sizes(args: dict[str, Any]) -> dict[str, Any]:
 def _extract(args: dict[str, Any]) -> dict[str, Any]:
     from bench.extraction import run_extract
 
-    return run_extract(_day(args["day"]), args.get("design", "product"))
+    return run_extract(_day(args["day"]))
 
 
 def _pit_loop(args: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +97,6 @@ PHASES = {
     "ledger_sizes": _ledger_sizes,
     "extract_again": _extract_again,
     "process_batches": _process_batches,
-    "s3_candidate": _s3_candidate,
     "extract": _extract,
     "pit_loop": _pit_loop,
     "airflow": _airflow,
@@ -120,8 +108,6 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     rss_at_start = rss_mb()
-    if os.environ.get(collected_heap.ENV):
-        collected_heap.leave_heap_to_the_collector()
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     if profile_dir:
         # cProfile of the phase (this thread only), for reading with pstats; the figures then carry its overhead

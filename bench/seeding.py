@@ -1,4 +1,5 @@
-"""The data sets, one UTC day each: realistic messages for the exports, ids-only bulk for extraction."""
+"""Seeding the Elasticsearch-compatible server: one UTC day per data set, realistic messages for the
+exports, ids-only bulk for the extraction."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def data_sets(profile: Profile) -> list[DataSet]:
 
 def seed_all(es_url: str, profile: Profile) -> dict[str, Any]:
     """Create the indices and load every data set; return what was loaded and how long it took."""
-    from tests.support.sample_data import SampleSpec, create_indices, seed
+    from devstack.sample_data import SampleSpec, create_indices, seed
 
     es = Elasticsearch(es_url, request_timeout=600)
     loaded: dict[str, Any] = {}

@@ -1,10 +1,10 @@
-"""The local stack the benchmark runs against, with realistic injected latency.
+"""The local services the benchmark runs against, with realistic injected latency.
 
-- Elasticsearch-compatible server in its own process (``python -m tests.support.es_server``), so
+- the Elasticsearch-compatible server in its own process (``python -m devstack.search.server``), so
   worker processes measure only their own memory and the server never shares their GIL;
-- an S3 server in its own process too (the fastest correct candidate of bench/s3_candidates.py),
-  behind the latency-injecting proxy, which runs in this (orchestrating) process: it only waits
-  while workers measure, and the server gets a GIL of its own;
+- the in-memory S3 server in its own process too (``python -m devstack.s3.memory_server``; why
+  that one: docs/decisions/0007-s3-stand-ins.md), behind the latency-injecting proxy, which runs in
+  this (orchestrating) process: it only waits while workers measure;
 - the local MySQL/MariaDB server, in a fresh database dropped at the end.
 """
 
@@ -28,7 +28,7 @@ import yaml
 
 from bench.environment import REPO
 from bench.profiles import Latency
-from tests.support.connections import connection_environment as local_connections
+from devstack.connections import connection_environment as local_connections
 
 BUCKET = "message-archive"
 MYSQL = {
@@ -72,7 +72,7 @@ class ServerProcess:
                     response.read()
                 return self
             except urllib.error.HTTPError:
-                return self  # it answers (moto's root path is not a page)
+                return self  # it answers (a server's root path need not be a page)
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
         self.stop()
@@ -110,11 +110,11 @@ class EsProcess(ServerProcess):
     name = "Elasticsearch-compatible server"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "tests.support.es_server", "--host", "127.0.0.1", "--port", str(self.port)]
+        return [sys.executable, "-m", "devstack.search.server", "--host", "127.0.0.1", "--port", str(self.port)]
 
     def set_latency(self, latency: Latency | None) -> None:
         """Inject ``latency`` on every request (``None``: none)."""
-        from tests.support.es_server import FAULT_PREFIX  # the server's control API path
+        from devstack.search.server import FAULT_PREFIX  # the server's control API path
 
         request = urllib.request.Request(f"{self.url}{FAULT_PREFIX}", method="DELETE")
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -129,18 +129,27 @@ class EsProcess(ServerProcess):
             response.read()
 
 
+class MemoryS3Process(ServerProcess):
+    """The in-memory asyncio S3 server."""
+
+    name = "in-memory S3 server"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "devstack.s3.memory_server", "--port", str(self.port)]
+
+
 class S3Stack:
-    """An S3 server (its own process, chosen in bench/s3_candidates.py) and the latency proxy in
-    front of it (this process)."""
+    """An S3 server (its own process) and the latency proxy in front of it (this process)."""
 
     def __init__(self, server: ServerProcess, seed: int = 0) -> None:
-        from tests.support.s3_proxy import S3FaultProxy
+        from devstack.s3.fault_proxy import S3FaultProxy
 
         self.server = server
         self.proxy = S3FaultProxy(self.server.url, seed=seed).start()
-        self._client().create_bucket(Bucket=BUCKET)
+        self.client().create_bucket(Bucket=BUCKET)
 
-    def _client(self) -> Any:
+    def client(self) -> Any:
+        """A boto3 client straight at the server (no proxy, no latency)."""
         import boto3
         from botocore.config import Config
 
@@ -165,7 +174,7 @@ class S3Stack:
 
     def mean_object_size(self, prefix: str) -> int:
         """Mean size of up to 1,000 objects under ``prefix`` (read from the server directly)."""
-        page = self._client().list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)
+        page = self.client().list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)
         sizes = [obj["Size"] for obj in page.get("Contents", [])]
         if not sizes:
             raise RuntimeError(f"no objects under s3://{BUCKET}/{prefix}")
