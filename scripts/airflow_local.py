@@ -96,7 +96,7 @@ def _write_config(first_day: date) -> Path:
 
 
 def _connections(es_url: str, s3_url: str) -> dict[str, str]:
-    from tests.support.connections import connection_environment
+    from devstack.connections import connection_environment
 
     return connection_environment(
         es_url=es_url, s3_url=s3_url, mysql=_mysql(), database=LEDGER_DB, s3_credentials=("local", "local")
@@ -121,10 +121,10 @@ def _archived_before_restart() -> int:
 
 
 def start() -> int:
-    from tests.support.airflow_stack import AirflowStack
-    from tests.support.es_server import EsCompatServer
-    from tests.support.s3_server import MotoS3Server, create_bucket
-    from tests.support.sample_data import SampleSpec, seed
+    from devstack.local_airflow import AirflowStack
+    from devstack.s3.moto_server import MotoS3Server, create_bucket
+    from devstack.sample_data import SampleSpec, seed
+    from devstack.search.server import EsCompatServer
 
     ui_port = _port("AIRFLOW_LOCAL_PORT", 8080)
     es_port = _port("ES_LOCAL_PORT", 9200)
@@ -147,13 +147,13 @@ def start() -> int:
 
     first_day = _first_day()
     print(f"» Elasticsearch-compatible server on http://127.0.0.1:{es_port}, S3 server on http://127.0.0.1:{s3_port}")
-    es_server = EsCompatServer(port=es_port).start()
+    search_server = EsCompatServer(port=es_port).start()
     s3_server = MotoS3Server(port=s3_port).start()
     create_bucket(s3_server.url, BUCKET)
     days = min((datetime.now(UTC).date() - first_day).days + 1, 14)
     print(f"» seeding {days} days × {PER_DAY} sample messages from {first_day} (with history, status, audit)")
     seed(
-        Elasticsearch(es_server.url),
+        Elasticsearch(search_server.url),
         SampleSpec(
             start=datetime.combine(first_day, datetime.min.time(), tzinfo=UTC),
             days=days,
@@ -163,7 +163,7 @@ def start() -> int:
     )
     _ensure_ledger_database()
     archived = _archived_before_restart()
-    env = _connections(es_server.url, s3_server.url)
+    env = _connections(search_server.url, s3_server.url)
     env["MESSAGE_EXPORT_CONFIG"] = str(_write_config(first_day))
     print("» starting Airflow 3 (api-server, scheduler, dag-processor, triggerer); logs in .airflow/logs/")
     stack = AirflowStack(
@@ -206,13 +206,13 @@ def start() -> int:
         print("» stopping Airflow and the local servers")
         stack.stop()
         s3_server.stop()
-        es_server.stop()
+        search_server.stop()
         LAUNCHER_PID.unlink(missing_ok=True)
 
 
 def stop_running() -> int:
     """Stop a running `make airflow` from another shell (its launcher, or what is left of it)."""
-    from tests.support.airflow_stack import stop_process_groups
+    from devstack.local_airflow import stop_process_groups
 
     if LAUNCHER_PID.exists():
         pid = int(LAUNCHER_PID.read_text())
@@ -237,7 +237,7 @@ def stop_running() -> int:
 def reset() -> int:
     """Stop, then drop the metadata database, the ledger database and .airflow/."""
 
-    from tests.support.airflow_stack import drop_postgres_database
+    from devstack.local_airflow import drop_postgres_database
 
     stop_running()
     drop_postgres_database(METADATA_DB)

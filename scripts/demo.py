@@ -41,13 +41,13 @@ def main() -> int:
     import yaml
     from elasticsearch import Elasticsearch
 
-    from tests.support.connections import connection_environment
-    from tests.support.es_server import EsCompatServer
-    from tests.support.s3_server import MotoS3Server, create_bucket
-    from tests.support.sample_data import SampleSpec, create_indices, seed
+    from devstack.connections import connection_environment
+    from devstack.s3.moto_server import MotoS3Server, create_bucket
+    from devstack.sample_data import SampleSpec, create_indices, seed
+    from devstack.search.server import EsCompatServer
 
     print("» starting the Elasticsearch-compatible server and the S3 server (moto)")
-    es_server = EsCompatServer().start()
+    search_server = EsCompatServer().start()
     s3_server = MotoS3Server().start()
     create_bucket(s3_server.url, "message-archive")
     mysql_host, mysql_port = os.environ.get("MYSQL_HOST", "127.0.0.1"), int(os.environ.get("MYSQL_PORT", "3306"))
@@ -59,7 +59,7 @@ def main() -> int:
     admin.autocommit(True)  # every query sees what the DAG's runs committed
     os.environ.update(
         connection_environment(
-            es_url=es_server.url,
+            es_url=search_server.url,
             s3_url=s3_server.url,
             mysql={
                 "host": mysql_host,
@@ -79,7 +79,7 @@ def main() -> int:
         f"» seeding {DAYS * PER_DAY} sample messages over {DAYS} days from {start:%Y-%m-%d}"
         " (with history/status/audit records)"
     )
-    es = Elasticsearch(es_server.url)
+    es = Elasticsearch(search_server.url)
     create_indices(es)
     seed(es, SampleSpec(start=start, days=DAYS, messages_per_day=PER_DAY, seed=42))
 
@@ -159,7 +159,7 @@ def main() -> int:
         f"\nledger: MySQL database '{DATABASE}' on {mysql_host}:{mysql_port} (tables job_runs, batch_progress, "
         "message_tracking)"
     )
-    es_server.stop()
+    search_server.stop()
     s3_server.stop()
     return 0
 

@@ -24,4 +24,4 @@ os.environ.pop("MESSAGE_EXPORT_CONFIG", None)
 
 # Real-service fixtures (MySQL database, S3 server + fault proxy, Elasticsearch-compatible server,
 # Airflow metadata DB, and the per-test `stack`) shared by integration and reliability tests.
-pytest_plugins = ["tests.harness.fixtures"]
+pytest_plugins = ["tests.fixtures.services"]

@@ -14,10 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from devstack.local_airflow import AirflowClient, AirflowStack
 from scripts.mwaa_bundle import Bundle, unpack_bundle
-from tests.harness.data import day_of_messages
-from tests.harness.stack import BUCKET, PREFIX, Stack
-from tests.support.airflow_stack import AirflowClient, AirflowStack
+from tests.fixtures.export_stack import BUCKET, PREFIX, Stack
+from tests.fixtures.messages import day_of_messages
 
 DAG_ID = "message_export"
 RUNNING = {"queued", "running"}

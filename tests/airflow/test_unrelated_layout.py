@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.airflow.deployment import Deployment, deploy, start_airflow, today
-from tests.harness.stack import Stack, StackServices
+from tests.fixtures.export_stack import Stack, StackServices
 
 DAY = today() - timedelta(days=1)
 PER_DAY = 40

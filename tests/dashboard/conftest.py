@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.local_airflow import AirflowClient, AirflowStack
 from tests.conftest import REPO
 from tests.dashboard.ledger_fixtures import (
     DashboardLedger,
@@ -19,7 +20,6 @@ from tests.dashboard.ledger_fixtures import (
     read_only_login,
     recent_shape,
 )
-from tests.support.airflow_stack import AirflowClient, AirflowStack
 
 DAG_ID = "message_export"
 PREFIX = "/message-export"

@@ -322,8 +322,8 @@ def test_seed_service_is_optional_and_runs_the_sample_data_cli(services: dict[st
     seed = services["seed"]
 
     assert seed["profiles"] == ["seed"]
-    assert seed["entrypoint"][-2:] == ["-m", "tests.support.sample_data"]
-    assert ("./tests", "/opt/airflow/tests") in bind_mounts(seed)
+    assert seed["entrypoint"][-2:] == ["-m", "devstack.sample_data"]
+    assert ("./devstack", "/opt/airflow/devstack") in bind_mounts(seed)
     assert seed["working_dir"] == "/opt/airflow"
     assert seed["depends_on"]["elasticsearch"] == {"condition": "service_healthy"}
 

@@ -1,6 +1,6 @@
 """Archive PUTs go without ``Expect: 100-continue`` and land as before; bodies of 2 MiB or more still ask.
 
-Seen from the server's side: the in-memory S3 endpoint (``tests/support/memory_s3_server.py``, which
+Seen from the server's side: the in-memory S3 endpoint (``devstack/s3/memory_server.py``, which
 answers ``100 Continue`` and checks ``x-amz-checksum-sha256`` against the body) runs in this process
 with a store that keeps each PUT's request headers, and the hook's own client reaches it over HTTP.
 """
@@ -19,9 +19,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.support.connections import aws_connection
-from tests.support.memory_s3_server import MemoryS3, MemoryS3Server, Response
-from tests.support.s3_server import s3_client
+from devstack.connections import aws_connection
+from devstack.s3.memory_server import MemoryS3, MemoryS3Server, Response
+from devstack.s3.moto_server import s3_client
 
 if TYPE_CHECKING:
     from message_export.hooks.archive import MessageArchiveHook

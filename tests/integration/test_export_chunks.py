@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack, prepare_window
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.messages import day_of_messages
 
 
 def test_a_chunk_whose_reads_fail_fails_alone_while_the_others_are_archived(stack: Stack):

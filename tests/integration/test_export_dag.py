@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from tests.harness.data import day_of_messages
-from tests.harness.fixtures import BOTH_ENGINES
-from tests.harness.stack import Stack
+from tests.fixtures.export_stack import Stack
+from tests.fixtures.messages import day_of_messages
+from tests.fixtures.services import BOTH_ENGINES
 
 
 def at(day: str) -> datetime:

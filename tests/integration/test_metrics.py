@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from devstack.statsd_listener import StatsdLine, StatsdListener
 from message_export.windows import days_behind
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack
-from tests.support.statsd_listener import StatsdLine, StatsdListener
+from tests.fixtures.export_stack import Stack
+from tests.fixtures.messages import day_of_messages
 
 PREFIX = "airflow.message_export."
 

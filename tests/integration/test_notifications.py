@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack
-from tests.support.connections import aws_connection, elasticsearch_connection
-from tests.support.sns_alerts import AlertQueue
+from devstack.connections import aws_connection, elasticsearch_connection
+from devstack.sns_alerts import AlertQueue
+from tests.fixtures.export_stack import Stack
+from tests.fixtures.messages import day_of_messages
 
 NOTIFY_CONN = "aws_notifications"
 # distinctive secrets: none of them may reach a message

@@ -18,12 +18,12 @@ from botocore.credentials import Credentials
 from opensearchpy import OpenSearch, RequestsAWSV4SignerAuth, RequestsHttpConnection, helpers
 from opensearchpy.exceptions import AuthorizationException
 
+from devstack.search.server import EsCompatServer
 from message_export.hooks.opensearch import OpenSearchMessageHook
 from message_export.hooks.search import MessageSearchHook, SearchCompatibilityError, SearchError
 from message_export.windows import Window
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack, prepare_window
-from tests.support.es_server import EsCompatServer
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.messages import day_of_messages
 
 REGION = "us-east-1"
 WINDOW = Window(datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 10, 2, tzinfo=UTC))

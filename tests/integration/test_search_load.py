@@ -8,10 +8,10 @@ import itertools
 import threading
 from datetime import UTC, date, datetime
 
-from tests.harness.data import day_of_messages
-from tests.harness.fixtures import BOTH_ENGINES
-from tests.harness.stack import Stack, prepare_window
-from tests.support.es_request_log import LoggedRequest, most_in_flight, most_in_window
+from devstack.search.request_log import LoggedRequest, most_in_flight, most_in_window
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.messages import day_of_messages
+from tests.fixtures.services import BOTH_ENGINES
 
 LOGICAL = datetime(2024, 10, 2, tzinfo=UTC)
 

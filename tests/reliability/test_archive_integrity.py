@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.connections import aws_connection
-from tests.support.s3_proxy import S3FaultProxy
-from tests.support.s3_server import s3_client
+from devstack.connections import aws_connection
+from devstack.s3.fault_proxy import S3FaultProxy
+from devstack.s3.moto_server import s3_client
 
 if TYPE_CHECKING:
     from message_export.hooks.archive import MessageArchiveHook
@@ -34,7 +34,7 @@ METADATA = {"job-id": "1", "batch": "0", "dag-run-id": "manual__integrity"}
 @pytest.fixture(scope="module")
 def memory_s3() -> Iterator[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.memory_s3_server", "--port", "0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "devstack.s3.memory_server", "--port", "0"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None

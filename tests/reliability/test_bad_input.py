@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from tests.harness.data import day_of_messages, iso
-from tests.harness.fixtures import BOTH_ENGINES
-from tests.harness.stack import Stack
+from tests.fixtures.export_stack import Stack
+from tests.fixtures.messages import day_of_messages, iso
+from tests.fixtures.services import BOTH_ENGINES
 
 LOGICAL = datetime(2024, 10, 2, tzinfo=UTC)
 NOON = iso(datetime(2024, 10, 1, 12, tzinfo=UTC))

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import MySQLdb
 
-from tests.harness.data import day_of_messages
-from tests.harness.stack import BUCKET, Stack
+from tests.fixtures.export_stack import BUCKET, Stack
+from tests.fixtures.messages import day_of_messages
 
 LOGICAL = datetime(2024, 10, 2, tzinfo=UTC)
 MYSQL_SECRET = "Mysql-S3cret-4b1f"

@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack, prepare_window
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.messages import day_of_messages
 from tests.reliability.conftest import wait_until
 
 MESSAGES = 50_000

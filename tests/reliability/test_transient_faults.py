@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime
 
 import MySQLdb
 
-from tests.harness.data import day_of_messages
-from tests.harness.fixtures import BOTH_ENGINES
-from tests.harness.stack import Stack
+from tests.fixtures.export_stack import Stack
+from tests.fixtures.messages import day_of_messages
+from tests.fixtures.services import BOTH_ENGINES
 from tests.reliability.conftest import ledger_session
 
 
@@ -114,7 +114,7 @@ def test_mysql_connections_killed_from_another_session_are_recovered(stack: Stac
 
 
 def test_mysql_lock_wait_timeout_is_retried(stack: Stack, services, report):
-    from tests.harness.stack import prepare_window
+    from tests.fixtures.export_stack import prepare_window
 
     ids = seed(stack, 50)
     _window, [batch_id] = prepare_window("2024-10-01")  # one batch of 50

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from tests.harness.data import day_of_messages
-from tests.harness.stack import Stack, prepare_window
+from tests.fixtures.export_stack import Stack, prepare_window
+from tests.fixtures.messages import day_of_messages
 from tests.reliability.conftest import ledger_session, wait_until
 
 BATCH = 50  # the test config's batch_size

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tests.support import es_errors
+from devstack.search import errors
 
 INT_TYPES = frozenset({"long", "integer", "short", "byte", "unsigned_long"})
 FLOAT_TYPES = frozenset({"double", "float", "half_float", "scaled_float"})
@@ -90,7 +90,7 @@ class FieldType:
                     return value == "true"
                 raise ValueError(value)
         except (ValueError, TypeError, OverflowError) as error:
-            raise es_errors.document_parsing(doc_id, self.name, t, value) from error
+            raise errors.document_parsing(doc_id, self.name, t, value) from error
         return value  # object-like or unsupported types: stored as is, not queryable beyond equality
 
 

@@ -16,8 +16,8 @@ With ``sigv4="us-east-1"`` every request must carry a valid AWS SigV4 signature 
     server.requests.entries()  # what was asked and answered: arrival, finish, method, path, status
     server.stop()
 
-CLI: ``python -m tests.support.es_server --host 127.0.0.1 --port 9200 --version 9.1.0 --seed 0``
-     ``python -m tests.support.es_server --engine opensearch --version 2.19.0 --sigv4 us-east-1``
+CLI: ``python -m devstack.search.server --host 127.0.0.1 --port 9200 --version 9.1.0 --seed 0``
+     ``python -m devstack.search.server --engine opensearch --version 2.19.0 --sigv4 us-east-1``
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.support import es_errors
-from tests.support.es_api import DocumentApi
-from tests.support.es_faults import FaultController
-from tests.support.es_mapping import filter_path
-from tests.support.es_request_log import RequestLog
-from tests.support.es_search import SearchService
-from tests.support.es_sigv4 import SigV4Verifier
-from tests.support.es_sort import ELASTICSEARCH, SortDialect
-from tests.support.es_store import Store
+from devstack.search import errors
+from devstack.search.api import DocumentApi
+from devstack.search.faults import FaultController
+from devstack.search.mapping import filter_path
+from devstack.search.request_log import RequestLog
+from devstack.search.search import SearchService
+from devstack.search.sigv4 import SigV4Verifier
+from devstack.search.sort import ELASTICSEARCH, SortDialect
+from devstack.search.store import Store
 
 FAULT_PREFIX = "/_fault"
 _COMPAT = re.compile(r"compatible-with\s*=\s*(\d+)", re.IGNORECASE)
@@ -184,19 +184,19 @@ class _Handler(BaseHTTPRequestHandler):
         content_v = _version_of(content_type)
         allowed = (major, major - 1)
         if accept_v is not None and accept_v not in allowed:
-            raise es_errors.media_type(
+            raise errors.media_type(
                 "Accept",
                 f"Accept version must be either version {major} or {major - 1}, but found {accept_v}. Accept={accept}",
             )
         if content_v is not None and content_v not in allowed:
-            raise es_errors.media_type(
+            raise errors.media_type(
                 "Content-Type",
                 f"Content-Type version must be either version {major} or {major - 1}, but found {content_v}. "
                 f"Content-Type={content_type}",
             )
         either = accept_v is not None or content_v is not None
         if has_body and accept and content_type and either and accept_v != content_v and "*/*" not in accept:
-            raise es_errors.media_type(
+            raise errors.media_type(
                 "Accept, Content-Type",
                 "A compatible version is required on both Content-Type and Accept headers if either one has "
                 "requested a compatible version and the compatible versions must match. "
@@ -248,17 +248,17 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             content_type = self._media(bool(raw))
             if decision.status is not None:
-                raise es_errors.injected(decision.status)
+                raise errors.injected(decision.status)
             status, body = app.dispatch(self.command, path, params, raw)
             if params.get("filter_path") and isinstance(body, (dict, list)) and 200 <= status < 300:
                 body = filter_path(body, params["filter_path"])
-        except es_errors.EsError as error:
+        except errors.EsError as error:
             status, body = error.status, error.body()
         except _Reply as reply:
             status, body = reply.status, reply.body
         except Exception as error:  # a server bug: answer like an unexpected Elasticsearch failure
             status = 500
-            body = es_errors.EsError(500, "exception", f"{type(error).__name__}: {error}").body()
+            body = errors.EsError(500, "exception", f"{type(error).__name__}: {error}").body()
         self._send(status, body, content_type)
         return status
 
@@ -283,7 +283,7 @@ def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except ValueError as error:
-        raise es_errors.EsError(400, "x_content_parse_exception", f"[1:1] Unexpected character: {error.msg}") from error
+        raise errors.EsError(400, "x_content_parse_exception", f"[1:1] Unexpected character: {error.msg}") from error
 
 
 class EsCompatServer:

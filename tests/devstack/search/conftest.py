@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.support.es_server import EsCompatServer
+from devstack.search.server import EsCompatServer
 
 ES_TEST_URL = os.environ.get("ES_TEST_URL")
 REAL_CLUSTER = bool(ES_TEST_URL)

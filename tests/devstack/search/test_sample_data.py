@@ -1,4 +1,4 @@
-"""``tests.support.sample_data``: deterministic generation, hostile ids, seeding, and the scale measurement."""
+"""``devstack.sample_data``: deterministic generation, hostile ids, seeding, and the scale measurement."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.es_server.conftest import REAL_CLUSTER
-from tests.support.es_server import EsCompatServer
-from tests.support.sample_data import (
+from devstack.sample_data import (
     MESSAGES,
     RELATED,
     SampleSpec,
@@ -23,6 +21,8 @@ from tests.support.sample_data import (
     message_ids,
     seed,
 )
+from devstack.search.server import EsCompatServer
+from tests.devstack.search.conftest import REAL_CLUSTER
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 START = datetime(2024, 10, 1, tzinfo=UTC)

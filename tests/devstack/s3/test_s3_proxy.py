@@ -23,8 +23,8 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
-from tests.support.s3_proxy import S3FaultProxy
-from tests.support.s3_server import ACCESS_KEY, REGION, SECRET_KEY, MotoS3Server, create_bucket, s3_client
+from devstack.s3.fault_proxy import S3FaultProxy
+from devstack.s3.moto_server import ACCESS_KEY, REGION, SECRET_KEY, MotoS3Server, create_bucket, s3_client
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,8 +19,8 @@ import uuid
 from array import array
 from typing import Any
 
-from tests.support import es_errors
-from tests.support.es_mapping import INT_TYPES, FieldType, dynamic_type, flatten
+from devstack.search import errors
+from devstack.search.mapping import INT_TYPES, FieldType, dynamic_type, flatten
 
 _loads = json.JSONDecoder().decode
 _INVALID_NAME_CHARS = set('\\/*?"<>| ,#:')
@@ -251,7 +251,7 @@ class Index:
                 if raw is None:
                     continue
                 if strict:
-                    raise es_errors.EsError(
+                    raise errors.EsError(
                         400,
                         "strict_dynamic_mapping_exception",
                         f"[1:2] mapping set to strict, dynamic introduction of [{path}] within [_doc] is not allowed",
@@ -286,7 +286,7 @@ class Index:
         """
         old = self.id_to_ord.get(doc_id)
         if old is not None and op_type == "create":
-            raise es_errors.version_conflict(self.name, self.uuid, doc_id, self.versions[old])
+            raise errors.version_conflict(self.name, self.uuid, doc_id, self.versions[old])
         values, new_fields = self._values(doc_id, source)
         for path, spec in new_fields.items():
             self.add_field(path, spec)
@@ -401,11 +401,11 @@ def validate_index_name(name: str) -> None:
     elif len(name.encode()) > 255:
         problem = "index name is too long, (" + str(len(name.encode())) + " > 255)"
     if problem:
-        raise es_errors.EsError(
+        raise errors.EsError(
             400,
             "invalid_index_name_exception",
             f"Invalid index name [{name}], {problem}",
-            index_uuid=es_errors.INDEX_UUID,
+            index_uuid=errors.INDEX_UUID,
             index=name,
         )
 
@@ -425,7 +425,7 @@ class Store:
         validate_index_name(name)
         existing = self.indices.get(name)
         if existing is not None:
-            raise es_errors.resource_already_exists(name, existing.uuid)
+            raise errors.resource_already_exists(name, existing.uuid)
         index = Index(name, body)
         self.indices[name] = index
         return index
@@ -439,7 +439,7 @@ class Store:
     def get(self, name: str) -> Index:
         index = self.indices.get(name)
         if index is None:
-            raise es_errors.index_not_found(name)
+            raise errors.index_not_found(name)
         return index
 
     def resolve(
@@ -469,9 +469,9 @@ class Store:
                     if part not in chosen:
                         chosen.append(part)
                 elif not ignore_unavailable:
-                    raise es_errors.index_not_found(part)
+                    raise errors.index_not_found(part)
         if not chosen and not allow_no_indices:
-            raise es_errors.index_not_found(expression or "_all")
+            raise errors.index_not_found(expression or "_all")
         return [self.indices[n] for n in sorted(chosen)]
 
     def delete_indices(self, expression: str, ignore_unavailable: bool = False) -> list[str]:

@@ -11,7 +11,7 @@ secondary indexes first and builds them again, sorted, at the end (exactly as ``
 lists them): what makes tens of millions of rows a matter of minutes.
 
 The schema comes from the tracking hook (``ensure_schema``); this module only fills it. Run alone:
-``python -m tests.support.ledger_generator DATABASE DAYS ROWS_PER_DAY``.
+``python -m devstack.ledger_generator DATABASE DAYS ROWS_PER_DAY``.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def main(argv: list[str]) -> int:
 
     import MySQLdb
 
-    from message_export.hooks.tracking import SCHEMA_STATEMENTS
+    from message_export.ledger.migrations import BASELINE_TABLES
     from message_export.resources import load_sql
 
     database, days, rows = argv[0], int(argv[1]), int(argv[2])
@@ -199,8 +199,8 @@ def main(argv: list[str]) -> int:
         charset="utf8mb4",
     )
     with conn.cursor() as cursor:
-        for statement in SCHEMA_STATEMENTS:
-            cursor.execute(load_sql(statement))
+        for statement in BASELINE_TABLES:  # the next ensure_schema adopts the ledger and records its version
+            cursor.execute(load_sql(f"schema/{statement}"))
     started = clock.perf_counter()
     shape = LedgerShape(first_day=date(2023, 1, 1), days=days, messages_per_day=rows, failed_every=0)
     counts = generate_ledger(conn, shape, rebuild_indexes=True)
@@ -210,7 +210,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from bench.environment import put_repo_on_path
+    from pathlib import Path
 
-    put_repo_on_path()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))  # message_export
     sys.exit(main(sys.argv[1:]))

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support import es_errors
-from tests.support.es_faults import FaultController
-from tests.support.es_mapping import filter_source, source_filter_spec
-from tests.support.es_query import Query, compile_query, count
-from tests.support.es_sort import (
+from devstack.search import errors
+from devstack.search.faults import FaultController
+from devstack.search.mapping import filter_source, source_filter_spec
+from devstack.search.query import Query, compile_query, count
+from devstack.search.sort import (
     ELASTICSEARCH,
     SortClause,
     SortDialect,
@@ -25,7 +25,7 @@ from tests.support.es_sort import (
     ordered,
     parse_sort,
 )
-from tests.support.es_store import Snapshot, Store
+from devstack.search.store import Snapshot, Store
 
 DEFAULT_TRACK_TOTAL_HITS = 10_000
 _TIME_VALUE = re.compile(r"^(-?\d+)(nanos|micros|ms|s|m|h|d)$")
@@ -36,7 +36,7 @@ def parse_time_value(raw: Any, setting: str) -> float:
     """``1m`` → 60.0 seconds (Elasticsearch time units); 400 on anything else."""
     match = _TIME_VALUE.match(str(raw).strip())
     if not match:
-        raise es_errors.illegal_argument(
+        raise errors.illegal_argument(
             f"failed to parse setting [{setting}] with value [{raw}] as a time value: unit is missing or unrecognized"
         )
     return int(match.group(1)) * _UNIT_S[match.group(2)]
@@ -88,7 +88,7 @@ class SearchService:
 
     def open_pit(self, index_expr: str, params: dict[str, str]) -> dict[str, Any]:
         if "keep_alive" not in params:
-            raise es_errors.validation("[keep_alive] is not specified")
+            raise errors.validation("[keep_alive] is not specified")
         keep_alive = parse_time_value(params["keep_alive"], "keep_alive")
         indices = self.store.resolve(
             index_expr, ignore_unavailable=_bool(params.get("ignore_unavailable"), False), allow_no_indices=True
@@ -101,7 +101,7 @@ class SearchService:
     def close_pit(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         pit_id = (body or {}).get("id")
         if not pit_id:
-            raise es_errors.validation("[id] is required")
+            raise errors.validation("[id] is required")
         context = self.pits.pop(pit_id, None)
         freed = 1 if context is not None and context.expires_at > time.monotonic() else 0
         # Like ClearScrollResponse: nothing freed answers 404 with the same body.
@@ -110,7 +110,7 @@ class SearchService:
     def create_pit(self, index_expr: str, params: dict[str, str]) -> dict[str, Any]:
         """OpenSearch's ``POST /<index>/_search/point_in_time``."""
         if "keep_alive" not in params:
-            raise es_errors.validation("keep alive not specified")
+            raise errors.validation("keep alive not specified")
         opened = self.open_pit(index_expr, params)
         return {"pit_id": opened["id"], "_shards": opened["_shards"], "creation_time": int(time.time() * 1000)}
 
@@ -121,7 +121,7 @@ class SearchService:
         else:
             ids = (body or {}).get("pit_id")
             if not ids:
-                raise es_errors.validation("No point in time ids specified")
+                raise errors.validation("No point in time ids specified")
             ids = [ids] if isinstance(ids, str) else list(ids)
         now = time.monotonic()
         pits = []
@@ -135,7 +135,7 @@ class SearchService:
         now = time.monotonic()
         if context is None or context.expires_at <= now:
             contexts.pop(context_id, None)
-            raise es_errors.search_context_missing(context_id)
+            raise errors.search_context_missing(context_id)
         if keep_alive is not None:
             context.expires_at = now + parse_time_value(keep_alive, "keep_alive")
         return context
@@ -158,19 +158,19 @@ class SearchService:
         request = _request(params, body or {})
         for unsupported in ("aggs", "aggregations", "highlight", "script_fields", "collapse", "rescore"):
             if request.get(unsupported):
-                raise es_errors.illegal_argument(f"[{unsupported}] is not supported by the es-compat test server")
+                raise errors.illegal_argument(f"[{unsupported}] is not supported by the es-compat test server")
         pit = request.get("pit")
         scroll = params.get("scroll")
         if pit is not None:
             if index_expr:
-                raise es_errors.validation(
+                raise errors.validation(
                     "[indices] cannot be used with point in time. Do not specify any index with point in time."
                 )
             if scroll:
-                raise es_errors.validation("using [point in time] is not allowed in a scroll context")
+                raise errors.validation("using [point in time] is not allowed in a scroll context")
             pit_id = pit.get("id") if isinstance(pit, dict) else None
             if not pit_id:
-                raise es_errors.parsing("[pit] failed to parse field [id]")
+                raise errors.parsing("[pit] failed to parse field [id]")
             snapshots = self._context(self.pits, pit_id, pit.get("keep_alive")).snapshots
         else:
             indices = self.store.resolve(
@@ -182,18 +182,18 @@ class SearchService:
         size, from_ = int(request.get("size", 10)), int(request.get("from", 0))
         from_ = 0 if from_ == -1 else from_
         if size < 0 or from_ < 0:
-            raise es_errors.illegal_argument(f"[{'size' if size < 0 else 'from'}] parameter cannot be negative")
+            raise errors.illegal_argument(f"[{'size' if size < 0 else 'from'}] parameter cannot be negative")
         for snap in snapshots:
             limit = snap.index.max_result_window
             if scroll and size > limit:
-                raise es_errors.scroll_batch_too_large(snap.index.name, limit, size)
+                raise errors.scroll_batch_too_large(snap.index.name, limit, size)
             if not scroll and from_ + size > limit:
-                raise es_errors.max_result_window(snap.index.name, limit, from_ + size)
+                raise errors.max_result_window(snap.index.name, limit, from_ + size)
         if request.get("search_after") is not None:
             if from_ > 0:
-                raise es_errors.illegal_argument("`from` parameter must be set to 0 when `search_after` is used.")
+                raise errors.illegal_argument("`from` parameter must be set to 0 when `search_after` is used.")
             if scroll:
-                raise es_errors.illegal_argument("`search_after` cannot be used in a scroll context.")
+                raise errors.illegal_argument("`search_after` cannot be used in a scroll context.")
         response = self._execute(snapshots, request, from_, size, None, pit is not None, scrolling=bool(scroll))
         if scroll:
             keep_alive = parse_time_value(scroll, "scroll")
@@ -219,7 +219,7 @@ class SearchService:
         body = body or {}
         scroll_id = body.get("scroll_id") or params.get("scroll_id") or path_id
         if not scroll_id:
-            raise es_errors.validation("scrollId is missing")
+            raise errors.validation("scrollId is missing")
         context = self._context(self.scrolls, scroll_id, body.get("scroll", params.get("scroll")))
         request = context.request
         response = self._execute(
@@ -264,12 +264,12 @@ class SearchService:
         name = snapshots[0].index.name if snapshots else "_all"
         allow = request.get("allow_partial_search_results", params.get("allow_partial_search_results"))
         if not _bool(allow, True):
-            raise es_errors.partial_shards_failure(name)
+            raise errors.partial_shards_failure(name)
         shards = response["_shards"]
         shards["total"] += 1
         shards["failed"] += 1
-        cause = es_errors.shard_unavailable_cause(name).cause()
-        shards["failures"] = [{"shard": 1, "index": name, "node": es_errors.NODE_ID, "reason": cause}]
+        cause = errors.shard_unavailable_cause(name).cause()
+        shards["failures"] = [{"shard": 1, "index": name, "node": errors.NODE_ID, "reason": cause}]
 
     def _execute(
         self,
@@ -352,9 +352,7 @@ def _total(compiled: list[tuple[Snapshot, Query, Any]], track: Any) -> dict[str,
         if limit == -1:
             return None
         if limit < 0:
-            raise es_errors.illegal_argument(
-                f"[track_total_hits] parameter must be positive or equals to -1, got {limit}"
-            )
+            raise errors.illegal_argument(f"[track_total_hits] parameter must be positive or equals to -1, got {limit}")
     value = 0
     for snap, q, _ in compiled:
         value += count(snap, q, None if limit is None else limit - value + 1)
@@ -369,7 +367,7 @@ _PARAM_KEYS = ("size", "from", "sort", "_source", "_source_includes", "_source_e
 def _request(params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
     """The effective search request: body, with URL parameters filled in (parameters win, like Elasticsearch)."""
     if not isinstance(body, dict):
-        raise es_errors.parsing("request body is required to be an object")
+        raise errors.parsing("request body is required to be an object")
     request = dict(body)
     for key in _PARAM_KEYS:
         if key in params:
@@ -383,7 +381,7 @@ def _request(params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
             try:
                 request[key] = int(request[key])
             except (TypeError, ValueError) as error:
-                raise es_errors.illegal_argument(f"Failed to parse int parameter [{key}]") from error
+                raise errors.illegal_argument(f"Failed to parse int parameter [{key}]") from error
     return request
 
 

@@ -34,7 +34,7 @@ cannot contain ``_``, so boto3 never sends a path-style request there)::
 corrupted bodies,
 in total and per HTTP method, plus connection counts and the peak of concurrent requests.
 
-Run it standalone with ``python -m tests.support.s3_proxy --upstream http://127.0.0.1:5000``.
+Run it standalone with ``python -m devstack.s3.fault_proxy --upstream http://127.0.0.1:5000``.
 """
 
 from __future__ import annotations

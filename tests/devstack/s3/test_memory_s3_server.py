@@ -13,8 +13,8 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.support.s3_proxy import S3FaultProxy
-from tests.support.s3_server import s3_client
+from devstack.s3.fault_proxy import S3FaultProxy
+from devstack.s3.moto_server import s3_client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.memory_s3_server", "--port", "0"],
+        [sys.executable, "-m", "devstack.s3.memory_server", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from tests.support import es_errors
-from tests.support.es_mapping import EPOCH, LONG_MAX, LONG_MIN, NUMERIC_TYPES, FieldType, parse_date
-from tests.support.es_query import Query, iter_candidates
-from tests.support.es_store import Snapshot
+from devstack.search import errors
+from devstack.search.mapping import EPOCH, LONG_MAX, LONG_MIN, NUMERIC_TYPES, FieldType, parse_date
+from devstack.search.query import Query, iter_candidates
+from devstack.search.store import Snapshot
 
 DOC_MASK = (1 << 32) - 1
 _NEVER = object()
@@ -91,7 +91,7 @@ def parse_sort(raw: Any) -> list[tuple[str, dict[str, Any]]]:
             for field, spec in item.items():
                 out.append((field, dict(spec) if isinstance(spec, dict) else {"order": spec}))
         else:
-            raise es_errors.parsing(f"[sort] unsupported value [{item}]")
+            raise errors.parsing(f"[sort] unsupported value [{item}]")
     return out
 
 
@@ -111,20 +111,20 @@ def build_clauses(
         elif field == "_doc" or (field == "_shard_doc" and dialect.shard_doc):
             clause = SortClause("doc", desc=order == "desc")
         elif field == "_shard_doc":
-            raise es_errors.no_mapping_for_sort(index.name, field)
+            raise errors.no_mapping_for_sort(index.name, field)
         elif field == "_id" and dialect.id_sort:
             clause = SortClause("id", desc=order == "desc")
         elif field == "_id":
-            raise es_errors.id_fielddata(index.name)
+            raise errors.id_fielddata(index.name)
         elif field == "_index":
             clause = SortClause("index", desc=order == "desc")
         else:
             clause = SortClause("field", field, desc=order == "desc")
             ft = index.fields.get(field)
             if ft is None and field not in mapped_somewhere and "unmapped_type" not in options:
-                raise es_errors.no_mapping_for_sort(index.name, field)
+                raise errors.no_mapping_for_sort(index.name, field)
             if ft is not None and ft.type in ("text", "match_only_text"):
-                raise es_errors.text_fielddata(index.name, field)
+                raise errors.text_fielddata(index.name, field)
             clause.ft = ft
             clause.missing_first = options.get("missing") == "_first"
             clause.display_format = options.get("format")
@@ -240,7 +240,7 @@ def _display_part(column: Any, clause: SortClause) -> Callable[[int], Any]:
 def after_key(clauses: list[SortClause], values: list[Any], score: float) -> tuple:
     """``search_after`` values → the (prefix) internal key hits must be greater than."""
     if len(values) != len(clauses):
-        raise es_errors.illegal_argument(f"search_after has {len(values)} value(s) but sort has {len(clauses)}.")
+        raise errors.illegal_argument(f"search_after has {len(values)} value(s) but sort has {len(clauses)}.")
     key: list[Any] = []
     for clause, value in zip(clauses, values, strict=True):
         if clause.kind == "doc":
@@ -274,7 +274,7 @@ def _after_field(clause: SortClause, value: Any) -> Any:
         else:
             v = str(value)
     except (TypeError, ValueError) as error:
-        raise es_errors.illegal_argument(f"Failed to parse search_after value for field [{clause.field}].") from error
+        raise errors.illegal_argument(f"Failed to parse search_after value for field [{clause.field}].") from error
     present = 1 if clause.missing_first else 0
     return (present, _neg(v) if clause.desc else v)
 

@@ -10,8 +10,8 @@ so memory stays flat and :func:`message_ids` recomputes the ids without holding 
 
 CLI::
 
-    python -m tests.support.sample_data --url http://127.0.0.1:9200 --start 2024-10-01 --days 3 --per-day 1000
-    python -m tests.support.sample_data --measure 1000000
+    python -m devstack.sample_data --url http://127.0.0.1:9200 --start 2024-10-01 --days 3 --per-day 1000
+    python -m devstack.sample_data --measure 1000000
 """
 
 from __future__ import annotations
@@ -334,7 +334,7 @@ def seed(es: Elasticsearch, spec: SampleSpec, chunk_size: int = 2000) -> SeedSum
 
 def measure(count: int, page: int = 10_000, chunk_size: int = 5_000) -> dict[str, Any]:
     """Load ``count`` small messages into an in-process server, then time a full PIT pass and an ``_mget``."""
-    from tests.support.es_server import EsCompatServer
+    from devstack.search.server import EsCompatServer
 
     with EsCompatServer() as server:
         es = Elasticsearch(server.url, request_timeout=600)

@@ -1,6 +1,6 @@
 """Cluster, index, document, ``_bulk`` and ``_mget`` APIs of the Elasticsearch-compatible server.
 
-Every method returns ``(status, body)``; errors are raised as :class:`~tests.support.es_errors.EsError`.
+Every method returns ``(status, body)``; errors are raised as :class:`~devstack.search.errors.EsError`.
 Writes are real-time: documents are searchable as soon as they are indexed, ``refresh`` is accepted as a no-op.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support import es_errors
-from tests.support.es_mapping import filter_source, source_filter_spec
-from tests.support.es_store import Index, Store, auto_id
+from devstack.search import errors
+from devstack.search.mapping import filter_source, source_filter_spec
+from devstack.search.store import Index, Store, auto_id
 
 SHARDS = {"total": 2, "successful": 1, "failed": 0}
 _decode = json.JSONDecoder().decode
@@ -32,7 +32,7 @@ def _write_result(index: Index, doc_id: str, result: str, version: int) -> dict[
 
 def _check_source(source: Any) -> dict[str, Any]:
     if not isinstance(source, dict):
-        raise es_errors.EsError(400, "mapper_parsing_exception", "failed to parse, document is empty")
+        raise errors.EsError(400, "mapper_parsing_exception", "failed to parse, document is empty")
     return source
 
 
@@ -119,7 +119,7 @@ class DocumentApi:
 
     def create_index(self, name: str, body: Any) -> Result:
         if body is not None and not isinstance(body, dict):
-            raise es_errors.parsing("request body is required to be an object")
+            raise errors.parsing("request body is required to be an object")
         self.store.create(name, body or {})
         return 200, {"acknowledged": True, "shards_acknowledged": True, "index": name}
 
@@ -127,14 +127,14 @@ class DocumentApi:
         ignore = params.get("ignore_unavailable") == "true"
         for part in expr.split(","):
             if part and "*" not in part and part not in ("_all",) and part not in self.store.indices and not ignore:
-                raise es_errors.index_not_found(part)
+                raise errors.index_not_found(part)
         self.store.delete_indices(expr, ignore_unavailable=True)
         return 200, {"acknowledged": True}
 
     def index_exists(self, expr: str) -> Result:
         try:
             found = self.store.resolve(expr, allow_no_indices=False)
-        except es_errors.EsError:
+        except errors.EsError:
             return 404, None
         return (200 if found else 404), None
 
@@ -192,7 +192,7 @@ class DocumentApi:
         index = self.store.for_write(name)
         doc_id = doc_id if doc_id is not None else auto_id()
         if doc_id == "":
-            raise es_errors.validation("if _id is specified it must not be empty")
+            raise errors.validation("if _id is specified it must not be empty")
         result, version = index.put(doc_id, _check_source(body), op_type)
         return (201 if result == "created" else 200), _write_result(index, doc_id, result, version)
 
@@ -201,7 +201,7 @@ class DocumentApi:
         ord_ = index.doc(doc_id)
         if ord_ is None:
             if source_only:
-                raise es_errors.EsError(404, "resource_not_found_exception", f"Document not found [{name}]/[{doc_id}]")
+                raise errors.EsError(404, "resource_not_found_exception", f"Document not found [{name}]/[{doc_id}]")
             return 404, {"_index": name, "_id": doc_id, "found": False}
         fetch, inc, exc = source_filter_spec(
             params.get("_source"), params.get("_source_includes"), params.get("_source_excludes")
@@ -236,7 +236,7 @@ class DocumentApi:
                 return index.put(doc_id, doc)
             if isinstance(body.get("upsert"), dict):
                 return index.put(doc_id, body["upsert"])
-            raise es_errors.EsError(
+            raise errors.EsError(
                 404,
                 "document_missing_exception",
                 f"[{doc_id}]: document missing",
@@ -245,7 +245,7 @@ class DocumentApi:
                 index=index.name,
             )
         if not isinstance(doc, dict):
-            raise es_errors.validation("script or doc is missing")
+            raise errors.validation("script or doc is missing")
         current = index.source(ord_)
         merged = _deep_merge(current, doc)
         if merged == current:
@@ -258,23 +258,23 @@ class DocumentApi:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise es_errors.illegal_argument("Invalid UTF-8 in the bulk request body") from error
+            raise errors.illegal_argument("Invalid UTF-8 in the bulk request body") from error
         lines = [line for line in text.split("\n") if line.strip()]
         items: list[dict[str, Any]] = []
-        errors = False
+        any_failed = False
         i = 0
         while i < len(lines):
             try:
                 action_line = _decode(lines[i])
             except ValueError as error:
-                raise es_errors.illegal_argument(f"Malformed action/metadata line [{i + 1}]") from error
+                raise errors.illegal_argument(f"Malformed action/metadata line [{i + 1}]") from error
             if not isinstance(action_line, dict) or len(action_line) != 1:
-                raise es_errors.illegal_argument(
+                raise errors.illegal_argument(
                     f"Malformed action/metadata line [{i + 1}], expected START_OBJECT or END_OBJECT but found [null]"
                 )
             action, meta = next(iter(action_line.items()))
             if action not in ("index", "create", "delete", "update"):
-                raise es_errors.illegal_argument(
+                raise errors.illegal_argument(
                     f"Malformed action/metadata line [{i + 1}], expected field [create], [delete], [index] or "
                     f"[update] but found [{action}]"
                 )
@@ -284,22 +284,22 @@ class DocumentApi:
             if action != "delete":
                 i += 1
                 if i >= len(lines):
-                    raise es_errors.illegal_argument("The bulk request must be terminated by a newline [\\n]")
+                    raise errors.illegal_argument("The bulk request must be terminated by a newline [\\n]")
                 try:
                     raw_source = lines[i]
                     source = _decode(raw_source)
                 except ValueError as error:
-                    raise es_errors.EsError(
+                    raise errors.EsError(
                         400, "x_content_parse_exception", f"[1:1] Unexpected character in line [{i + 1}]"
                     ) from error
             i += 1
             name = meta.get("_index") or default_index
             if not name:
-                raise es_errors.validation("index is missing")
+                raise errors.validation("index is missing")
             item, failed = self._bulk_item(action, name, meta, source, raw_source)
-            errors = errors or failed
+            any_failed = any_failed or failed
             items.append({action: item})
-        return 200, {"errors": errors, "took": 0, "items": items}
+        return 200, {"errors": any_failed, "took": 0, "items": items}
 
     def _bulk_item(
         self, action: str, name: str, meta: dict[str, Any], source: Any, raw: str | None
@@ -310,13 +310,13 @@ class DocumentApi:
             if action == "delete":
                 index = self.store.get(name)
                 if doc_id is None:
-                    raise es_errors.validation("id is missing")
+                    raise errors.validation("id is missing")
                 result, version = index.delete(doc_id)
                 status = 200 if result == "deleted" else 404
             elif action == "update":
                 index = self.store.for_write(name)
                 if doc_id is None:
-                    raise es_errors.validation("id is missing")
+                    raise errors.validation("id is missing")
                 result, version = self._update(index, doc_id, source or {})
                 status = 201 if result == "created" else 200
             else:
@@ -325,7 +325,7 @@ class DocumentApi:
                 doc_id = doc_id if doc_id is not None else auto_id()
                 result, version = index.put(doc_id, _check_source(source), op_type, raw)
                 status = 201 if result == "created" else 200
-        except es_errors.EsError as error:
+        except errors.EsError as error:
             item = {"_index": name, "_id": doc_id, "status": error.status, "error": error.cause()}
             if error.error_type == "index_not_found_exception" and action == "delete":
                 item["error"] = error.cause()
@@ -342,12 +342,12 @@ class DocumentApi:
             docs = body["docs"]
         elif "ids" in body:
             if not default_index:
-                raise es_errors.validation("index is missing for doc 0")
+                raise errors.validation("index is missing for doc 0")
             docs = [{"_id": i} for i in body["ids"]]
         else:
-            raise es_errors.validation("no documents to get")
+            raise errors.validation("no documents to get")
         if not docs:
-            raise es_errors.validation("no documents to get")
+            raise errors.validation("no documents to get")
         default_spec = source_filter_spec(
             params.get("_source"), params.get("_source_includes"), params.get("_source_excludes")
         )
@@ -355,7 +355,7 @@ class DocumentApi:
             f"index is missing for doc {n}" for n, d in enumerate(docs) if not (d.get("_index") or default_index)
         ]
         if problems:
-            raise es_errors.validation(*problems)
+            raise errors.validation(*problems)
         out = []
         indices = self.store.indices
         for doc in docs:
@@ -363,7 +363,7 @@ class DocumentApi:
             doc_id = str(doc.get("_id"))
             index = indices.get(name)
             if index is None:
-                out.append({"_index": name, "_id": doc_id, "error": es_errors.index_not_found(name).error()})
+                out.append({"_index": name, "_id": doc_id, "error": errors.index_not_found(name).error()})
                 continue
             ord_ = index.id_to_ord.get(doc_id)
             if ord_ is None:

@@ -13,8 +13,8 @@ import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tests.support import es_errors
-from tests.support.es_mapping import (
+from devstack.search import errors
+from devstack.search.mapping import (
     FLOAT_TYPES,
     INT_TYPES,
     FieldType,
@@ -22,7 +22,7 @@ from tests.support.es_mapping import (
     parse_date_query,
     tokens,
 )
-from tests.support.es_store import Snapshot
+from devstack.search.store import Snapshot
 
 Bounds = tuple[Any, bool, Any, bool]  # (lo, lo_inclusive, hi, hi_inclusive); None = open
 
@@ -63,16 +63,16 @@ NOTHING = Query(_false, list, score=0.0)
 
 def _single(query: Any, what: str = "query") -> tuple[str, Any]:
     if not isinstance(query, dict) or len(query) != 1:
-        raise es_errors.parsing(f"[{what}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]")
+        raise errors.parsing(f"[{what}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]")
     return next(iter(query.items()))
 
 
 def _field_and_spec(body: Any, kind: str) -> tuple[str, Any]:
     if not isinstance(body, dict):
-        raise es_errors.parsing(f"[{kind}] query malformed, no start_object after query name")
+        raise errors.parsing(f"[{kind}] query malformed, no start_object after query name")
     items = [(k, v) for k, v in body.items() if k not in ("boost", "_name")]
     if len(items) != 1:
-        raise es_errors.parsing(f"[{kind}] query doesn't support multiple fields, found [{', '.join(body)}]")
+        raise errors.parsing(f"[{kind}] query doesn't support multiple fields, found [{', '.join(body)}]")
     return items[0]
 
 
@@ -91,7 +91,7 @@ def to_field_value(ft: FieldType, value: Any, *, fmt: str | None = None, round_u
         return value if isinstance(value, str) else json_scalar(value)
     except (ValueError, TypeError, OverflowError) as error:
         kind = "date" if ft.type.startswith("date") else ft.type
-        raise es_errors.EsError(
+        raise errors.EsError(
             400,
             "query_shard_exception",
             f"failed to create query: failed to parse {kind} field [{value}] with format "
@@ -110,7 +110,7 @@ class Compiler:
         kind, body = _single(query)
         method = getattr(self, "q_" + kind, None)
         if method is None:
-            raise es_errors.parsing(f"unknown query [{kind}]")
+            raise errors.parsing(f"unknown query [{kind}]")
         return method(body)
 
     # --- leaves ----------------------------------------------------------------------------------------------
@@ -180,13 +180,13 @@ class Compiler:
         field, spec = _field_and_spec(body, "term")
         value = spec.get("value") if isinstance(spec, dict) else spec
         if isinstance(spec, dict) and "value" not in spec:
-            raise es_errors.parsing("[term] query does not support [" + ", ".join(spec) + "]")
+            raise errors.parsing("[term] query does not support [" + ", ".join(spec) + "]")
         return self._term_query(field, [value])
 
     def q_terms(self, body: Any) -> Query:
         field, values = _field_and_spec(body, "terms")
         if not isinstance(values, list):
-            raise es_errors.parsing(f"[terms] query does not support [{field}]")
+            raise errors.parsing(f"[terms] query does not support [{field}]")
         return self._term_query(field, values)
 
     def q_ids(self, body: Any) -> Query:
@@ -222,7 +222,7 @@ class Compiler:
             elif key == "lt":
                 hi, hi_inc = to_field_value(ft, value, fmt=fmt), False
             elif key not in ("format", "boost", "time_zone", "relation", "_name", "include_lower", "include_upper"):
-                raise es_errors.parsing(f"[range] query does not support [{key}]")
+                raise errors.parsing(f"[range] query does not support [{key}]")
         bounds: Bounds = (lo, lo_inc, hi, hi_inc)
 
         def inside(v: Any) -> bool:

@@ -13,9 +13,9 @@ import elasticsearch._sync.client._base as client_base
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from tests.es_server.conftest import REAL_CLUSTER
-from tests.support.es_request_log import LoggedRequest, most_in_flight, most_in_window
-from tests.support.es_server import EsCompatServer
+from devstack.search.request_log import LoggedRequest, most_in_flight, most_in_window
+from devstack.search.server import EsCompatServer
+from tests.devstack.search.conftest import REAL_CLUSTER
 
 pytestmark = pytest.mark.skipif(REAL_CLUSTER, reason="server-specific test: ES_TEST_URL points at a real cluster")
 

@@ -22,12 +22,12 @@ from botocore.credentials import Credentials
 from opensearchpy import OpenSearch, RequestsAWSV4SignerAuth, RequestsHttpConnection, helpers
 from opensearchpy.exceptions import AuthorizationException, NotFoundError, RequestError
 
-from tests.support.es_server import EsCompatServer
+from devstack.search.server import EsCompatServer
 
 OPENSEARCH_TEST_URL = os.environ.get("OPENSEARCH_TEST_URL")
 REAL_CLUSTER = bool(OPENSEARCH_TEST_URL)
 server_only = pytest.mark.skipif(REAL_CLUSTER, reason="server-specific test: OPENSEARCH_TEST_URL is a real cluster")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REGION = "eu-central-1"
 
 
@@ -249,7 +249,7 @@ def test_sigv4_tampered_body_and_stale_signature_are_refused(signed_server: EsCo
 def test_cli_starts_in_opensearch_mode_with_sigv4():
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "tests.support.es_server", "--port", "0"),
+            *(sys.executable, "-m", "devstack.search.server", "--port", "0"),
             *("--engine", "opensearch", "--version", "2.11.1", "--sigv4", REGION),
         ],
         cwd=REPO,
