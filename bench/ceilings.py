@@ -27,6 +27,15 @@ from elasticsearch import Elasticsearch
 from bench.measure import python_calls, rate
 
 
+def measure_ceilings(s3: dict[str, Any], es: dict[str, Any], mysql: dict[str, Any]) -> dict[str, Any]:
+    """Every stage's ceiling, one after the other (keyword arguments of each measurement)."""
+    return {
+        "s3": s3_put_ceiling(**s3),
+        **es_read_ceilings(**{**es, "day": datetime.fromisoformat(es["day"])}),
+        "mysql": mysql_bulk_ceiling(**mysql),
+    }
+
+
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 

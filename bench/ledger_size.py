@@ -41,12 +41,6 @@ HISTORY_FIRST_DAY = datetime(2023, 1, 1, tzinfo=UTC)
 INNODB_PURGED_HISTORY = 20
 
 
-def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = work()
-    return time.perf_counter() - started, result
-
-
 SMALL = "small ledger"
 """Label of the small ledger every point is measured against, in the same rounds."""
 
@@ -74,7 +68,6 @@ def measure_statements(
     config = load_config()
     hooks = {label: MessageTrackingHook(mysql_conn_id=conn_id) for label, conn_id in ledgers.items()}
     samples: dict[str, dict[str, list[float]]] = {label: {} for label in ledgers}
-    claimed_counts: dict[str, dict[str, int]] = {label: {} for label in ledgers}
     try:
         for tracking in hooks.values():
             tracking.ensure_schema()
@@ -82,9 +75,7 @@ def measure_statements(
         for repeat in range(repeats):
             start = first_day + timedelta(days=repeat)
             for label in labels if repeat % 2 == 0 else reversed(labels):
-                job_id = _measure_job(
-                    hooks[label], config, start, job_messages, batch_size, samples[label], claimed_counts[label]
-                )
+                job_id = _measure_job(hooks[label], config, start, job_messages, batch_size, samples[label])
                 if settle is not None:
                     settle(label, job_id)
     finally:
@@ -94,7 +85,6 @@ def measure_statements(
         label: {
             "job_messages": job_messages,
             "repeats": repeats,
-            "claimed": claimed_counts[label],
             "seconds": {name: statistics.median(values) for name, values in samples[label].items()},
         }
         for label in ledgers
@@ -108,17 +98,15 @@ def _measure_job(
     job_messages: int,
     batch_size: int,
     samples: dict[str, list[float]],
-    claimed_counts: dict[str, int],
 ) -> int:
     """Stage a fresh job of ``job_messages`` ids, time a run's statements on it; return its id."""
     job_id, batch_ids = stage_job(tracking, start, [uuid.uuid4().hex for _ in range(job_messages)], batch_size)
     for batch_id in batch_ids[1:]:  # the other mapped tasks' claims
         tracking.track_staged_batch(batch_id)
     for name, step in _steps(tracking, config, job_id, batch_ids[0], job_messages):
-        seconds, result = _timed(step)
-        samples.setdefault(name, []).append(seconds)
-        if isinstance(result, list) and name.startswith("claim"):
-            claimed_counts[name] = len(result)
+        started = time.perf_counter()
+        step()
+        samples.setdefault(name, []).append(time.perf_counter() - started)
     tracking.track_staged_ids(job_id)  # none left: drops the staging table
     return job_id
 
@@ -155,10 +143,7 @@ def _steps(
     return [
         (
             "claim_batch",
-            lambda: (
-                claimed.extend(tracking.claim_batch(batch_id, lease, config.lease_seconds, config.max_attempts))
-                or list(claimed)
-            ),
+            lambda: claimed.extend(tracking.claim_batch(batch_id, lease, config.lease_seconds, config.max_attempts)),
         ),
         ("record_results", record_results),
         ("refresh_batch", lambda: tracking.refresh_batches([batch_id])),

@@ -54,8 +54,12 @@ def _window_query(timestamp_field: str, day: datetime) -> dict[str, Any]:
     return {"range": {timestamp_field: {"gte": day.isoformat(), "lt": (day + timedelta(days=1)).isoformat()}}}
 
 
-def run_reference(setup: ReferenceSetup, day: datetime, messages: int) -> dict[str, Any]:
-    """Extract ``day`` the reference way, then export its first ``messages`` one at a time."""
+def run_reference(setup: dict[str, Any], day: datetime, messages: int) -> dict[str, Any]:
+    """Extract ``day`` the reference way, then export its first ``messages`` one at a time.
+
+    :param setup: the fields of :class:`ReferenceSetup`.
+    """
+    setup = ReferenceSetup(**setup)
     es = Elasticsearch(setup.es_url, request_timeout=60)
     s3 = boto3.client(
         "s3",
