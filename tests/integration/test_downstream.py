@@ -1,6 +1,6 @@
 """What readers get from a completed day: the asset event, a downstream DAG it triggers (the
-README's example, run by the scheduler's own asset-triggered run creation), and the day manifest,
-against MariaDB, the S3 server and the Elasticsearch-compatible server over the wire."""
+example documented in docs/archive.md, run by the scheduler's own asset-triggered run creation), and
+the day manifest, against MariaDB, the S3 server and the Elasticsearch-compatible server over the wire."""
 
 from __future__ import annotations
 
@@ -24,16 +24,16 @@ ASSET = "s3://message-archive/messages"  # the archive asset: name and URI are i
 MANIFEST = f"{MANIFESTS}dt=2024-10-01/manifest.jsonl.gz"
 
 
-def readme_downstream_example() -> str:
-    """The downstream DAG exactly as the README documents it."""
-    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
+def documented_downstream_example() -> str:
+    """The downstream DAG exactly as docs/archive.md documents it."""
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "archive.md").read_text(), flags=re.DOTALL)
     [example] = [block for block in blocks if f"def {CONSUMER}" in block]
     return example
 
 
 @pytest.fixture
 def consumer(stack: Stack, tmp_path: Path) -> Iterator[Any]:
-    """The README's downstream DAG, parsed, written to the metadata DB and unpaused (as a user's
+    """The documented downstream DAG, parsed, written to the metadata DB and unpaused (as a user's
     dag-processor and UI toggle would)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
@@ -43,7 +43,7 @@ def consumer(stack: Stack, tmp_path: Path) -> Iterator[Any]:
 
     folder = tmp_path / "downstream_dags"
     folder.mkdir()
-    (folder / f"{CONSUMER}.py").write_text(readme_downstream_example())
+    (folder / f"{CONSUMER}.py").write_text(documented_downstream_example())
     bag = BundleDagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="dags-folder")
     assert not bag.import_errors, bag.import_errors
     DagBundlesManager().sync_bundles_to_db()
@@ -239,6 +239,7 @@ def test_ensure_schema_adds_the_checksum_columns_to_an_older_ledger(stack: Stack
         "INSERT INTO message_tracking (message_id, job_id, batch_id, status, start_date, s3_path) "
         "VALUES ('old-1', 1, 1, 'completed', '2024-09-30', 's3://message-archive/messages/dt=2024-09-30/old-1.json')"
     )
+    stack.query("DROP TABLE ledger_schema_migrations")  # a ledger from before versions were recorded
     pipeline.ensure_schema()
     pipeline.ensure_schema()  # idempotent
     columns = {

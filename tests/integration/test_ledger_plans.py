@@ -47,7 +47,7 @@ def settled_ledger(stack: Stack) -> Stack:
     return stack
 
 
-@pytest.mark.parametrize("statement", ["give_up_exhausted", "claim_retryable", "next_retry_wait"])
+@pytest.mark.parametrize("statement", ["ledger/give_up_exhausted", "ledger/claim_retryable", "ledger/next_retry_wait"])
 def test_unfinished_message_statements_read_the_status_index(settled_ledger: Stack, statement: str):
     plan = settled_ledger.query("EXPLAIN " + load_sql(statement), PARAMS)
     table = [row for row in plan if row[2] == "message_tracking"]
