@@ -1,6 +1,6 @@
 """The bundle deployed as on Amazon MWAA (``/usr/local/airflow/{dags,plugins}``), run by a real scheduler and
 used only through the REST API the UI calls: unpausing, backfills, manual re-exports, mapped task names and
-logs, a SIGKILLed batch and a failed run. The README's downstream DAG is deployed beside the bundle and unpaused
+logs, a SIGKILLed batch and a failed run. The documented downstream DAG is deployed beside the bundle and unpaused
 with it, so every completed day's asset event makes the scheduler run it."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from devstack.sns_alerts import AlertQueue
 from tests.airflow.deployment import DAG_ID, RUNNING, Deployment, deploy, start_airflow, today
 from tests.fixtures.export_stack import BUCKET, MANIFESTS, PREFIX, Stack, StackServices
-from tests.integration.test_downstream import CONSUMER, readme_downstream_example
+from tests.integration.test_downstream import CONSUMER, documented_downstream_example
 
 PER_DAY = 60
 BATCH_SIZE = 25  # 60 messages -> batches of 25, 25, 10
@@ -37,7 +37,7 @@ ALERTS_ARN = f"arn:aws:sns:us-east-1:123456789012:{ALERTS}"
 def deployment(services: StackServices, bundle, module_tmp: Path) -> Iterator[Deployment]:
     root = module_tmp / "usr" / "local" / "airflow"
     deploy(bundle, root / "dags", root / "plugins")
-    (root / "dags" / f"{CONSUMER}.py").write_text(readme_downstream_example())
+    (root / "dags" / f"{CONSUMER}.py").write_text(documented_downstream_example())
     ledger = Stack(services, module_tmp)
     ledger.reset()
     config = ledger.write_config(
@@ -102,7 +102,7 @@ def _loaded_by(deployment: Deployment, run: dict[str, Any]) -> list[dict]:
 
 def test_each_completed_day_runs_the_readme_s_downstream_dag(deployment: Deployment, chain_runs):
     """The asset events of the catch-up runs' finalize, one per day with its manifest, make the scheduler run the
-    README's downstream DAG (asset-triggered), which gets each day's figures; every manifest lists its day."""
+    documented downstream DAG (asset-triggered), which gets each day's figures; every manifest lists its day."""
     manifests = {f"{day}": f"s3://{BUCKET}/{MANIFESTS}dt={day}/manifest.jsonl.gz" for day in CHAIN_DAYS}
     runs, loaded = downstream_loads(deployment, set(manifests))
     assert {(run["run_type"], run["state"]) for run in runs} == {("asset_triggered", "success")}, runs
