@@ -6,6 +6,7 @@ The Airflow environment is set here, before anything imports Airflow or ``messag
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -20,4 +21,7 @@ os.environ.update(airflow_environment(WORKDIR / "airflow"))
 from bench.run import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], WORKDIR))
+    try:
+        sys.exit(main(sys.argv[1:], WORKDIR))
+    finally:
+        shutil.rmtree(WORKDIR, ignore_errors=True)

@@ -17,14 +17,15 @@ import json
 import os
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import MySQLdb
 from elasticsearch import Elasticsearch
 
+from bench.extraction import pit_pages
 from bench.measure import python_calls, rate
+from bench.services import connection_to, create_database, sql
 
 
 def measure_ceilings(s3: dict[str, Any], es: dict[str, Any], mysql: dict[str, Any]) -> dict[str, Any]:
@@ -36,35 +37,14 @@ def measure_ceilings(s3: dict[str, Any], es: dict[str, Any], mysql: dict[str, An
     }
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def window_ids(es: Elasticsearch, index: str, timestamp_field: str, day: datetime, limit: int) -> list[str]:
-    """Return up to ``limit`` ids of ``day`` (PIT + ``search_after``); untimed set-up."""
-    pit = es.open_point_in_time(index=index, keep_alive="2m")["id"]
+    """Return up to ``limit`` ids of ``day``; untimed set-up."""
     ids: list[str] = []
-    search_after = None
-    query = {"range": {timestamp_field: {"gte": day.isoformat(), "lt": (day + timedelta(days=1)).isoformat()}}}
-    try:
-        while len(ids) < limit:
-            page = es.search(
-                pit={"id": pit, "keep_alive": "2m"},
-                query=query,
-                sort=[{timestamp_field: "asc"}, {"_shard_doc": "asc"}],
-                size=min(5000, limit - len(ids)),
-                source=False,
-                search_after=search_after,
-                track_total_hits=False,
-            )
-            hits = page["hits"]["hits"]
-            if not hits:
-                break
-            ids.extend(hit["_id"] for hit in hits)
-            search_after = hits[-1]["sort"]
-    finally:
-        es.close_point_in_time(id=pit)
-    return ids
+    for hits in pit_pages(es, index, timestamp_field, day, page_size=5000):
+        ids.extend(hit["_id"] for hit in hits)
+        if len(ids) >= limit:
+            break
+    return ids[:limit]
 
 
 def s3_put_ceiling(
@@ -73,7 +53,6 @@ def s3_put_ceiling(
     puts: int,
     body_bytes: int,
     concurrency: int,
-    extra: dict[str, Any],
     credentials: tuple[str, str] = ("test", "test"),
 ) -> dict[str, Any]:
     """PUT ``puts`` objects of ``body_bytes`` through the product's own client
@@ -90,7 +69,7 @@ def s3_put_ceiling(
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(aws_connection(s3_url, *credentials))
     hook = MessageArchiveHook(conn_id, max_concurrency=concurrency)
     body = os.urandom(body_bytes // 2).hex().encode()[:body_bytes]
-    metadata = dict(extra.get("Metadata", {}))
+    metadata = {"job-id": "1", "batch": "0", "dag-run-id": "bench", "exported-at": "2024-10-02T00:00:00+00:00"}
     run = uuid.uuid4().hex[:8]
 
     def put(count: int, label: str) -> int:
@@ -130,7 +109,7 @@ def es_read_ceilings(
     es = Elasticsearch(es_url, request_timeout=120)
     try:
         ids = window_ids(es, message_index, timestamp_field, day, chunk_size * chunks)
-        batches = _chunks(ids, chunk_size)
+        batches = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
         es.mget(index=message_index, ids=batches[0][:10])  # open the connection
 
         started = time.perf_counter()
@@ -143,26 +122,16 @@ def es_read_ceilings(
         for batch in batches:
             es.mget(index=message_index, ids=batch)
             for index in related.values():
-                es.search(
-                    index=index,
-                    query={"terms": {related_id_field: batch}},
-                    size=10_000,
-                    track_total_hits=True,
-                    sort=["_doc"],
-                )
+                query = {"terms": {related_id_field: batch}}
+                es.search(index=index, query=query, size=10_000, track_total_hits=True, sort=["_doc"])
         read_seconds = time.perf_counter() - started
     finally:
         es.close()
+    common = {"messages": len(ids), "chunk_size": chunk_size}
     return {
-        "mget": {
-            "messages": len(ids),
-            "chunk_size": chunk_size,
-            "seconds": mget_seconds,
-            "per_second": rate(len(ids), mget_seconds),
-        },
+        "mget": {**common, "seconds": mget_seconds, "per_second": rate(len(ids), mget_seconds)},
         "chunk_read": {
-            "messages": len(ids),
-            "chunk_size": chunk_size,
+            **common,
             "related_indices": len(related),
             "seconds": read_seconds,
             "per_second": rate(len(ids), read_seconds),
@@ -173,17 +142,15 @@ def es_read_ceilings(
 def mysql_bulk_ceiling(mysql: dict[str, Any], rows: int, chunk_size: int) -> dict[str, Any]:
     """Record ``rows`` outcomes through the product's hook (``record_results``, one call and commit
     per chunk of ``chunk_size``) on a scratch ledger database."""
-    from bench.ledger_size import connection_to, stage_job
+    from bench.ledger_size import stage_job
     from message_export.config import load_config
     from message_export.ledger import MessageTrackingHook
     from message_export.model import MessageOutcome
 
     config = load_config()
     scratch = {**mysql, "database": f"{mysql['database']}_ceiling"}
-    admin = MySQLdb.connect(host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"])
+    create_database(mysql, scratch["database"])
     try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{scratch['database']}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         with connection_to(scratch, "bench_ceiling"):
             tracking = MessageTrackingHook(mysql_conn_id="bench_ceiling")
             try:
@@ -202,9 +169,7 @@ def mysql_bulk_ceiling(mysql: dict[str, Any], rows: int, chunk_size: int) -> dic
             finally:
                 tracking.close()
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{scratch['database']}`")
-        admin.close()
+        sql(mysql, f"DROP DATABASE IF EXISTS `{scratch['database']}`")
     if done != rows:
         raise RuntimeError(f"mysql ceiling: {done} of {rows} outcomes recorded")
     return {"rows": rows, "chunk_size": chunk_size, "seconds": seconds, "per_second": rate(rows, seconds)}

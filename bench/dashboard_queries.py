@@ -7,15 +7,13 @@ Phase ``dashboard`` of ``make bench`` (alone: ``python -m bench --only dashboard
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import MySQLdb
-
+from bench.services import connect, mysql_conn_json
 from devstack.ledger_generator import LedgerShape, generate_ledger, message_id_of
 
 CONN_ID = "dashboard_bench"
@@ -59,7 +57,8 @@ def _timed(work: Any) -> dict[str, float]:
     return {"median_ms": statistics.median(seconds) * 1000, "max_ms": max(seconds) * 1000}
 
 
-def _explain(cursor: Any, shape: LedgerShape, job_id: int, first_batch: int) -> dict[str, list[dict[str, Any]]]:
+def _explain(cursor: Any, shape: LedgerShape, job_id: int, first_batch: int) -> dict[str, list[tuple[Any, ...]]]:
+    """Each statement's plan: ``(table, type, key, rows)`` per row of its EXPLAIN."""
     from message_export.resources import load_sql
 
     start = datetime.combine(shape.first_day, datetime.min.time())
@@ -79,9 +78,10 @@ def _explain(cursor: Any, shape: LedgerShape, job_id: int, first_batch: int) -> 
     for name in STATEMENTS:
         cursor.execute("EXPLAIN " + load_sql(name), params)
         columns = [c[0] for c in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         plans[name] = [
-            {k: (v.decode() if isinstance(v, bytes) else v) for k, v in zip(columns, row, strict=True)}
-            for row in cursor.fetchall()
+            tuple(v.decode() if isinstance(v, bytes) else v for v in map(row.get, ("table", "type", "key", "rows")))
+            for row in rows
         ]
     return plans
 
@@ -93,21 +93,9 @@ def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print
     from message_export.ledger import MessageTrackingHook
 
     shape = shape_for(profile)
-    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
-        {
-            "conn_type": "mysql",
-            "host": mysql["host"],
-            "port": mysql["port"],
-            "login": mysql["user"],
-            "password": mysql["password"],
-            "schema": database,
-            "extra": {"charset": "utf8mb4"},
-        }
-    )
+    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = mysql_conn_json(mysql, database)
     MessageTrackingHook(mysql_conn_id=CONN_ID).ensure_schema()
-    conn = MySQLdb.connect(
-        host=mysql["host"], port=mysql["port"], user=mysql["user"], passwd=mysql["password"], db=database
-    )
+    conn = connect({**mysql, "database": database})
     say(f"dashboard: generating {shape.days} days x {shape.messages_per_day:,} messages ({shape.rows:,} rows)")
     started = time.perf_counter()
     counts = generate_ledger(conn, shape, progress=lambda done, total: say(f"dashboard: {done}/{total} days generated"))
@@ -154,10 +142,7 @@ def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print
         say(f"dashboard: {name}: median {timings[name]['median_ms']:.1f} ms, max {timings[name]['max_ms']:.1f} ms")
     slowest = max(timings, key=lambda name: timings[name]["max_ms"])
     full_scans = sorted(
-        name
-        for name, plan in plans.items()
-        for row in plan
-        if row.get("type") == "ALL" and int(row.get("rows") or 0) > 1000
+        name for name, plan in plans.items() for _, kind, _, rows in plan if kind == "ALL" and int(rows or 0) > 1000
     )
     return {
         "ledger": {**counts, "days": shape.days, "messages_per_day": shape.messages_per_day},
@@ -165,24 +150,6 @@ def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print
         "repeats": REPEATS,
         "answers_ms": timings,
         "slowest": {"answer": slowest, **timings[slowest]},
-        "plans": {
-            name: [(row.get("table"), row.get("type"), row.get("key"), row.get("rows")) for row in plan]
-            for name, plan in plans.items()
-        },
+        "plans": plans,
         "full_scans": full_scans,
     }
-
-
-def render(figures: dict[str, Any]) -> str:
-    ledger = figures["ledger"]
-    lines = [
-        f"Dashboard queries: ledger of {ledger['job_runs']} days, {ledger['batch_progress']:,} batches, "
-        f"{ledger['message_tracking']:,} tracked messages (generated in {figures['generate_seconds']:.0f}s); "
-        f"median / max of {figures['repeats']} answers:"
-    ]
-    for name, timing in figures["answers_ms"].items():
-        lines.append(f"  {timing['median_ms']:8.1f} ms / {timing['max_ms']:8.1f} ms  {name}")
-    slowest = figures["slowest"]
-    lines.append(f"  slowest: {slowest['answer']} ({slowest['max_ms']:.1f} ms max)")
-    lines.append(f"  statements scanning a whole table: {', '.join(figures['full_scans']) or 'none'}")
-    return "\n".join(lines)

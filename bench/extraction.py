@@ -13,35 +13,29 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from logging.handlers import BufferingHandler
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from bench.measure import peak_rss_mb, rate, reset_peak_rss, rss_mb
-from bench.pipeline_run import open_window, run_config
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 def run_extract(day: datetime) -> dict[str, Any]:
     """Time ``pipeline.extract`` of ``day`` (ids staged in the MySQL ledger), then every batch's tracking."""
+    from bench.pipeline_run import open_window
     from message_export import pipeline
+    from message_export.config import load_config
     from message_export.export import ExportServices
 
-    config = run_config()
+    config = load_config()
     services = ExportServices.from_config(config)
     window = open_window(day, "bench-extraction", config)
     # the pipeline's own summary lines (ids read and staged in Xs, ...) go with the figures
     logger = logging.getLogger(pipeline.__name__)
-    handler = _Collect()
+    handler = BufferingHandler(capacity=100_000)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     rss_before = rss_mb()
@@ -65,7 +59,7 @@ def run_extract(day: datetime) -> dict[str, Any]:
         "per_second": rate(ids, seconds),
         "rss_before_mb": rss_before,
         "peak_rss_mb": peak,
-        "pipeline_log": [line for line in handler.lines if "ids read and staged in" in line],
+        "pipeline_log": [line for r in handler.buffer if "ids read and staged in" in (line := r.getMessage())],
         "claim_tracking": {
             "batches": len(batch_ids),
             "ids": tracked,
@@ -75,29 +69,22 @@ def run_extract(day: datetime) -> dict[str, Any]:
     }
 
 
-def run_pit_loop(es_url: str, index: str, timestamp_field: str, day: datetime, page_size: int) -> dict[str, Any]:
-    """Read every id of ``day`` with the official client: PIT, ``search_after``, no ``_source``."""
-    es = Elasticsearch(es_url, request_timeout=120)
-    query = {
-        "range": {
-            timestamp_field: {
-                "gte": day.isoformat(),
-                "lt": (day + timedelta(days=1)).isoformat(),
-                "format": "strict_date_optional_time",
-            }
-        }
+def pit_pages(
+    es: Elasticsearch, index: str, timestamp_field: str, day: datetime, page_size: int
+) -> Iterator[list[Any]]:
+    """Yield the hits of ``day`` page by page with the official client: PIT, ``search_after``, no ``_source``."""
+    window = {
+        "gte": day.isoformat(),
+        "lt": (day + timedelta(days=1)).isoformat(),
+        "format": "strict_date_optional_time",
     }
-    rss_before = rss_mb()
-    reset_peak_rss()
-    started = time.perf_counter()
     pit = es.open_point_in_time(index=index, keep_alive="5m")["id"]
-    ids = 0
     search_after = None
     try:
         while True:
             page = es.search(
                 pit={"id": pit, "keep_alive": "5m"},
-                query=query,
+                query={"range": {timestamp_field: window}},
                 sort=[{timestamp_field: {"order": "asc"}}, {"_shard_doc": "asc"}],
                 size=page_size,
                 source=False,
@@ -106,12 +93,23 @@ def run_pit_loop(es_url: str, index: str, timestamp_field: str, day: datetime, p
             )
             pit = page.get("pit_id", pit)
             hits = page["hits"]["hits"]
-            ids += len([hit["_id"] for hit in hits])
+            yield hits
             if len(hits) < page_size:
-                break
+                return
             search_after = hits[-1]["sort"]
     finally:
         es.close_point_in_time(id=pit)
+
+
+def run_pit_loop(es_url: str, index: str, timestamp_field: str, day: datetime, page_size: int) -> dict[str, Any]:
+    """Read every id of ``day`` with the official client and nothing else (:func:`pit_pages`)."""
+    es = Elasticsearch(es_url, request_timeout=120)
+    rss_before = rss_mb()
+    reset_peak_rss()
+    started = time.perf_counter()
+    try:
+        ids = sum(len([hit["_id"] for hit in hits]) for hits in pit_pages(es, index, timestamp_field, day, page_size))
+    finally:
         es.close()
     seconds = time.perf_counter() - started
     return {

@@ -20,18 +20,15 @@ points, and a ratio of two figures measured minutes apart says more about the lo
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import MySQLdb
-
+from bench.services import connect, connection_to, sql
 from devstack.ledger_generator import LedgerShape, generate_ledger
 
 TARGET_FIRST_DAY = datetime(2030, 1, 1, tzinfo=UTC)
@@ -41,54 +38,8 @@ HISTORY_FIRST_DAY = datetime(2023, 1, 1, tzinfo=UTC)
 INNODB_PURGED_HISTORY = 20
 
 
-SMALL = "small ledger"
-"""Label of the small ledger every point is measured against, in the same rounds."""
-
-
-def measure_statements(
-    ledgers: dict[str, str],
-    job_messages: int,
-    batch_size: int,
-    first_day: datetime,
-    repeats: int,
-    settle: Callable[[str, int], None] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Time a run's ledger statements on ``repeats`` fresh jobs in each ledger; return, per label of
-    ``ledgers`` (label -> Airflow connection id), the median seconds of each statement.
-
-    The ledgers take turns job by job (the order flips every round), so a load that drifts on a shared
-    machine weighs on every ledger alike and their figures compare side by side.
-
-    :param settle: called with each measured job's ledger label and id afterwards, so its unfinished
-        messages do not pile up into what the next measurement's retry statements have to read.
-    """
-    from message_export.config import load_config
-    from message_export.ledger import MessageTrackingHook
-
-    config = load_config()
-    hooks = {label: MessageTrackingHook(mysql_conn_id=conn_id) for label, conn_id in ledgers.items()}
-    samples: dict[str, dict[str, list[float]]] = {label: {} for label in ledgers}
-    try:
-        for tracking in hooks.values():
-            tracking.ensure_schema()
-        labels = list(ledgers)
-        for repeat in range(repeats):
-            start = first_day + timedelta(days=repeat)
-            for label in labels if repeat % 2 == 0 else reversed(labels):
-                job_id = _measure_job(hooks[label], config, start, job_messages, batch_size, samples[label])
-                if settle is not None:
-                    settle(label, job_id)
-    finally:
-        for tracking in hooks.values():
-            tracking.close()
-    return {
-        label: {
-            "job_messages": job_messages,
-            "repeats": repeats,
-            "seconds": {name: statistics.median(values) for name, values in samples[label].items()},
-        }
-        for label in ledgers
-    }
+SMALL = "small ledger"  # the label of the ledger every point is measured against, in the same rounds
+CONN_IDS = ("bench_ledger_small", "bench_ledger_big")
 
 
 def _measure_job(
@@ -99,14 +50,51 @@ def _measure_job(
     batch_size: int,
     samples: dict[str, list[float]],
 ) -> int:
-    """Stage a fresh job of ``job_messages`` ids, time a run's statements on it; return its id."""
+    """Stage a fresh job of ``job_messages`` ids, time a run's statements on it in the order a run
+    makes them; return its id."""
+    from message_export.model import MessageOutcome
+
     job_id, batch_ids = stage_job(tracking, start, [uuid.uuid4().hex for _ in range(job_messages)], batch_size)
     for batch_id in batch_ids[1:]:  # the other mapped tasks' claims
         tracking.track_staged_batch(batch_id)
-    for name, step in _steps(tracking, config, job_id, batch_ids[0], job_messages):
+    batch_id, lease, uri = batch_ids[0], uuid.uuid4().hex, "s3://message-archive/messages/dt=2030-01-01/"
+    attempts, retry = config.max_attempts, config.retry
+
+    @contextmanager
+    def timed(statement: str) -> Iterator[None]:
         started = time.perf_counter()
-        step()
-        samples.setdefault(name, []).append(time.perf_counter() - started)
+        yield
+        samples.setdefault(statement, []).append(time.perf_counter() - started)
+
+    with timed("claim_batch"):
+        claimed = tracking.claim_batch(batch_id, lease, config.lease_seconds, attempts)
+    with timed("record_results"):
+        tracking.record_results(lease, [MessageOutcome.archived(m, f"{uri}{m.message_id}.json") for m in claimed])
+    with timed("refresh_batch"):
+        tracking.refresh_batches([batch_id])
+    with timed("give_up_exhausted"):
+        tracking.give_up_exhausted(attempts)
+    with timed("claim_retryable"):
+        tracking.claim_retryable(
+            job_id=job_id,
+            lease_token=uuid.uuid4().hex,
+            lease_seconds=config.lease_seconds,
+            max_attempts=attempts,
+            backoff_seconds=retry.backoff_seconds,
+            max_backoff_seconds=retry.max_backoff_seconds,
+            limit=config.fetch_chunk_size,
+        )
+    with timed("next_retry_wait"):
+        tracking.next_retry_wait(attempts, retry.backoff_seconds, retry.max_backoff_seconds)
+    with timed("job_counts"):
+        tracking.job_counts(job_id)
+    with timed("job_failures"):
+        tracking.job_failures(job_id, limit=10)
+    closed = {"completed": 0, "failed": 0, "archived_objects": 0, "next_run_date": None}
+    with timed("close_job"):
+        tracking.close_job(
+            job_id, status="failed", total=job_messages, source_count=job_messages, last_error="benchmark job", **closed
+        )
     tracking.track_staged_ids(job_id)  # none left: drops the staging table
     return job_id
 
@@ -127,117 +115,59 @@ def stage_job(tracking: Any, start: datetime, ids: list[str], batch_size: int) -
     return job.job_id, [batch_ids[number] for number in range(plan.batch_count)]
 
 
-def _steps(
-    tracking: Any, config: Any, job_id: int, batch_id: int, job_messages: int
-) -> list[tuple[str, Callable[[], Any]]]:
-    """The statements a run makes, in the order a run makes them."""
-    from message_export.model import MessageOutcome
-
-    lease = uuid.uuid4().hex
-    claimed: list[Any] = []
-
-    def record_results() -> None:
-        uri = "s3://message-archive/messages/dt=2030-01-01/"
-        tracking.record_results(lease, [MessageOutcome.archived(m, f"{uri}{m.message_id}.json") for m in claimed])
-
-    return [
-        (
-            "claim_batch",
-            lambda: claimed.extend(tracking.claim_batch(batch_id, lease, config.lease_seconds, config.max_attempts)),
-        ),
-        ("record_results", record_results),
-        ("refresh_batch", lambda: tracking.refresh_batches([batch_id])),
-        ("give_up_exhausted", lambda: tracking.give_up_exhausted(config.max_attempts)),
-        (
-            "claim_retryable",
-            lambda: tracking.claim_retryable(
-                job_id=job_id,
-                lease_token=uuid.uuid4().hex,
-                lease_seconds=config.lease_seconds,
-                max_attempts=config.max_attempts,
-                backoff_seconds=config.retry.backoff_seconds,
-                max_backoff_seconds=config.retry.max_backoff_seconds,
-                limit=config.fetch_chunk_size,
-            ),
-        ),
-        (
-            "next_retry_wait",
-            lambda: tracking.next_retry_wait(
-                config.max_attempts, config.retry.backoff_seconds, config.retry.max_backoff_seconds
-            ),
-        ),
-        ("job_counts", lambda: tracking.job_counts(job_id)),
-        ("job_failures", lambda: tracking.job_failures(job_id, limit=10)),
-        (
-            "close_job",
-            lambda: tracking.close_job(
-                job_id,
-                status="failed",
-                total=job_messages,
-                completed=0,
-                failed=0,
-                source_count=job_messages,
-                archived_objects=0,
-                next_run_date=None,
-                last_error="benchmark job",
-            ),
-        ),
-    ]
-
-
 def _settle(mysql: dict[str, Any], job_id: int) -> None:
-    """Mark a measured job's messages archived and the job completed, like the history around it."""
-    db = connect(mysql)
-    try:
-        with db.cursor() as cursor:
-            cursor.execute(
-                "UPDATE message_tracking SET status = 'completed', lease_token = NULL, lease_expires_at = NULL"
-                " WHERE job_id = %s",
-                (job_id,),
-            )
-            cursor.execute("UPDATE job_runs SET status = 'completed', failed_messages = 0 WHERE job_id = %s", (job_id,))
-        db.commit()
-    finally:
-        db.close()
+    """Mark a measured job's messages archived and the job completed, like the history around it, so
+    its unfinished messages do not pile up into what the next measurement's retry statements read."""
+    archived = "UPDATE message_tracking SET status = 'completed', lease_token = NULL, lease_expires_at = NULL"
+    sql(mysql, archived + " WHERE job_id = %s", (job_id,))
+    sql(mysql, "UPDATE job_runs SET status = 'completed', failed_messages = 0 WHERE job_id = %s", (job_id,))
 
 
 def _tracked_rows(mysql: dict[str, Any]) -> int:
-    db = connect(mysql)
-    try:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM message_tracking")
-            return int(cursor.fetchone()[0])
-    finally:
-        db.close()
+    return int(sql(mysql, "SELECT COUNT(*) FROM message_tracking")[0][0])
 
 
 def _measure_point(
     small: dict[str, Any],
     big: dict[str, Any],
     label: str,
-    target_day: datetime,
+    first_day: datetime,
     job_messages: int,
     batch_size: int,
     repeats: int,
 ) -> dict[str, Any]:
-    """The statements on ``big``, in alternating rounds with the same statements on ``small``."""
-    ledgers = {SMALL: "bench_ledger_small", label: "bench_ledger_big"}
+    """The median seconds of each statement on ``repeats`` fresh jobs in ``big``, the ledgers taking
+    turns job by job (the order flips every round) with the same statements on ``small``."""
+    from message_export.config import load_config
+    from message_export.ledger import MessageTrackingHook
+
+    config = load_config()
     databases = {SMALL: small, label: big}
-    with connection_to(small, ledgers[SMALL]), connection_to(big, ledgers[label]):
-        figures = measure_statements(
-            ledgers,
-            job_messages,
-            batch_size,
-            target_day,
-            repeats,
-            settle=lambda which, job_id: _settle(databases[which], job_id),
-        )
+    samples: dict[str, dict[str, list[float]]] = {SMALL: {}, label: {}}
+    with connection_to(small, "bench_ledger_small"), connection_to(big, "bench_ledger_big"):
+        hooks = {
+            which: MessageTrackingHook(mysql_conn_id=conn) for which, conn in zip(databases, CONN_IDS, strict=True)
+        }
+        try:
+            for tracking in hooks.values():
+                tracking.ensure_schema()
+            for repeat in range(repeats):
+                start = first_day + timedelta(days=repeat)
+                for which in list(hooks) if repeat % 2 == 0 else reversed(list(hooks)):
+                    job_id = _measure_job(hooks[which], config, start, job_messages, batch_size, samples[which])
+                    _settle(databases[which], job_id)
+        finally:
+            for tracking in hooks.values():
+                tracking.close()
+    medians = {which: {name: statistics.median(values) for name, values in samples[which].items()} for which in hooks}
     return {
         "label": label,
         "ledger_rows": _tracked_rows(big),
-        **figures[label],
+        "job_messages": job_messages,
+        "repeats": repeats,
+        "seconds": medians[label],
         "small_ledger_rows": _tracked_rows(small),
-        "small_seconds": figures[SMALL]["seconds"],
+        "small_seconds": medians[SMALL],
     }
 
 
@@ -274,46 +204,34 @@ def run_ledger_sizes(
     small_mysql: dict[str, Any],
 ) -> dict[str, Any]:
     """A run's statements as history grows to each ``(days, rows_per_day)`` step (no retention), then
-    once retention has removed the expired days; every point in alternating rounds with the same
-    statements on a small ledger (``small_mysql``, a database of its own on the same server), so each
-    point compares with the small ledger measured at the same moment.
+    once retention has removed the expired days, each point against the small ledger ``small_mysql``.
 
     History days are completed days long past the retention (2023 on); the measured jobs are days of
-    their own far ahead, so retention keeps them.
+    their own far ahead (2030 on), so retention keeps them.
     """
-    from message_export.ledger import MessageTrackingHook
+    points: list[dict[str, Any]] = []
 
-    points = []
-    target_day = TARGET_FIRST_DAY
-    first_day = HISTORY_FIRST_DAY
+    def measure(label: str, **extra: Any) -> None:
+        first_day = TARGET_FIRST_DAY + timedelta(days=repeats * len(points))
+        point = _measure_point(small_mysql, mysql, label, first_day, job_messages, batch_size, repeats)
+        points.append({**point, **extra})
+
+    measure("empty ledger")
     generated_days = 0
-    with connection_to(mysql):
-        MessageTrackingHook(mysql_conn_id="mysql_default").ensure_schema()
-    points.append(_measure_point(small_mysql, mysql, "empty ledger", target_day, job_messages, batch_size, repeats))
-    target_day += timedelta(days=repeats)
     for days, rows_per_day in sizes:
+        first_day = HISTORY_FIRST_DAY + timedelta(days=generated_days)
         shape = LedgerShape(
-            first_day=first_day + timedelta(days=generated_days),
-            days=days,
-            messages_per_day=rows_per_day,
-            batch_size=5000,
-            failed_every=0,
+            first_day=first_day, days=days, messages_per_day=rows_per_day, batch_size=5000, failed_every=0
         )
-        db = connect(mysql)
-        try:
-            started = time.perf_counter()
+        started = time.perf_counter()
+        with closing(connect(mysql)) as db:
             generate_ledger(db, shape, rebuild_indexes=True)
-            made = {"rows": shape.rows, "days": days, "seconds": time.perf_counter() - started}
-        finally:
-            db.close()
+        measure("no retention", generated={"rows": shape.rows, "days": days, "seconds": time.perf_counter() - started})
         generated_days += days
-        point = _measure_point(small_mysql, mysql, "no retention", target_day, job_messages, batch_size, repeats)
-        points.append({**point, "generated": made})
-        target_day += timedelta(days=repeats)
     with connection_to(mysql):
         purge = _purge(mysql)
     purge["innodb_purge_wait"] = _wait_for_innodb_purge(mysql)
-    points.append(_measure_point(small_mysql, mysql, "after retention", target_day, job_messages, batch_size, repeats))
+    measure("after retention")
     return {"points": points, "purge": purge}
 
 
@@ -326,54 +244,11 @@ def _wait_for_innodb_purge(mysql: dict[str, Any], limit_seconds: float = 900) ->
     ``chunk_rows`` deleted rows, so even a short list can hold millions of rows InnoDB's purge thread
     has yet to clean up, and measuring while it works measures the purge thread, not the ledger.
     """
-    started = time.perf_counter()
-    db = connect(mysql)
-    lengths: list[int] = []
-    try:
-        with db.cursor() as cursor:
-            while True:
-                cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
-                row = cursor.fetchone()
-                lengths.append(int(row[1]) if row else 0)
-                if lengths[-1] <= INNODB_PURGED_HISTORY or time.perf_counter() - started > limit_seconds:
-                    break
-                time.sleep(1)
-    finally:
-        db.close()
+    started, lengths = time.perf_counter(), []
+    while True:
+        rows = sql(mysql, "SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")
+        lengths.append(int(rows[0][1]) if rows else 0)
+        if lengths[-1] <= INNODB_PURGED_HISTORY or time.perf_counter() - started > limit_seconds:
+            break
+        time.sleep(1)
     return {"seconds": time.perf_counter() - started, "history_before": lengths[0], "history_after": lengths[-1]}
-
-
-@contextmanager
-def connection_to(mysql: dict[str, Any], conn_id: str = "mysql_default") -> Iterator[None]:
-    """Point ``AIRFLOW_CONN_<CONN_ID>`` (what the product's hook reads) at ``mysql`` meanwhile."""
-    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
-    previous = os.environ.get(variable)
-    base = previous or os.environ.get("AIRFLOW_CONN_MYSQL_DEFAULT")
-    values = json.loads(base) if base else {"conn_type": "mysql"}
-    values.update(
-        host=mysql["host"],
-        port=int(mysql["port"]),
-        login=mysql["user"],
-        password=mysql["password"],
-        schema=mysql["database"],
-    )
-    os.environ[variable] = json.dumps(values)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(variable, None)
-        else:
-            os.environ[variable] = previous
-
-
-def connect(mysql: dict[str, Any]) -> Any:
-    """Open a connection from ``{"host", "port", "user", "password", "database"}``."""
-    return MySQLdb.connect(
-        host=mysql["host"],
-        port=int(mysql["port"]),
-        user=mysql["user"],
-        passwd=mysql["password"],
-        db=mysql["database"],
-        charset="utf8mb4",
-    )

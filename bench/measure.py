@@ -7,13 +7,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 _STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 def rss_mb() -> float:
@@ -21,13 +21,10 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def reset_peak_rss() -> bool:
-    """Restart the peak-RSS high-water mark from the current RSS (Linux); return whether it worked."""
-    try:
-        _CLEAR_REFS.write_text("5")
-    except OSError:
-        return False
-    return True
+def reset_peak_rss() -> None:
+    """Restart the peak-RSS high-water mark from the current RSS (Linux only)."""
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def peak_rss_mb() -> float:

@@ -5,6 +5,11 @@ for processing, the services are the product's own hooks behind :class:`Timed`, 
 ``perf_counter``/``process_time`` pair around the calls the export makes to them (wall and CPU time
 per stage; the stages of a chunk run one after another, so the process's CPU time during a stage,
 its upload threads included, is that stage's).
+
+Airflow's overhead: the real DAG under ``dag.test()``, which runs every task instance in this process
+one after another; then the same steps again without Airflow (:func:`run_every_step`: the same window
+re-exported, as much work again), so everything else in ``dag.test()``'s wall time is Airflow's:
+scheduling-loop passes, task start-up and teardown, XCom, metadata-DB writes, the DAG bundle sync.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ import time
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bench.environment import REPO
 from bench.measure import peak_rss_mb, reset_peak_rss, rss_mb
-
-if TYPE_CHECKING:
-    from message_export.config import ExportConfig
-    from message_export.export import ExportServices
+from message_export import pipeline
+from message_export.config import ExportConfig, load_config
+from message_export.export import ExportServices
 
 # the hook methods an export chunk calls, by the stage they belong to
 STAGES = {
@@ -32,25 +37,17 @@ STAGES = {
 }
 
 
-class StageTimes:
+class StageTimes(dict[str, dict[str, float]]):
     """Accumulated wall seconds, CPU seconds and calls per stage."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.figures: dict[str, dict[str, float]] = defaultdict(
-            lambda: {"seconds": 0.0, "cpu_seconds": 0.0, "calls": 0}
-        )
+    lock = threading.Lock()
 
     def add(self, stage: str, seconds: float, cpu: float) -> None:
         with self.lock:
-            figures = self.figures[stage]
+            figures = self.setdefault(stage, {"seconds": 0.0, "cpu_seconds": 0.0, "calls": 0})
             figures["seconds"] += seconds
             figures["cpu_seconds"] += cpu
             figures["calls"] += 1
-
-    def snapshot(self) -> dict[str, dict[str, float]]:
-        with self.lock:
-            return {name: dict(values) for name, values in sorted(self.figures.items())}
 
 
 class Timed:
@@ -60,8 +57,7 @@ class Timed:
         self.hook, self.stages, self.times = hook, stages, times
 
     def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.hook, name)
-        stage = self.stages.get(name)
+        attribute, stage = getattr(self.hook, name), self.stages.get(name)
         if stage is None:
             return attribute
 
@@ -75,17 +71,8 @@ class Timed:
         return timed
 
 
-def run_config() -> ExportConfig:
-    """The config the orchestrator wrote for this worker (``MESSAGE_EXPORT_CONFIG``)."""
-    from message_export.config import load_config
-
-    return load_config()
-
-
 def timed_services(config: ExportConfig, times: StageTimes) -> ExportServices:
     """The product's services for ``config``, each hook behind :class:`Timed`."""
-    from message_export.export import ExportServices
-
     services = ExportServices.from_config(config)
     return replace(
         services,
@@ -95,8 +82,6 @@ def timed_services(config: ExportConfig, times: StageTimes) -> ExportServices:
 
 def open_window(day: datetime, run_id: str, config: ExportConfig, reprocess: bool = False) -> dict[str, Any]:
     """Run ``ensure_schema`` and ``resolve_window`` for ``day``; return the window payload."""
-    from message_export import pipeline
-
     pipeline.ensure_schema(config=config)
     window = pipeline.resolve_window(run_facts(day, run_id, reprocess), config=config)
     if window is None:
@@ -106,8 +91,6 @@ def open_window(day: datetime, run_id: str, config: ExportConfig, reprocess: boo
 
 def run_facts(day: datetime, run_id: str, reprocess: bool = False) -> Any:
     """A manual run with ``start_date`` = ``day``, as the trigger form makes it."""
-    from message_export import pipeline
-
     return pipeline.DagRunInfo(
         run_id=run_id,
         run_type="manual",
@@ -120,9 +103,7 @@ def run_facts(day: datetime, run_id: str, reprocess: bool = False) -> Any:
 
 def run_pipeline(day: datetime, run_id: str = "bench") -> dict[str, Any]:
     """Export the window of ``day`` on one worker; time extraction and processing separately."""
-    from message_export import pipeline
-
-    config = run_config()
+    config = load_config()
     window = open_window(day, run_id, config)
     rss_before = rss_mb()
     reset_peak_rss()
@@ -140,9 +121,7 @@ def run_pipeline(day: datetime, run_id: str = "bench") -> dict[str, Any]:
 
 def extract_again(day: datetime, run_id: str) -> dict[str, Any]:
     """Re-open ``day`` with ``reprocess`` (its messages back to pending) and extract it; return the batch ids."""
-    from message_export import pipeline
-
-    config = run_config()
+    config = load_config()
     window = open_window(day, run_id, config, reprocess=True)
     started = time.perf_counter()
     batch_ids = pipeline.extract(window, config=config)
@@ -151,9 +130,7 @@ def extract_again(day: datetime, run_id: str) -> dict[str, Any]:
 
 def process_batches(batch_ids: list[int], run_id: str) -> dict[str, Any]:
     """Process ``batch_ids`` one after another, as one mapped-task slot would; time it by stage."""
-    from message_export import pipeline
-
-    config = run_config()
+    config = load_config()
     times = StageTimes()
     services = timed_services(config, times)
     completed = failed = 0
@@ -171,7 +148,7 @@ def process_batches(batch_ids: list[int], run_id: str) -> dict[str, Any]:
         "finished_at": time.time(),
         "process_seconds": time.perf_counter() - started,
         "process_cpu_seconds": time.process_time() - cpu_started,
-        "stages": times.snapshot(),
+        "stages": dict(sorted(times.items())),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -179,9 +156,7 @@ def process_batches(batch_ids: list[int], run_id: str) -> dict[str, Any]:
 def run_every_step(day: datetime, run_id: str) -> dict[str, float]:
     """Run every step of the DAG for ``day`` (re-exported: ``reprocess``) one after another, as its
     tasks do, without Airflow; return each step's seconds."""
-    from message_export import pipeline
-
-    config = run_config()
+    config = load_config()
     seconds: dict[str, float] = defaultdict(float)
 
     def timed(step: str, work: Any) -> Any:
@@ -200,3 +175,55 @@ def run_every_step(day: datetime, run_id: str) -> dict[str, float]:
     timed("purge_ledger", lambda: pipeline.purge_ledger(config=config))
     timed("next_window_due", lambda: pipeline.next_window_due(window))
     return {**seconds, "batches": len(batch_ids)}
+
+
+def run_dag_test(day: datetime) -> dict[str, Any]:
+    """Run ``message_export`` for ``day`` with ``dag.test()``, then its steps without Airflow; split
+    ``dag.test()``'s wall time into the steps' own time and Airflow's overhead."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    dag = bag.dags["message_export"]
+    started = time.perf_counter()
+    run = dag.test(logical_date=None, run_conf={"start_date": day.date().isoformat()})
+    wall = time.perf_counter() - started
+    state = str(getattr(run.state, "value", run.state))
+    instances = _task_instances(run.run_id)
+    steps = run_every_step(day, f"{run.run_id}-without-airflow")
+    own_total = sum(seconds for step, seconds in steps.items() if step != "batches")
+    mapped = [ti for ti in instances if ti["task_id"] == "process_batch"]
+    return {
+        "state": state,
+        "task_states": sorted({f"{ti['task_id']}={ti['state']}" for ti in instances}),
+        "task_instances": len(instances),
+        "mapped_instances": len(mapped),
+        "wall_seconds": wall,
+        "own_seconds": own_total,
+        "own_by_step": steps,
+        "task_durations_seconds": sum(ti["duration"] for ti in instances),
+        "mapped_task_durations_seconds": sum(ti["duration"] for ti in mapped),
+        "overhead_seconds": wall - own_total,
+    }
+
+
+def _task_instances(run_id: str) -> list[dict[str, Any]]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.state, TaskInstance.start_date, TaskInstance.end_date).where(
+                TaskInstance.dag_id == "message_export", TaskInstance.run_id == run_id
+            )
+        ).all()
+    return [
+        {
+            "task_id": task_id,
+            "state": str(getattr(state, "value", state)),
+            "duration": (end - start).total_seconds() if start and end else 0.0,
+        }
+        for task_id, state, start, end in rows
+    ]

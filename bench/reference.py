@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
-import MySQLdb
 from elasticsearch import Elasticsearch
+
+from bench.services import connect
 
 TABLE = "reference_message_tracking"
 PREFIX = "reference"
@@ -68,14 +69,7 @@ def run_reference(setup: dict[str, Any], day: datetime, messages: int) -> dict[s
         aws_secret_access_key="test",
         region_name="us-east-1",
     )
-    db = MySQLdb.connect(
-        host=setup.mysql["host"],
-        port=setup.mysql["port"],
-        user=setup.mysql["user"],
-        passwd=setup.mysql["password"],
-        db=setup.mysql["database"],
-        charset="utf8mb4",
-    )
+    db = connect(setup.mysql)
     try:
         with db.cursor() as cursor:
             cursor.execute(CREATE_TABLE)

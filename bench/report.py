@@ -4,6 +4,7 @@ docs/performance.md, rendered from a results file (``python -m bench --render-do
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,48 +30,42 @@ def ok(section: Any) -> bool:
     return isinstance(section, dict) and bool(section) and "error" not in section
 
 
+def _rates(run: dict[str, Any], extracted: str, processed: str) -> None:
+    run["extract_per_s"] = rate(run[extracted], run["extract_seconds"])
+    run["process_per_s"] = rate(run[processed], run["process_seconds"])
+    run["per_s"] = combined_rate(run["extract_per_s"], run["process_per_s"])
+
+
 def derive(raw: dict[str, Any]) -> dict[str, Any]:
     """Add rates, ratios and the summary (each figure with its target and verdict) to a run's figures."""
     figures = dict(raw)
-    baseline = raw.get("baseline")
-    if ok(baseline):
-        baseline["extract_per_s"] = rate(baseline["extracted_ids"], baseline["extract_seconds"])
-        baseline["process_per_s"] = rate(baseline["messages"], baseline["process_seconds"])
-        baseline["per_s"] = combined_rate(baseline["extract_per_s"], baseline["process_per_s"])
-    for run in raw.get("pipeline", []):
-        if ok(run):
-            run["extract_per_s"] = rate(run["completed"], run["extract_seconds"])
-            run["process_per_s"] = rate(run["completed"], run["process_seconds"])
-            run["per_s"] = combined_rate(run["extract_per_s"], run["process_per_s"])
-            run["rss_growth_mb"] = run["peak_rss_mb"] - run["rss_before_mb"]
-            run["other_seconds"] = run["process_seconds"] - sum(v["seconds"] for v in run["stages"].values())
-    ceilings = raw.get("ceilings")
-    if ok(ceilings):
-        limits = {
-            "s3_put": ceilings["s3"]["per_second"],
-            "es_mget": ceilings["mget"]["per_second"],
-            "mysql_bulk": ceilings["mysql"]["per_second"],
-        }
+    if ok(baseline := raw.get("baseline")):
+        _rates(baseline, "extracted_ids", "messages")
+    for run in filter(ok, raw.get("pipeline", [])):
+        _rates(run, "completed", "completed")
+        run["rss_growth_mb"] = run["peak_rss_mb"] - run["rss_before_mb"]
+        run["other_seconds"] = run["process_seconds"] - sum(v["seconds"] for v in run["stages"].values())
+    if ok(ceilings := raw.get("ceilings")):
+        limits = {name: ceilings[part]["per_second"] for name, part in CEILINGS.items()}
         ceilings["slowest"] = min(limits, key=lambda name: limits[name])
         ceilings["slowest_per_s"] = limits[ceilings["slowest"]]
         # The pipeline runs a chunk's stages one after another: the most it can do without overlap.
         serial = [limits["s3_put"], ceilings["chunk_read"]["per_second"], limits["mysql_bulk"]]
         ceilings["serial_chunk_per_s"] = 1 / sum(1 / value for value in serial)
-    extraction = raw.get("extraction")
-    if ok(extraction):
-        for place in ("defaults", "big_pool"):
-            run = extraction.get(place)
-            if ok(run):
-                for side in (run["extract"], run["pit_loop"]):
-                    side["rss_growth_mb"] = side["peak_rss_mb"] - side["rss_before_mb"]
-                run["ratio"] = run["extract"]["seconds"] / run["pit_loop"]["seconds"]
-    dag = raw.get("airflow")
-    if ok(dag):
+    if ok(extraction := raw.get("extraction")):
+        for run in filter(ok, (extraction.get("defaults"), extraction.get("big_pool"))):
+            for side in (run["extract"], run["pit_loop"]):
+                side["rss_growth_mb"] = side["peak_rss_mb"] - side["rss_before_mb"]
+            run["ratio"] = run["extract"]["seconds"] / run["pit_loop"]["seconds"]
+    if ok(dag := raw.get("airflow")):
         dag["overhead_per_task_s"] = dag["overhead_seconds"] / max(dag["task_instances"], 1)
         dag["overhead_per_mapped_task_s"] = dag["overhead_seconds"] / max(dag["mapped_instances"], 1)
     figures["scaling"] = _scaling(raw.get("pipeline", []))
     figures["summary"] = summary(figures)
     return figures
+
+
+CEILINGS = {"s3_put": "s3", "es_mget": "mget", "mysql_bulk": "mysql"}
 
 
 def main_pipeline(figures: dict[str, Any]) -> dict[str, Any] | None:
@@ -80,7 +75,7 @@ def main_pipeline(figures: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _scaling(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    done = sorted((run for run in runs if ok(run)), key=lambda run: run["completed"])
+    done = sorted(filter(ok, runs), key=lambda run: run["completed"])
     if len(done) < 2:
         return None
     rates = [run["process_per_s"] for run in done]
@@ -95,174 +90,113 @@ def _scaling(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def _row(phase: str, figure: str, measured: str, target: str = "", met: bool | None = None) -> dict[str, Any]:
-    return {"phase": phase, "figure": figure, "measured": measured, "target": target, "met": met}
-
-
 def summary(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per figure of the run: what was measured, its target if it has one, and the verdict."""
-    rows: list[dict[str, Any]] = []
+    """One row per figure of the run: what was measured, its target if it has one, and the verdict.
+
+    Rows are ``(phase, figure, measured)`` or ``(phase, figure, measured, target, met)``.
+    """
+    rows: list[tuple[Any, ...]] = []
     pipe, baseline, ceilings = main_pipeline(figures), figures.get("baseline"), figures.get("ceilings")
     if ok(baseline):
-        rows.append(_row("baseline", "reference design", f"{baseline['per_s']:.1f} msg/s ({baseline['messages']:,})"))
+        rows.append(("baseline", "reference design", f"{baseline['per_s']:.1f} msg/s ({baseline['messages']:,})"))
     if pipe:
         done = max(pipe["completed"], 1)
-        rows.append(
-            _row(
-                "pipeline",
-                f"one worker, {pipe['completed']:,} messages (extract + process)",
-                f"{pipe['per_s']:.0f} msg/s; {1000 * pipe['process_cpu_seconds'] / done:.2f} ms CPU per message "
-                f"(s3_put {1000 * pipe['stages'].get('s3_put', {}).get('cpu_seconds', 0) / done:.2f})",
-            )
-        )
+        put_cpu = pipe["stages"].get("s3_put", {}).get("cpu_seconds", 0)
+        measured = f"{pipe['per_s']:.0f} msg/s; {1000 * pipe['process_cpu_seconds'] / done:.2f} ms CPU per message"
+        figure = f"one worker, {pipe['completed']:,} messages (extract + process)"
+        rows.append(("pipeline", figure, f"{measured} (s3_put {1000 * put_cpu / done:.2f})"))
     if pipe and ok(baseline):
         speedup = pipe["per_s"] / baseline["per_s"]
-        rows.append(
-            _row(
-                "pipeline",
-                "speed-up over the reference design",
-                f"{speedup:.1f}x ({pipe['per_s']:.0f} vs {baseline['per_s']:.1f} msg/s)",
-                f">= {TARGET_SPEEDUP:.0f}x",
-                speedup >= TARGET_SPEEDUP,
-            )
-        )
+        measured = f"{speedup:.1f}x ({pipe['per_s']:.0f} vs {baseline['per_s']:.1f} msg/s)"
+        target = f">= {TARGET_SPEEDUP:.0f}x"
+        rows.append(("pipeline", "speed-up over the reference design", measured, target, speedup >= TARGET_SPEEDUP))
     if ok(ceilings):
         s3, mget, read, mysql = ceilings["s3"], ceilings["mget"], ceilings["chunk_read"], ceilings["mysql"]
-        rows.append(
-            _row(
-                "ceilings",
-                f"S3 PUT x{s3['concurrency']}, product client",
-                f"{s3['per_second']:.0f} PUT/s; {s3['cpu_ms_per_put']:.2f} ms CPU and "
-                f"{s3['python_calls_per_put']:,.0f} Python calls per PUT",
-            )
-        )
-        rows.append(
-            _row(
-                "ceilings",
-                f"ES _mget x{mget['chunk_size']:,}",
-                f"{mget['per_second']:,.0f} docs/s; with the related searches {read['per_second']:,.0f}/s",
-            )
-        )
-        rows.append(_row("ceilings", "MySQL record_results", f"{mysql['per_second']:,.0f} rows/s"))
+        measured = f"{s3['per_second']:.0f} PUT/s; {s3['cpu_ms_per_put']:.2f} ms CPU and "
+        measured += f"{s3['python_calls_per_put']:,.0f} Python calls per PUT"
+        rows.append(("ceilings", f"S3 PUT x{s3['concurrency']}, product client", measured))
+        measured = f"{mget['per_second']:,.0f} docs/s; with the related searches {read['per_second']:,.0f}/s"
+        rows.append(("ceilings", f"ES _mget x{mget['chunk_size']:,}", measured))
+        rows.append(("ceilings", "MySQL record_results", f"{mysql['per_second']:,.0f} rows/s"))
     if pipe and ok(ceilings):
         efficiency = pipe["process_per_s"] / ceilings["slowest_per_s"]
-        rows.append(
-            _row(
-                "pipeline",
-                "efficiency vs the slowest stage's ceiling",
-                f"{efficiency:.0%} ({pipe['process_per_s']:.0f} msg/s vs {ceilings['slowest']} "
-                f"{ceilings['slowest_per_s']:.0f}/s)",
-                f">= {TARGET_EFFICIENCY:.0%}",
-                efficiency >= TARGET_EFFICIENCY,
-            )
-        )
-    scaling = figures.get("scaling")
-    if scaling:
+        measured = f"{efficiency:.0%} ({pipe['process_per_s']:.0f} msg/s vs {ceilings['slowest']} "
+        measured += f"{ceilings['slowest_per_s']:.0f}/s)"
+        target, met = f">= {TARGET_EFFICIENCY:.0%}", efficiency >= TARGET_EFFICIENCY
+        rows.append(("pipeline", "efficiency vs the slowest stage's ceiling", measured, target, met))
+    if scaling := figures.get("scaling"):
         change = scaling["rate_change_largest_vs_middle"]
         rates = " / ".join(f"{r:.0f}" for r in scaling["process_per_s"])
-        rows.append(
-            _row("pipeline", "cost grows linearly", f"{change:+.0%} ({rates} msg/s)", "within 20%", change >= -0.2)
-        )
+        rows.append(("pipeline", "cost grows linearly", f"{change:+.0%} ({rates} msg/s)", "within 20%", change >= -0.2))
         peaks = " / ".join(f"{p:.0f}" for p in scaling["peak_rss_mb"])
-        spread = scaling["peak_rss_spread_mb"]
-        rows.append(_row("pipeline", "memory stays flat", f"{peaks} MB peak", "spread <= 50 MB", spread <= 50))
-    scale = figures.get("scaleout")
-    if ok(scale):
+        spread = scaling["peak_rss_spread_mb"] <= 50
+        rows.append(("pipeline", "memory stays flat", f"{peaks} MB peak", "spread <= 50 MB", spread))
+    if ok(scale := figures.get("scaleout")):
         for label, runs in _scaleout_groups(scale["runs"]).items():
-            rows.append(_row("scale-out", label, " / ".join(f"{r['per_second']:,.0f}" for r in runs) + " msg/s"))
+            rows.append(("scale-out", label, " / ".join(f"{r['per_second']:,.0f}" for r in runs) + " msg/s"))
     rows += _extraction_rows(figures.get("extraction"))
-    dag = figures.get("airflow")
-    if ok(dag):
-        rows.append(
-            _row(
-                "airflow",
-                "Airflow overhead per mapped task (dag.test)",
-                f"{dag['overhead_per_mapped_task_s']:.2f} s ({dag['overhead_seconds']:.1f} s over "
-                f"{dag['mapped_instances']} mapped tasks)",
-                f"<= {TARGET_AIRFLOW_OVERHEAD_S:.0f} s",
-                dag["overhead_per_mapped_task_s"] <= TARGET_AIRFLOW_OVERHEAD_S and dag["state"] == "success",
-            )
-        )
+    if ok(dag := figures.get("airflow")):
+        per_task = dag["overhead_per_mapped_task_s"]
+        measured = f"{per_task:.2f} s ({dag['overhead_seconds']:.1f} s over {dag['mapped_instances']} mapped tasks)"
+        met = per_task <= TARGET_AIRFLOW_OVERHEAD_S and dag["state"] == "success"
+        figure = "Airflow overhead per mapped task (dag.test)"
+        rows.append(("airflow", figure, measured, f"<= {TARGET_AIRFLOW_OVERHEAD_S:.0f} s", met))
     rows += _ledger_rows(figures.get("ledger"))
-    dashboard = figures.get("dashboard")
-    if ok(dashboard):
+    if ok(dashboard := figures.get("dashboard")):
         slowest = dashboard["slowest"]
-        rows.append(
-            _row(
-                "dashboard",
-                f"slowest answer on {dashboard['ledger']['message_tracking']:,} tracked messages",
-                f"{slowest['answer']}: {slowest['median_ms']:.1f} ms median, {slowest['max_ms']:.1f} ms max; "
-                f"whole-table scans: {', '.join(dashboard['full_scans']) or 'none'}",
-            )
-        )
+        measured = f"{slowest['answer']}: {slowest['median_ms']:.1f} ms median, {slowest['max_ms']:.1f} ms max; "
+        measured += f"whole-table scans: {', '.join(dashboard['full_scans']) or 'none'}"
+        figure = f"slowest answer on {dashboard['ledger']['message_tracking']:,} tracked messages"
+        rows.append(("dashboard", figure, measured))
     for phase, error in (figures.get("errors") or {}).items():
-        rows.append(_row(phase, "error", error.strip().splitlines()[-1][:160], "", False))
-    return rows
+        rows.append((phase, "error", error.strip().splitlines()[-1][:160], "", False))
+    return [_row(*row) for row in rows]
+
+
+def _row(phase: str, figure: str, measured: str, target: str = "", met: bool | None = None) -> dict[str, Any]:
+    return {"phase": phase, "figure": figure, "measured": measured, "target": target, "met": met}
 
 
 def _scaleout_groups(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     plain = [run for run in runs if not run.get("variant")]
     groups = {"N = " + ", ".join(str(run["workers"]) for run in plain) + " worker processes": plain}
-    for run in runs:
-        if run.get("variant"):
-            groups[f"N = {run['workers']}, {run['variant']}"] = [run]
+    groups.update({f"N = {run['workers']}, {run['variant']}": [run] for run in runs if run.get("variant")})
     return groups
 
 
-def _extraction_rows(extraction: Any) -> list[dict[str, Any]]:
+def _extraction_rows(extraction: Any) -> list[tuple[Any, ...]]:
     if not ok(extraction):
         return []
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     places = {
         "defaults": ("MariaDB defaults (128 MB buffer pool)", TARGET_EXTRACTION_RATIO_DEFAULT_MYSQL),
         "big_pool": ("buffer pool holds the table", TARGET_EXTRACTION_RATIO),
     }
     for place, (label, target) in places.items():
-        run = extraction.get(place)
-        if not ok(run):
-            continue
-        extract, loop, claim = run["extract"], run["pit_loop"], run["extract"]["claim_tracking"]
-        rows.append(
-            _row(
-                "extraction",
-                f"vs the bare PIT loop, {label}",
-                f"{run['ratio']:.2f}x ({extract['seconds']:.1f} s vs {loop['seconds']:.1f} s, {extract['ids']:,} ids; "
-                f"then the claims track them in {claim['seconds']:.1f} s over {claim['batches']:,} batches)",
-                f"<= {target}x",
-                run["ratio"] <= target,
+        if ok(run := extraction.get(place)):
+            extract, loop, claim = run["extract"], run["pit_loop"], run["extract"]["claim_tracking"]
+            measured = f"{run['ratio']:.2f}x ({extract['seconds']:.1f} s vs {loop['seconds']:.1f} s, "
+            measured += f"{extract['ids']:,} ids; then the claims track them in {claim['seconds']:.1f} s "
+            measured += f"over {claim['batches']:,} batches)"
+            rows.append(
+                ("extraction", f"vs the bare PIT loop, {label}", measured, f"<= {target}x", run["ratio"] <= target)
             )
-        )
-    run = extraction.get("defaults")
-    if ok(run):
+    if ok(run := extraction.get("defaults")):
         extract, loop = run["extract"], run["pit_loop"]
         peak = max(extract["peak_rss_mb"], (extraction.get("big_pool") or {}).get("extract", {}).get("peak_rss_mb", 0))
-        at_scale = extract["ids"] >= TARGET_EXTRACT_RSS_IDS
-        rows.append(
-            _row(
-                "extraction",
-                "bare PIT loop",
-                f"{loop['per_second']:,.0f} ids/s ({loop['seconds']:.1f} s)",
-            )
-        )
-        rows.append(
-            _row(
-                "extraction",
-                "extract path peak RSS",
-                f"{peak:.0f} MB at {extract['ids']:,} ids",
-                f"< {TARGET_EXTRACT_RSS_MB:.0f} MB at {TARGET_EXTRACT_RSS_IDS:,} ids",
-                peak < TARGET_EXTRACT_RSS_MB if at_scale else None,
-            )
-        )
+        met = peak < TARGET_EXTRACT_RSS_MB if extract["ids"] >= TARGET_EXTRACT_RSS_IDS else None
+        target = f"< {TARGET_EXTRACT_RSS_MB:.0f} MB at {TARGET_EXTRACT_RSS_IDS:,} ids"
+        rows.append(("extraction", "bare PIT loop", f"{loop['per_second']:,.0f} ids/s ({loop['seconds']:.1f} s)"))
+        rows.append(("extraction", "extract path peak RSS", f"{peak:.0f} MB at {extract['ids']:,} ids", target, met))
     return rows
 
 
-def _ledger_rows(ledger: Any) -> list[dict[str, Any]]:
+def _ledger_rows(ledger: Any) -> list[tuple[Any, ...]]:
     if not ok(ledger):
         return []
     points = {point["label"]: point for point in ledger["points"]}
-    rows = []
-    after = points.get("after retention")
-    if after is not None:
+    rows: list[tuple[Any, ...]] = []
+    if (after := points.get("after retention")) is not None:
         ratio = ledger_cost_ratio(after)
         grown = [point for point in ledger["points"] if point["label"] == "no retention"]
         context = (
@@ -270,26 +204,15 @@ def _ledger_rows(ledger: Any) -> list[dict[str, Any]]:
         )
         if "empty ledger" in points:
             context.append(f"empty vs small, the noise: {ledger_cost_ratio(points['empty ledger']):.2f}x")
-        rows.append(
-            _row(
-                "ledger",
-                "a run's statements after retention vs a small ledger",
-                f"{ratio:.2f}x ({1000 * sum(after['seconds'].values()):.0f} ms vs "
-                f"{1000 * sum(after['small_seconds'].values()):.0f} ms; " + "; ".join(context) + ")",
-                f"<= {TARGET_LEDGER_AFTER_RETENTION:.2f}x",
-                ratio <= TARGET_LEDGER_AFTER_RETENTION,
-            )
+        measured = f"{ratio:.2f}x ({1000 * sum(after['seconds'].values()):.0f} ms vs "
+        measured += f"{1000 * sum(after['small_seconds'].values()):.0f} ms; " + "; ".join(context) + ")"
+        target, met = f"<= {TARGET_LEDGER_AFTER_RETENTION:.2f}x", ratio <= TARGET_LEDGER_AFTER_RETENTION
+        rows.append(("ledger", "a run's statements after retention vs a small ledger", measured, target, met))
+    if purge := ledger.get("purge"):
+        measured = (
+            f"{purge['rows_per_second'] or 0:,.0f} rows/s ({purge['rows']:,} rows in {purge['wall_seconds']:.1f} s)"
         )
-    purge = ledger.get("purge")
-    if purge:
-        rows.append(
-            _row(
-                "ledger",
-                "retention (purge_ledger)",
-                f"{purge['rows_per_second'] or 0:,.0f} rows/s "
-                f"({purge['rows']:,} rows in {purge['wall_seconds']:.1f} s)",
-            )
-        )
+        rows.append(("ledger", "retention (purge_ledger)", measured))
     return rows
 
 
@@ -300,8 +223,6 @@ def ledger_cost_ratio(point: dict[str, Any]) -> float:
 
 # -- the printed report ------------------------------------------------------------------------
 
-VERDICTS = {True: "MET", False: "MISSED", None: "-"}
-
 
 def render_text(figures: dict[str, Any]) -> str:
     """The report printed at the end of a run: the summary, then where the time and CPU went."""
@@ -309,9 +230,9 @@ def render_text(figures: dict[str, Any]) -> str:
     width = max((len(row["figure"]) for row in figures["summary"]), default=0)
     for row in figures["summary"]:
         target = f"  (target {row['target']})" if row["target"] else ""
-        verdict, phase = VERDICTS[row["met"]], row["phase"]
-        lines.append(f"{verdict:<7}{phase:<11} {row['figure']:<{width}}  {row['measured']}{target}")
-    for section in (_stages_text(figures), _scaleout_text(figures)):
+        verdict = {True: "MET", False: "MISSED", None: "-"}[row["met"]]
+        lines.append(f"{verdict:<7}{row['phase']:<11} {row['figure']:<{width}}  {row['measured']}{target}")
+    for section in (_stages_text(figures), _scaleout_text(figures), _dashboard_text(figures)):
         if section:
             lines += ["", *section]
     return "\n".join(lines)
@@ -330,9 +251,7 @@ def _preamble(figures: dict[str, Any]) -> str:
 
 def _stages_text(figures: dict[str, Any]) -> list[str]:
     lines = []
-    for run in figures.get("pipeline", []):
-        if not ok(run):
-            continue
+    for run in filter(ok, figures.get("pipeline", [])):
         done = max(run["completed"], 1)
         stages = " · ".join(
             f"{name} {values['seconds']:.1f} s / {1000 * values['cpu_seconds'] / done:.2f} ms"
@@ -347,34 +266,47 @@ def _stages_text(figures: dict[str, Any]) -> list[str]:
 
 
 def _scaleout_text(figures: dict[str, Any]) -> list[str]:
-    scale = figures.get("scaleout")
-    if not ok(scale):
+    if not ok(scale := figures.get("scaleout")):
         return []
     lines = [f"scale-out over one window ({scale['size']:,} messages), cores used while processing:"]
     for run in scale["runs"]:
-        cores = run["cores_used"]
+        cores = {name: value or 0 for name, value in run["cores_used"].items()}
         label = f"N={run['workers']}" + (f", {run['variant']}" if run.get("variant") else "")
         lines.append(
             f"  {label}: {run['per_second']:,.0f} msg/s; workers {cores['workers_total']:.2f} "
-            f"(max one {cores['per_worker_max']:.2f}), ES server {cores.get('es_server') or 0:.2f}, "
-            f"S3 server {cores.get('s3_server') or 0:.2f}, S3 proxy {cores.get('s3_proxy') or 0:.2f}, "
-            f"mysqld {cores.get('mysqld') or 0:.2f}, machine {cores['machine_busy']:.2f} of {run['cpu_count']}; "
+            f"(max one {cores['per_worker_max']:.2f}), ES server {cores.get('es_server', 0):.2f}, "
+            f"S3 server {cores.get('s3_server', 0):.2f}, S3 proxy {cores.get('s3_proxy', 0):.2f}, "
+            f"mysqld {cores.get('mysqld', 0):.2f}, machine {cores['machine_busy']:.2f} of {run['cpu_count']}; "
             f"{run['cpu_ms_per_message']:.2f} ms worker CPU/msg; saturated: {run['saturated']}"
         )
     return lines
 
 
+def _dashboard_text(figures: dict[str, Any]) -> list[str]:
+    if not ok(dashboard := figures.get("dashboard")):
+        return []
+    figures = dashboard
+    ledger = figures["ledger"]
+    lines = [
+        f"Dashboard queries: ledger of {ledger['job_runs']} days, {ledger['batch_progress']:,} batches, "
+        f"{ledger['message_tracking']:,} tracked messages (generated in {figures['generate_seconds']:.0f}s); "
+        f"median / max of {figures['repeats']} answers:"
+    ]
+    for name, timing in figures["answers_ms"].items():
+        lines.append(f"  {timing['median_ms']:8.1f} ms / {timing['max_ms']:8.1f} ms  {name}")
+    slowest = figures["slowest"]
+    lines.append(f"  slowest: {slowest['answer']} ({slowest['max_ms']:.1f} ms max)")
+    lines.append(f"  statements scanning a whole table: {', '.join(figures['full_scans']) or 'none'}")
+    return lines
+
+
 def cpu_split(cpu: dict[str, float | None]) -> str:
     wall = cpu.get("wall") or 0.0
-
-    def seconds(name: str) -> str:
-        value = cpu.get(name)
-        return "?" if value is None else f"{value:.1f}"
-
     busy = (cpu.get("machine_busy") or 0.0) / wall if wall else 0.0
+    part = {name: "?" if cpu.get(name) is None else f"{cpu[name]:.1f}" for name in ("workers", "es_server", "mysqld")}
     return (
-        f"{wall:5.1f}s wall: worker {seconds('workers')} · ES server {seconds('es_server')} · "
-        f"mysqld {seconds('mysqld')}; machine {busy:.2f} busy"
+        f"{wall:5.1f}s wall: worker {part['workers']} · ES server {part['es_server']} · "
+        f"mysqld {part['mysqld']}; machine {busy:.2f} busy"
     )
 
 
@@ -412,8 +344,6 @@ def render_docs(results: dict[str, Any]) -> str:
 
 def write_docs(path: Path) -> Path:
     """Render docs/performance.md from the results file at ``path``."""
-    import json
-
     results = json.loads(path.read_text(encoding="utf-8"))
     results["path"] = str(path.resolve().relative_to(REPO)) if path.resolve().is_relative_to(REPO) else str(path)
     DOCS_PAGE.write_text(render_docs(results), encoding="utf-8")

@@ -18,10 +18,11 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench import dashboard_queries
 from bench.environment import REPO
@@ -33,77 +34,74 @@ from bench.services import (
     BUCKET,
     MYSQL,
     EsProcess,
+    MariaDbInstance,
     MemoryS3Process,
     MySqlDatabase,
     S3Stack,
-    connection_environment,
+    create_database,
+    mysql_conn_json,
+    server_settings,
     write_config,
 )
+from devstack.connections import connection_environment
 
-if TYPE_CHECKING:
-    from message_export.config import ExportConfig
-
-PHASES = ("baseline", "pipeline", "ceilings", "scaleout", "airflow", "ledger", "extraction", "dashboard")
-
-
-class WorkerError(RuntimeError):
-    pass
+# the config's search fields the reference design and the ceilings read
+SEARCH_FIELDS = ("message_index", "related", "timestamp_field", "related_id_field")
 
 
 class Bench:
-    def __init__(self, profile: Profile, workdir: Path) -> None:
-        self.profile = profile
-        self.workdir = workdir
+    """One run: its profile, work directory, clock, figures and services, and the workers it starts."""
+
+    es: EsProcess
+    s3: S3Stack
+    database: MySqlDatabase
+    migrate: subprocess.Popen[bytes] | None
+
+    def __init__(self, profile: Profile, workdir: Path, raw: dict[str, Any]) -> None:
+        self.profile, self.workdir, self.raw = profile, workdir, raw
         self.started = time.perf_counter()
         self.workers = 0
-
-    def config_without_rate_limit(self) -> Path:
-        """The packaged config with the search rate limit off (written once per run, read by workers)."""
-        path = self.workdir / "message_export_no_rate_limit.yaml"
-        if not path.exists():
-            write_config(path, elasticsearch={"max_requests_per_second": None})
-        return path
 
     def say(self, text: str) -> None:
         print(f"[{time.perf_counter() - self.started:6.1f}s] {text}", flush=True)
 
+    def config(self, name: str, **overrides: Any) -> Path:
+        """The packaged config with ``overrides``, written once per run as ``<name>.yaml``."""
+        path = self.workdir / f"{name}.yaml"
+        return path if path.exists() else write_config(path, **overrides)
+
+    def no_rate_limit(self) -> dict[str, str]:
+        """A worker's environment with the search rate limit off."""
+        path = self.config("message_export_no_rate_limit", elasticsearch={"max_requests_per_second": None})
+        return {"MESSAGE_EXPORT_CONFIG": str(path)}
+
     def worker(self, phase: str, args: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
         """Run one measurement in a fresh ``python -m bench.worker`` process; return its figures."""
         load_before = os.getloadavg()
-        figures = self.collect(self.spawn(phase, args, env))
+        figures = self.spawn(phase, args, env)()
         # Other work on the machine slows the CPU-bound local servers: keep the evidence with the figures.
         figures["load_average_1m"] = {"before": load_before[0], "after": os.getloadavg()[0]}
         return figures
 
-    def spawn(self, phase: str, args: dict[str, Any], env: dict[str, str] | None = None) -> SpawnedWorker:
-        """Start ``python -m bench.worker`` for ``phase``; :meth:`collect` waits for its figures."""
+    def spawn(self, phase: str, args: dict[str, Any], env: dict[str, str] | None = None) -> Callable[[], Any]:
+        """Start ``python -m bench.worker`` for ``phase``; call the result to wait for its figures."""
         self.workers += 1
         stem = self.workdir / f"{self.workers:02d}-{phase}"
         result, log = stem.with_suffix(".json"), stem.with_suffix(".log")
+        command = [sys.executable, "-m", "bench.worker", phase, json.dumps(args, default=str), str(result)]
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker", phase, json.dumps(args, default=str), str(result)],
-                cwd=REPO,
-                env={**os.environ, **(env or {})},
-                stdout=output,
-                stderr=subprocess.STDOUT,
+                command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT
             )
-        return SpawnedWorker(phase, process, result, log)
 
-    def collect(self, worker: SpawnedWorker) -> dict[str, Any]:
-        code = worker.process.wait()
-        if code != 0 or not worker.result.exists():
-            tail = worker.log.read_text(encoding="utf-8", errors="replace")[-4000:]
-            raise WorkerError(f"worker '{worker.phase}' exited with {code}:\n{tail}")
-        return json.loads(worker.result.read_text(encoding="utf-8"))
+        def collect() -> dict[str, Any]:
+            code = process.wait()
+            if code != 0 or not result.exists():
+                tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
+                raise RuntimeError(f"worker '{phase}' exited with {code}:\n{tail}")
+            return json.loads(result.read_text(encoding="utf-8"))
 
-
-@dataclass
-class SpawnedWorker:
-    phase: str
-    process: subprocess.Popen[bytes]
-    result: Path
-    log: Path
+        return collect
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -112,9 +110,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only", default=",".join(PHASES), help=f"comma-separated phases to run (default: all of {', '.join(PHASES)})"
     )
-    parser.add_argument("--output", type=Path, help="where to write the JSON figures (default: bench/results/)")
     parser.add_argument("--extraction-ids", type=int, help="ids in the extraction window (default: the profile's)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory and the MySQL database")
     parser.add_argument(
         "--render-docs", type=Path, metavar="RESULTS", help="only render docs/performance.md from a results file"
     )
@@ -127,8 +123,7 @@ def main(argv: list[str], workdir: Path) -> int:
         print(f"rendered {write_docs(args.render_docs)} from {args.render_docs}")
         return 0
     phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
-    unknown = sorted(set(phases) - set(PHASES))
-    if unknown:
+    if unknown := sorted(set(phases) - set(PHASES)):
         print(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}", file=sys.stderr)
         return 2
     # `kill` (SIGTERM) unwinds like Ctrl-C, so the server process and the databases are cleaned up.
@@ -138,94 +133,67 @@ def main(argv: list[str], workdir: Path) -> int:
         profile = replace(profile, extraction_ids=args.extraction_ids)
     every_phase = set(phases) == set(PHASES)
     started_at = datetime.now(UTC)
-    output = args.output or RESULTS / (
-        f"{started_at:%Y%m%dT%H%M%SZ}-{profile.name}{'' if every_phase else '-partial'}.json"
-    )
-    bench = Bench(profile, workdir)
-    bench.say(f"{profile.name} benchmark; work directory {workdir}")
+    output = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}-{profile.name}{'' if every_phase else '-partial'}.json"
+    latency = {"elasticsearch": profile.es_latency, "s3": profile.s3_latency}
     raw: dict[str, Any] = {
         "generated_at": started_at.isoformat(timespec="seconds"),
         "commit": _commit(),
         "command": " ".join(["python -m bench", *argv]),
         "profile": profile.describe(),
         "machine": _machine(started_at),
-        "latency": {
-            "elasticsearch": {**vars(profile.es_latency), "mean_ms": profile.es_latency.mean_ms},
-            "s3": {**vars(profile.s3_latency), "mean_ms": profile.s3_latency.mean_ms},
-            "mysql": None,
-        },
+        "latency": {**{name: {**vars(lat), "mean_ms": lat.mean_ms} for name, lat in latency.items()}, "mysql": None},
         "errors": {},
     }
-    migrate = None
+    bench = Bench(profile, workdir, raw)
+    bench.say(f"{profile.name} benchmark; work directory {workdir}")
+    bench.migrate = None
     if "airflow" in phases:
-        migrate = subprocess.Popen(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            cwd=REPO,
-            stdout=(workdir / "airflow-db-migrate.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-    database = MySqlDatabase.create()
+        with (workdir / "airflow-db-migrate.log").open("wb") as log:
+            command = [sys.executable, "-m", "airflow", "db", "migrate"]
+            bench.migrate = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    bench.database = database = MySqlDatabase.create()
     s3 = es = None
     try:
-        s3 = S3Stack(MemoryS3Process(workdir / "s3-server.log").start())
-        es = EsProcess(workdir / "es-server.log").start()
-        os.environ.update(connection_environment(es.url, s3.url, database.name, s3.server.credentials))
-        os.environ["MESSAGE_EXPORT_CONFIG"] = str(write_config(workdir / "message_export.yaml"))
+        bench.s3 = s3 = S3Stack(MemoryS3Process(workdir / "s3-server.log").start())
+        bench.es = es = EsProcess(workdir / "es-server.log").start()
+        os.environ.update(
+            connection_environment(
+                es_url=es.url, s3_url=s3.url, mysql=MYSQL, database=database.name, s3_credentials=s3.server.credentials
+            )
+        )
+        os.environ["MESSAGE_EXPORT_CONFIG"] = str(bench.config("message_export"))
         bench.say(
             f"services up: Elasticsearch-compatible {es.url}, S3 proxy {s3.url} -> {s3.server.name}, "
             f"MySQL `{database.name}`"
         )
         raw["seeding"] = seed_all(es.url, profile)
-        bench.say(
-            f"data loaded in {raw['seeding']['seconds']:.1f}s: "
-            + ", ".join(f"{name} {info['messages']:,}" for name, info in raw["seeding"]["sets"].items())
-        )
+        loaded = ", ".join(f"{name} {info['messages']:,}" for name, info in raw["seeding"]["sets"].items())
+        bench.say(f"data loaded in {raw['seeding']['seconds']:.1f}s: {loaded}")
         es.set_latency(profile.es_latency)
         s3.set_latency(profile.s3_latency)
-        raw["services"] = {"es_server_rss_mb": es.rss_mb(), "mysql": database.server_settings()}
-        config = _config_values()
-        work = {
-            "baseline": lambda: _baseline(bench, es.url, s3.url, database, config),
-            "pipeline": lambda: _pipeline(bench, raw),
-            "ceilings": lambda: _ceilings(bench, es.url, s3, database, config),
-            "scaleout": lambda: _scale_out(bench, es, s3),
-            "airflow": lambda: _airflow(bench, migrate),
-            "ledger": lambda: _ledger(bench, es.url, s3.url),
-            "extraction": lambda: _extraction(bench, es, s3.url, database, config),
-            "dashboard": lambda: dashboard_queries.measure(
-                profile.name, MYSQL, database.sibling("dashboard"), say=bench.say
-            ),
-        }
-        for phase in PHASES:
+        settings = ("version", "innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_flush_method")
+        raw["services"] = {"es_server_rss_mb": es.rss_mb(), "mysql": server_settings(MYSQL, *settings)}
+        for phase, measure in PHASES.items():
             if phase in phases:
-                raw[phase] = work[phase]() if phase == "pipeline" else _guard(raw, phase, work[phase])
+                raw[phase] = _guard(raw, phase, lambda measure=measure: measure(bench))
     finally:
         if es is not None:
             raw.setdefault("services", {})["es_server_rss_mb_end"] = es.rss_mb()
             es.stop()
         if s3 is not None:
             s3.stop()
-        if migrate is not None and migrate.poll() is None:
-            migrate.terminate()
-        if not args.keep:
-            database.drop()
+        if bench.migrate is not None and bench.migrate.poll() is None:
+            bench.migrate.terminate()
+        database.drop()
 
     raw["duration_seconds"] = time.perf_counter() - bench.started
     figures = derive(raw)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
-    print()
-    print(render_text(figures))
-    if "dashboard" in figures and "error" not in figures["dashboard"]:
-        print()
-        print(dashboard_queries.render(figures["dashboard"]))
+    print(f"\n{render_text(figures)}")
     print(f"\nfigures written to {output} ({raw['duration_seconds']:.0f}s in all)")
     if profile.name == FULL.name and every_phase:
         print(f"rendered {write_docs(output)}")
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(workdir, ignore_errors=True)
     return 1 if raw["errors"] else 0
 
 
@@ -240,16 +208,10 @@ def _commit() -> str:
 
 
 def _machine(now: datetime) -> dict[str, Any]:
-    model = platform.processor() or None
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line for line in cpuinfo.read_text().splitlines() if "model name" in line] if cpuinfo.exists() else []
     return {
-        "cpu_model": model,
+        "cpu_model": models[0].split(":", 1)[1].strip() if models else platform.processor() or None,
         "cpu_count": os.cpu_count(),
         "date": now.date().isoformat(),
         "platform": platform.platform(),
@@ -261,7 +223,7 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _guard(raw: dict[str, Any], phase: str, work: Any) -> dict[str, Any]:
+def _guard(raw: dict[str, Any], phase: str, work: Callable[[], Any]) -> dict[str, Any]:
     try:
         return work()
     except Exception as error:  # a failed phase is reported; the rest of the run goes on
@@ -271,33 +233,19 @@ def _guard(raw: dict[str, Any], phase: str, work: Any) -> dict[str, Any]:
         return {"error": text.splitlines()[0]}
 
 
-def _config_values() -> ExportConfig:
+def _config() -> Any:
     from message_export.config import load_config
 
     return load_config(os.environ["MESSAGE_EXPORT_CONFIG"])
 
 
-def _baseline(bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase, config: ExportConfig) -> dict[str, Any]:
-    profile = bench.profile
-    es_cfg = config.elasticsearch
+def _baseline(bench: Bench) -> dict[str, Any]:
+    profile, es_cfg = bench.profile, _config().elasticsearch
     bench.say(f"baseline: reference design, {profile.baseline_messages:,} messages one at a time")
-    result = bench.worker(
-        "reference",
-        {
-            "setup": {
-                "es_url": es_url,
-                "s3_url": s3_url,
-                "bucket": BUCKET,
-                "mysql": database.params,
-                "message_index": es_cfg.message_index,
-                "related": es_cfg.related,
-                "timestamp_field": es_cfg.timestamp_field,
-                "related_id_field": es_cfg.related_id_field,
-            },
-            "day": profile.baseline_day.isoformat(),
-            "messages": profile.baseline_messages,
-        },
-    )
+    setup = {"es_url": bench.es.url, "s3_url": bench.s3.url, "bucket": BUCKET, "mysql": bench.database.params}
+    setup.update({name: getattr(es_cfg, name) for name in SEARCH_FIELDS})
+    args = {"setup": setup, "day": profile.baseline_day.isoformat(), "messages": profile.baseline_messages}
+    result = bench.worker("reference", args)
     bench.say(
         f"  {result['messages']:,} messages in {result['process_seconds']:.1f}s "
         f"({result['messages'] / result['process_seconds']:.1f} msg/s), extraction {result['extract_seconds']:.1f}s"
@@ -305,72 +253,40 @@ def _baseline(bench: Bench, es_url: str, s3_url: str, database: MySqlDatabase, c
     return result
 
 
-def _pipeline(bench: Bench, raw: dict[str, Any]) -> list[dict[str, Any]]:
-    runs = []
+def _pipeline(bench: Bench) -> list[dict[str, Any]]:
+    runs, raw = [], bench.raw
     for size, day in zip(bench.profile.scaling_sizes, bench.profile.scaling_days, strict=True):
         bench.say(f"pipeline: window {day:%Y-%m-%d}, {size:,} messages")
-
-        def one(day: datetime = day) -> dict[str, Any]:
-            return bench.worker("pipeline", {"day": day.isoformat()})
-
-        run = _guard(raw, f"pipeline {size}", one)
+        run = _guard(raw, f"pipeline {size}", lambda day=day: bench.worker("pipeline", {"day": day.isoformat()}))
         run["size"] = size
         if "error" not in run:
             if run["failed"] or run["completed"] != size:
                 raw["errors"][f"pipeline {size}"] = f"{run['completed']} completed, {run['failed']} failed of {size}"
             bench.say(
                 f"  extract {run['extract_seconds']:.1f}s, process {run['process_seconds']:.1f}s "
-                f"({run['completed'] / run['process_seconds']:.0f} msg/s), "
-                f"peak RSS {run['peak_rss_mb']:.0f} MB"
+                f"({run['completed'] / run['process_seconds']:.0f} msg/s), peak RSS {run['peak_rss_mb']:.0f} MB"
             )
         runs.append(run)
     return runs
 
 
-def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, config: ExportConfig) -> dict[str, Any]:
-    profile = bench.profile
-    es_cfg = config.elasticsearch
-    chunk = config.fetch_chunk_size
-    concurrency = config.s3.max_concurrency
-    day = profile.scaling_days[-1]
+def _ceilings(bench: Bench) -> dict[str, Any]:
+    profile, config, s3 = bench.profile, _config(), bench.s3
+    chunk, concurrency, day = config.fetch_chunk_size, config.s3.max_concurrency, profile.scaling_days[-1]
     try:
         body_bytes = s3.mean_object_size(f"{config.s3.prefix}/dt={day:%Y-%m-%d}/")
     except RuntimeError:
         body_bytes = profile.body_bytes * 2  # pipeline did not run: archive documents are about twice the body
-    extra = {
-        "ContentType": "application/json; charset=utf-8",
-        "ServerSideEncryption": config.s3.server_side_encryption,
-        "Metadata": {"job-id": "1", "batch": "0", "dag-run-id": "bench", "exported-at": "2024-10-02T00:00:00+00:00"},
-    }
     bench.say(
         f"ceilings: {profile.ceiling_puts:,} PUTs x{concurrency}, {profile.ceiling_mget_chunks} _mget of {chunk:,}, "
         f"{profile.ceiling_mysql_rows:,} bulk ledger rows"
     )
-    result = bench.worker(
-        "ceilings",
-        {
-            "s3": {
-                "s3_url": s3.url,
-                "bucket": BUCKET,
-                "puts": profile.ceiling_puts,
-                "body_bytes": body_bytes,
-                "concurrency": concurrency,
-                "extra": extra,
-                "credentials": list(s3.server.credentials),
-            },
-            "es": {
-                "es_url": es_url,
-                "message_index": es_cfg.message_index,
-                "related": es_cfg.related,
-                "related_id_field": es_cfg.related_id_field,
-                "timestamp_field": es_cfg.timestamp_field,
-                "day": day.isoformat(),
-                "chunk_size": chunk,
-                "chunks": profile.ceiling_mget_chunks,
-            },
-            "mysql": {"mysql": database.params, "rows": profile.ceiling_mysql_rows, "chunk_size": chunk},
-        },
-    )
+    s3_args = {"s3_url": s3.url, "bucket": BUCKET, "puts": profile.ceiling_puts, "body_bytes": body_bytes}
+    s3_args.update(concurrency=concurrency, credentials=list(s3.server.credentials))
+    es_args = {name: getattr(config.elasticsearch, name) for name in SEARCH_FIELDS}
+    es_args.update(es_url=bench.es.url, day=day.isoformat(), chunk_size=chunk, chunks=profile.ceiling_mget_chunks)
+    mysql_args = {"mysql": bench.database.params, "rows": profile.ceiling_mysql_rows, "chunk_size": chunk}
+    result = bench.worker("ceilings", {"s3": s3_args, "es": es_args, "mysql": mysql_args})
     s3_put, mget, mysql = result["s3"], result["mget"], result["mysql"]
     bench.say(
         f"  S3 {s3_put['per_second']:.0f} PUT/s ({s3_put['cpu_ms_per_put']:.2f} ms CPU per PUT), "
@@ -380,39 +296,41 @@ def _ceilings(bench: Bench, es_url: str, s3: S3Stack, database: MySqlDatabase, c
     return result
 
 
-def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
+def _scale_out(bench: Bench) -> dict[str, Any]:
     """N worker processes (N mapped-task slots) process one window's batches at once, for each N."""
-    profile = bench.profile
-    day = profile.scaling_days[1]
-    size = profile.scaling_sizes[1]
+    profile, cpus, es, s3 = bench.profile, os.cpu_count() or 1, bench.es, bench.s3
+    day, size = profile.scaling_days[1], profile.scaling_sizes[1]
     parts = {"es_server": es.pid, "s3_server": s3.server.pid, "s3_proxy": os.getpid(), "mysqld": mysqld_pid()}
-    # The window keeps the batches of its first export (reprocess only resets the messages'
-    # status), so each worker takes every N-th batch, as free mapped-task slots would.
-    env: dict[str, str] = {}
-    upload_slots = _config_values().s3.max_concurrency  # uploads in flight per worker process
-    # (workers, their environment, what differs from the product as it ships)
-    plan: list[tuple[int, dict[str, str], str]] = [(workers, {}, "") for workers in profile.scaleout_workers]
-    # Then one worker again with the search rate limit off: what the limit's window still costs one
-    # worker (a chunk's four reads leave together; only more than the limit in a second waits).
-    plan.append((1, {"MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())}, "search rate limit off"))
+    upload_slots = _config().s3.max_concurrency  # uploads in flight per worker process
+    # (workers, their environment, what differs from the product as it ships); then one worker again
+    # with the search rate limit off: what the limit's window still costs one worker (a chunk's four
+    # reads leave together; only more than the limit in a second waits).
+    plan = [(workers, {}, "") for workers in profile.scaleout_workers]
+    plan.append((1, bench.no_rate_limit(), "search rate limit off"))
     runs = []
     for number, (workers, worker_env, variant) in enumerate(plan):
+        # The window keeps the batches of its first export (reprocess only resets the messages'
+        # status), so each worker takes every N-th batch, as free mapped-task slots would.
         run_id = f"bench-scaleout-{number}-{workers}"
-        extracted = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env=env)
-        batch_ids = extracted["batch_ids"]
-        shares = [batch_ids[i::workers] for i in range(workers)]
+        extracted = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id})
+        shares = [share for i in range(workers) if (share := extracted["batch_ids"][i::workers])]
         differs = f"; {variant}" if variant else ""
         bench.say(f"scale-out: {workers} worker process(es), window {day:%Y-%m-%d} ({size:,} messages){differs}")
         meter = CpuMeter(parts)
-        args = [{"batch_ids": share, "run_id": run_id} for share in shares if share]
-        spawned = [bench.spawn("process_batches", arg, env=worker_env) for arg in args]
-        results = [bench.collect(worker) for worker in spawned]
+        waits = [bench.spawn("process_batches", {"batch_ids": share, "run_id": run_id}, worker_env) for share in shares]
+        results = [wait() for wait in waits]
         cpu = meter.stop()
         wall, busy = cpu["wall"] or 0.0, cpu["machine_busy"] or 0.0
-        cores = {name: None if cpu[name] is None else cpu[name] / wall for name in parts}
         workers_cpu = sum(r["process_cpu_seconds"] for r in results)
         completed = sum(r["completed"] for r in results)
         processing_wall = max(r["finished_at"] for r in results) - min(r["started_at"] for r in results)
+        cores_used = {
+            "workers_total": workers_cpu / processing_wall,
+            "per_worker_max": max(r["process_cpu_seconds"] / r["process_seconds"] for r in results),
+            **{name: None if cpu[name] is None else cpu[name] / wall for name in parts},
+            "machine_busy": busy / wall,
+        }
+        latency_bound = len(shares) * upload_slots * 1000 / profile.s3_latency.mean_ms
         run = {
             "workers": workers,
             "variant": variant,
@@ -422,26 +340,20 @@ def _scale_out(bench: Bench, es: EsProcess, s3: S3Stack) -> dict[str, Any]:
             "wall_seconds": processing_wall,
             "per_second": completed / processing_wall,
             "extract_seconds": extracted["extract_seconds"],
-            "cores_used": {
-                "workers_total": workers_cpu / processing_wall,
-                "per_worker_max": max(r["process_cpu_seconds"] / r["process_seconds"] for r in results),
-                **cores,
-                "machine_busy": busy / wall,
-            },
+            "cores_used": cores_used,
             "cpu_ms_per_message": 1000 * workers_cpu / max(completed, 1),
             "cpu_count": os.cpu_count(),
             "peak_rss_mb_max": max(r["peak_rss_mb"] for r in results),
+            "saturated": _saturated(cores_used, cpus, completed / processing_wall, latency_bound),
         }
-        latency_bound = len(args) * upload_slots * 1000 / profile.s3_latency.mean_ms
-        run["saturated"] = _saturated(run["cores_used"], os.cpu_count() or 1, run["per_second"], latency_bound)
         runs.append(run)
         bench.say(
             f"  {completed:,} messages in {processing_wall:.1f}s = {run['per_second']:.0f} msg/s; "
-            f"cores: workers {run['cores_used']['workers_total']:.2f}, machine {busy / wall:.2f} of {os.cpu_count()}; "
+            f"cores: workers {cores_used['workers_total']:.2f}, machine {busy / wall:.2f} of {os.cpu_count()}; "
             f"saturated: {run['saturated']}"
         )
         if completed != size:
-            raise WorkerError(f"scale-out with {workers} workers archived {completed:,} of {size:,} messages")
+            raise RuntimeError(f"scale-out with {workers} workers archived {completed:,} of {size:,} messages")
     return {"day": day.date().isoformat(), "size": size, "runs": runs}
 
 
@@ -451,42 +363,39 @@ def _saturated(cores: dict[str, float | None], cpu_count: int, per_second: float
 
     :param latency_bound: messages/s with every upload slot of every worker busy, one S3 latency each.
     """
-    single = {"es_server": "Elasticsearch-compatible server (1 core)", "s3_server": "S3 server (1 core)"}
-    single["s3_proxy"] = "S3 latency proxy (1 core)"
+    single = {"es_server": "Elasticsearch-compatible server", "s3_server": "S3 server", "s3_proxy": "S3 latency proxy"}
     for name, label in single.items():
         if (cores.get(name) or 0) >= 0.85:
-            return label
+            return f"{label} (1 core)"
     if (cores.get("machine_busy") or 0) >= 0.9 * cpu_count:
         return f"machine CPU ({cpu_count} cores busy, shared with other work)"
     if per_second >= 0.8 * latency_bound:
         return f"S3 latency (uploads in flight x S3 latency allow {latency_bound:,.0f} msg/s)"
     # A Python process whose threads pass the GIL back and forth shows 0.78-0.88 of a core when its
-    # Python work is what limits it (every one-worker run of this bench, at any load).
+    # Python work is what limits it.
     if (cores.get("per_worker_max") or 0) >= 0.75:
         return f"worker CPU (one core per worker process: the GIL; S3 latency would allow {latency_bound:,.0f} msg/s)"
     return f"none identified (below S3's latency bound of {latency_bound:,.0f} msg/s and every core)"
 
 
-def _airflow(bench: Bench, migrate: subprocess.Popen[bytes] | None) -> dict[str, Any]:
+def _airflow(bench: Bench) -> dict[str, Any]:
     profile = bench.profile
-    if migrate is not None and migrate.wait() != 0:
+    if bench.migrate is not None and bench.migrate.wait() != 0:
         log = (bench.workdir / "airflow-db-migrate.log").read_text(encoding="utf-8", errors="replace")
-        raise WorkerError(f"airflow db migrate failed:\n{log[-3000:]}")
-    config = write_config(
-        bench.workdir / "message_export_airflow.yaml",
-        batch_size=profile.airflow_batch_size,
-        max_batches=max(profile.airflow_batches, 200),
-    )
+        raise RuntimeError(f"airflow db migrate failed:\n{log[-3000:]}")
+    batches = {"batch_size": profile.airflow_batch_size, "max_batches": max(profile.airflow_batches, 200)}
+    config = bench.config("message_export_airflow", **batches)
     bench.say(
         f"Airflow: dag.test() of window {profile.airflow_day:%Y-%m-%d}, "
         f"{profile.airflow_messages:,} messages in {profile.airflow_batches} mapped batches"
     )
-    result = bench.worker(
-        "airflow", {"day": profile.airflow_day.isoformat()}, env={"MESSAGE_EXPORT_CONFIG": str(config)}
-    )
-    result["messages"] = profile.airflow_messages
+    day = {"day": profile.airflow_day.isoformat()}
+    result = {
+        **bench.worker("airflow", day, {"MESSAGE_EXPORT_CONFIG": str(config)}),
+        "messages": profile.airflow_messages,
+    }
     if result["state"] != "success":
-        raise WorkerError(f"dag.test() ended {result['state']}: {', '.join(result['task_states'])}")
+        raise RuntimeError(f"dag.test() ended {result['state']}: {', '.join(result['task_states'])}")
     bench.say(
         f"  wall {result['wall_seconds']:.1f}s, tasks' own time {result['own_seconds']:.1f}s, "
         f"{result['task_instances']} task instances"
@@ -494,41 +403,28 @@ def _airflow(bench: Bench, migrate: subprocess.Popen[bytes] | None) -> dict[str,
     return result
 
 
-def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
+def _ledger(bench: Bench) -> dict[str, Any]:
     """A run's ledger statements as the ledger grows, on a private mariadbd with MariaDB's default
     128 MB buffer pool (its redo log is larger, which only speeds up generating the rows)."""
-    from bench.mariadb_instance import MariaDbInstance
-
     profile = bench.profile
     rows = sum(days * per_day for days, per_day in profile.ledger_sizes)
     bench.say(
         f"ledger size: a run's statements on a small ledger, with up to {rows:,} earlier rows, then after retention"
     )
-    instance = MariaDbInstance(
-        bench.workdir / "mariadb-ledger",
-        128 * 2**20,
-        ("--innodb-log-file-size=1073741824", "--innodb-flush-log-at-trx-commit=2"),
-    ).start()
-    try:
-        instance.create_database("ledger")
-        instance.create_database("ledger_small")
-        conn = json.loads(connection_environment(es_url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
-        conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
-        result = bench.worker(
-            "ledger_sizes",
-            {
-                "mysql": {**instance.params, "database": "ledger"},
-                "small_mysql": {**instance.params, "database": "ledger_small"},
-                "sizes": [list(size) for size in profile.ledger_sizes],
-                "job_messages": 5_000,
-                "batch_size": 500,
-                "repeats": 5,
-            },
-            env={"AIRFLOW_CONN_MYSQL_DEFAULT": json.dumps(conn)},
-        )
-        result["mysql"] = instance.settings()
-    finally:
-        instance.stop()
+    redo = ("--innodb-log-file-size=1073741824", "--innodb-flush-log-at-trx-commit=2")
+    with MariaDbInstance(bench.workdir / "mariadb-ledger", 128 * 2**20, redo) as instance:
+        for name in ("ledger", "ledger_small"):
+            create_database(instance.params, name)
+        args = {
+            "mysql": {**instance.params, "database": "ledger"},
+            "small_mysql": {**instance.params, "database": "ledger_small"},
+            "sizes": [list(size) for size in profile.ledger_sizes],
+            "job_messages": 5_000,
+            "batch_size": 500,
+            "repeats": 5,
+        }
+        env = {"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn_json(instance.params, "ledger")}
+        result = {**bench.worker("ledger_sizes", args, env), "mysql": instance.settings()}
     for point in result["points"]:
         made = point.get("generated")
         made_text = f" (generated {made['rows']:,} rows in {made['seconds']:.0f}s)" if made else ""
@@ -545,81 +441,78 @@ def _ledger(bench: Bench, es_url: str, s3_url: str) -> dict[str, Any]:
     return result
 
 
-def _extraction(
-    bench: Bench, es: EsProcess, s3_url: str, database: MySqlDatabase, config: ExportConfig
-) -> dict[str, Any]:
+def _extraction(bench: Bench) -> dict[str, Any]:
     """``pipeline.extract`` into an empty ledger right after a bare loop of its own (on a shared
     machine the load drifts, so each ratio compares two runs made one after the other): on the shared
     MariaDB with its defaults, then on a private one whose buffer pool holds the ledger."""
-    from bench.mariadb_instance import MariaDbInstance
-
-    profile = bench.profile
-    page_size = config.elasticsearch.page_size
-    pages = -(-profile.extraction_ids // page_size)
-    limit = config.elasticsearch.max_requests_per_second
+    profile, es_cfg, es = bench.profile, _config().elasticsearch, bench.es
+    pages = -(-profile.extraction_ids // es_cfg.page_size)
+    limit = es_cfg.max_requests_per_second
     # The search rate limit protects a production cluster and is the user's to set; at its default it
     # would pace the reads (pages / limit seconds at the least), so this phase measures the design with
     # it off, on the bare loop's terms, and reports the floor the default puts under it.
     bench.say(
-        f"extraction: {profile.extraction_ids:,} ids in {pages:,} pages of {page_size:,}; search rate limit off "
-        f"(the default {limit:g}/s alone would take >= {pages / limit:.1f}s)"
+        f"extraction: {profile.extraction_ids:,} ids in {pages:,} pages of {es_cfg.page_size:,}; search rate limit "
+        f"off (the default {limit:g}/s alone would take >= {pages / limit:.1f}s)"
     )
-    ledger = connection_environment(es.url, s3_url, database.sibling("extraction"))["AIRFLOW_CONN_MYSQL_DEFAULT"]
+
+    def pair(mysql_conn: str, mysqld: int | None, where: str) -> dict[str, Any]:
+        """A bare PIT loop, then ``pipeline.extract`` of the same window; with the CPU seconds each
+        spent in the worker, the Elasticsearch-compatible server, mysqld and the machine."""
+        day, parts = profile.extraction_day.isoformat(), {"es_server": es.pid, "mysqld": mysqld}
+        loop_args = {"es_url": es.url, "index": es_cfg.message_index, "timestamp_field": es_cfg.timestamp_field}
+        meter = CpuMeter(parts)
+        bare = bench.worker("pit_loop", {**loop_args, "day": day, "page_size": es_cfg.page_size})
+        bare["cpu_seconds"] = meter.stop()
+        meter = CpuMeter(parts)
+        extract = bench.worker(
+            "extract", {"day": day}, {**bench.no_rate_limit(), "AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn}
+        )
+        extract["cpu_seconds"] = meter.stop()
+        if extract["ids"] != bare["ids"]:
+            raise RuntimeError(f"extract staged {extract['ids']:,} ids, the bare loop read {bare['ids']:,}")
+        claim = extract["claim_tracking"]
+        bench.say(
+            f"  pipeline.extract {extract['seconds']:.1f}s vs bare loop {bare['seconds']:.1f}s = "
+            f"{extract['seconds'] / bare['seconds']:.2f}x, peak RSS {extract['peak_rss_mb']:.0f} MB; "
+            f"then every batch's tracking, one after the other: {claim['ids']:,} ids in {claim['seconds']:.1f}s"
+            + "".join(f"\n    {line}" for line in extract["pipeline_log"])
+            + f"\n    CPU of the bare loop {cpu_split(bare['cpu_seconds'])}"
+            + f"\n    CPU of the extraction {cpu_split(extract['cpu_seconds'])} ({where})"
+        )
+        return {"pit_loop": bare, "extract": extract}
+
     result: dict[str, Any] = {
-        "page_size": page_size,
+        "page_size": es_cfg.page_size,
         "search_rate_limit": {"used": None, "default": limit, "default_floor_seconds": pages / limit},
-        "defaults": _extraction_pair(bench, es, config, ledger, mysqld_pid()),
+        "defaults": pair(
+            mysql_conn_json(MYSQL, bench.database.sibling("extraction")), mysqld_pid(), "shared MariaDB, defaults"
+        ),
     }
-    bench.say(f"  {_extraction_line(result['defaults'])} (shared MariaDB, defaults)")
-    instance = MariaDbInstance(bench.workdir / "mariadb-big-pool", profile.big_buffer_pool_bytes)
     bench.say(f"  starting a private mariadbd with a {profile.big_buffer_pool_bytes / 2**30:.0f} GB buffer pool")
     try:
-        instance.start()
-        instance.create_database("ledger")
-        conn = json.loads(connection_environment(es.url, s3_url, "ledger")["AIRFLOW_CONN_MYSQL_DEFAULT"])
-        conn.update(host="127.0.0.1", port=instance.port, login="root", password="")
-        result["big_pool"] = _extraction_pair(bench, es, config, json.dumps(conn), instance.pid)
-        result["big_pool"]["mysql"] = instance.settings()
-        bench.say(f"  {_extraction_line(result['big_pool'])} (buffer pool holds it)")
+        with MariaDbInstance(bench.workdir / "mariadb-big-pool", profile.big_buffer_pool_bytes) as instance:
+            create_database(instance.params, "ledger")
+            conn = mysql_conn_json(instance.params, "ledger")
+            result["big_pool"] = {**pair(conn, instance.pid, "buffer pool holds it"), "mysql": instance.settings()}
     except Exception as error:  # reported in the figures; the default-config figures stand
         result["big_pool"] = {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
         print(f"!! extraction with the big pool: {result['big_pool']['error']}", file=sys.stderr, flush=True)
-    finally:
-        instance.stop()
     return result
 
 
-def _extraction_pair(
-    bench: Bench, es: EsProcess, config: ExportConfig, mysql_conn: str, mysqld: int | None
-) -> dict[str, Any]:
-    """A bare PIT loop, then ``pipeline.extract`` of the same window; with the CPU seconds each
-    spent in the worker, the Elasticsearch-compatible server, mysqld and the machine."""
-    es_cfg = config.elasticsearch
-    day = bench.profile.extraction_day.isoformat()
-    parts = {"es_server": es.pid, "mysqld": mysqld}
-    meter = CpuMeter(parts)
-    loop_args = {"es_url": es.url, "index": es_cfg.message_index, "timestamp_field": es_cfg.timestamp_field}
-    bare = bench.worker("pit_loop", {**loop_args, "day": day, "page_size": es_cfg.page_size})
-    bare["cpu_seconds"] = meter.stop()
-    meter = CpuMeter(parts)
-    extract = bench.worker(
-        "extract",
-        {"day": day},
-        env={"AIRFLOW_CONN_MYSQL_DEFAULT": mysql_conn, "MESSAGE_EXPORT_CONFIG": str(bench.config_without_rate_limit())},
-    )
-    extract["cpu_seconds"] = meter.stop()
-    if extract["ids"] != bare["ids"]:
-        raise WorkerError(f"extract staged {extract['ids']:,} ids, the bare loop read {bare['ids']:,}")
-    return {"pit_loop": bare, "extract": extract}
+def _dashboard(bench: Bench) -> dict[str, Any]:
+    return dashboard_queries.measure(bench.profile.name, MYSQL, bench.database.sibling("dashboard"), say=bench.say)
 
 
-def _extraction_line(run: dict[str, Any]) -> str:
-    extract, bare, claim = run["extract"], run["pit_loop"], run["extract"]["claim_tracking"]
-    return (
-        f"pipeline.extract {extract['seconds']:.1f}s vs bare loop {bare['seconds']:.1f}s = "
-        f"{extract['seconds'] / bare['seconds']:.2f}x, peak RSS {extract['peak_rss_mb']:.0f} MB; "
-        f"then every batch's tracking, one after the other: {claim['ids']:,} ids in {claim['seconds']:.1f}s"
-        + "".join(f"\n    {line}" for line in extract["pipeline_log"])
-        + f"\n    CPU of the bare loop {cpu_split(bare['cpu_seconds'])}"
-        + f"\n    CPU of the extraction {cpu_split(extract['cpu_seconds'])}"
-    )
+# the phases, in the order they run
+PHASES: dict[str, Callable[[Bench], Any]] = {
+    "baseline": _baseline,
+    "pipeline": _pipeline,
+    "ceilings": _ceilings,
+    "scaleout": _scale_out,
+    "airflow": _airflow,
+    "ledger": _ledger,
+    "extraction": _extraction,
+    "dashboard": _dashboard,
+}

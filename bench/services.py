@@ -5,13 +5,16 @@
 - the in-memory S3 server in its own process too (``python -m devstack.s3.memory_server``; why
   that one: docs/decisions/0007-s3-stand-ins.md), behind the latency-injecting proxy, which runs in
   this (orchestrating) process: it only waits while workers measure;
-- the local MySQL/MariaDB server, in a fresh database dropped at the end.
+- the local MySQL/MariaDB server, in a fresh database dropped at the end;
+- for the phases that need a buffer pool of their own size, a private ``mariadbd`` on a free port,
+  its data under the work directory (the shared server keeps MariaDB's defaults for everyone).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +22,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,7 @@ import yaml
 
 from bench.environment import REPO
 from bench.profiles import Latency
-from devstack.connections import connection_environment as local_connections
+from devstack.connections import mysql_connection
 
 BUCKET = "message-archive"
 MYSQL = {
@@ -45,10 +50,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _wait_until_up(process: subprocess.Popen[bytes], answers: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        if answers():
+            return
+        time.sleep(0.2)
+    _stop(process)
+    raise RuntimeError(f"{what} did not answer within {timeout}s")
+
+
+def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 class ServerProcess:
     """A local HTTP server as a child process, started and stopped with the benchmark."""
 
     name = "server"
+    module: tuple[str, ...] = ()  # ``python -m`` and its arguments, before ``--port``
     credentials = ("test", "test")
 
     def __init__(self, log_path: Path) -> None:
@@ -57,26 +86,22 @@ class ServerProcess:
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
-    def command(self) -> list[str]:
-        raise NotImplementedError
-
     def start(self, timeout: float = 60.0) -> ServerProcess:
-        log = self._log_path.open("wb")
-        self._process = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self._process.returncode}; see {self._log_path}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
-                    response.read()
-                return self
-            except urllib.error.HTTPError:
-                return self  # it answers (a server's root path need not be a page)
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer on {self.url} within {timeout}s")
+        command = [sys.executable, "-m", *self.module, "--port", str(self.port)]
+        with self._log_path.open("wb") as log:
+            self._process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        _wait_until_up(self._process, self._answers, f"{self.name} on {self.url} (log: {self._log_path})", timeout)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url, timeout=2) as response:
+                response.read()
+        except urllib.error.HTTPError:
+            return True  # it answers (a server's root path need not be a page)
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
 
     @property
     def pid(self) -> int | None:
@@ -85,22 +110,13 @@ class ServerProcess:
     def rss_mb(self) -> float | None:
         import psutil
 
-        if self._process is None:
-            return None
         try:
-            return psutil.Process(self._process.pid).memory_info().rss / 2**20
+            return None if self._process is None else psutil.Process(self._process.pid).memory_info().rss / 2**20
         except psutil.Error:
             return None
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
+        _stop(self._process)
         self._process = None
 
 
@@ -108,52 +124,43 @@ class EsProcess(ServerProcess):
     """The Elasticsearch-compatible server."""
 
     name = "Elasticsearch-compatible server"
+    module = ("devstack.search.server", "--host", "127.0.0.1")
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "devstack.search.server", "--host", "127.0.0.1", "--port", str(self.port)]
-
-    def set_latency(self, latency: Latency | None) -> None:
-        """Inject ``latency`` on every request (``None``: none)."""
+    def set_latency(self, latency: Latency) -> None:
+        """Inject ``latency`` on every request."""
         from devstack.search.server import FAULT_PREFIX  # the server's control API path
 
-        request = urllib.request.Request(f"{self.url}{FAULT_PREFIX}", method="DELETE")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-        if latency is None:
-            return
         body = json.dumps({"fixed_ms": latency.fixed_ms, "jitter_ms": latency.jitter_ms}).encode()
-        request = urllib.request.Request(
-            f"{self.url}{FAULT_PREFIX}/latency", data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
+        for request in (
+            urllib.request.Request(f"{self.url}{FAULT_PREFIX}", method="DELETE"),
+            urllib.request.Request(
+                f"{self.url}{FAULT_PREFIX}/latency", body, {"Content-Type": "application/json"}, method="POST"
+            ),
+        ):
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
 
 
 class MemoryS3Process(ServerProcess):
     """The in-memory asyncio S3 server."""
 
     name = "in-memory S3 server"
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "devstack.s3.memory_server", "--port", str(self.port)]
+    module = ("devstack.s3.memory_server",)
 
 
 class S3Stack:
     """An S3 server (its own process) and the latency proxy in front of it (this process)."""
 
-    def __init__(self, server: ServerProcess, seed: int = 0) -> None:
-        from devstack.s3.fault_proxy import S3FaultProxy
-
-        self.server = server
-        self.proxy = S3FaultProxy(self.server.url, seed=seed).start()
-        self.client().create_bucket(Bucket=BUCKET)
-
-    def client(self) -> Any:
-        """A boto3 client straight at the server (no proxy, no latency)."""
+    def __init__(self, server: ServerProcess) -> None:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(
+        from devstack.s3.fault_proxy import S3FaultProxy
+
+        self.server = server
+        self.proxy = S3FaultProxy(self.server.url, seed=0).start()
+        # straight at the server (no proxy, no latency)
+        self.client = boto3.client(
             "s3",
             endpoint_url=self.server.url,
             aws_access_key_id=self.server.credentials[0],
@@ -161,20 +168,20 @@ class S3Stack:
             region_name="us-east-1",
             config=Config(s3={"addressing_style": "path"}),
         )
+        self.client.create_bucket(Bucket=BUCKET)
 
     @property
     def url(self) -> str:
         """The endpoint clients use: the proxy."""
         return self.proxy.url
 
-    def set_latency(self, latency: Latency | None) -> None:
+    def set_latency(self, latency: Latency) -> None:
         self.proxy.faults.clear()
-        if latency is not None:
-            self.proxy.faults.add_latency(fixed_ms=latency.fixed_ms, jitter_ms=latency.jitter_ms)
+        self.proxy.faults.add_latency(fixed_ms=latency.fixed_ms, jitter_ms=latency.jitter_ms)
 
     def mean_object_size(self, prefix: str) -> int:
         """Mean size of up to 1,000 objects under ``prefix`` (read from the server directly)."""
-        page = self.client().list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)
+        page = self.client.list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)
         sizes = [obj["Size"] for obj in page.get("Contents", [])]
         if not sizes:
             raise RuntimeError(f"no objects under s3://{BUCKET}/{prefix}")
@@ -183,6 +190,61 @@ class S3Stack:
     def stop(self) -> None:
         self.proxy.stop()
         self.server.stop()
+
+
+# -- MySQL / MariaDB -------------------------------------------------------------------------------
+
+
+def connect(mysql: dict[str, Any]) -> Any:
+    """Open a connection from ``{"host", "port", "user", "password"}`` and, if given, ``"database"``."""
+    database = {"db": mysql["database"]} if mysql.get("database") else {}
+    return MySQLdb.connect(
+        host=mysql["host"],
+        port=int(mysql["port"]),
+        user=mysql["user"],
+        passwd=mysql["password"],
+        charset="utf8mb4",
+        **database,
+    )
+
+
+def sql(mysql: dict[str, Any], statement: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+    """Run one statement on a connection of its own and commit; return its rows."""
+    with closing(connect(mysql)) as db, db.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = list(cursor.fetchall())
+        db.commit()
+    return rows
+
+
+def create_database(mysql: dict[str, Any], name: str) -> None:
+    sql(mysql, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+
+
+def server_settings(mysql: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The server variables ``names`` (``@@<name>``): what bounds the ledger's figures."""
+    values = sql(mysql, "SELECT " + ", ".join(f"@@{name}" for name in names))[0]
+    return {name: v.decode() if isinstance(v, bytes) else v for name, v in zip(names, values, strict=True)}
+
+
+def mysql_conn_json(mysql: dict[str, Any], database: str | None = None) -> str:
+    """The Airflow connection (``AIRFLOW_CONN_*`` JSON) of ``database`` (default: ``mysql``'s) on ``mysql``."""
+    return json.dumps(mysql_connection(mysql, database or mysql["database"]))
+
+
+@contextmanager
+def connection_to(mysql: dict[str, Any], conn_id: str = "mysql_default") -> Iterator[None]:
+    """Point ``AIRFLOW_CONN_<CONN_ID>`` (what the product's hook reads) at ``mysql`` meanwhile."""
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    previous = os.environ.get(variable)
+    os.environ[variable] = mysql_conn_json(mysql)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous
 
 
 @dataclass
@@ -196,7 +258,7 @@ class MySqlDatabase:
     @classmethod
     def create(cls) -> MySqlDatabase:
         name = f"message_export_bench_{uuid.uuid4().hex[:10]}"
-        _create_database(name)
+        create_database(MYSQL, name)
         return cls(name)
 
     @property
@@ -206,51 +268,87 @@ class MySqlDatabase:
     def sibling(self, suffix: str) -> str:
         """Create and return the database ``<name>_<suffix>``."""
         name = f"{self.name}_{suffix}"
-        _create_database(name)
+        create_database(MYSQL, name)
         self.siblings.append(name)
         return name
 
-    def server_settings(self) -> dict[str, Any]:
-        """The server settings that bound the ledger's figures."""
-        names = ("version", "innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_flush_method")
-        with _admin() as admin, admin.cursor() as cursor:
-            cursor.execute("SELECT " + ", ".join(f"@@{name}" for name in names))
-            values = cursor.fetchone()
-        return {
-            name: value.decode() if isinstance(value, bytes) else value
-            for name, value in zip(names, values, strict=True)
-        }
-
     def drop(self) -> None:
-        with _admin() as admin, admin.cursor() as cursor:
-            # the ceilings worker makes and drops `<name>_ceiling` itself; dropped again if it died
-            for name in (self.name, f"{self.name}_ceiling", *self.siblings):
-                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        # the ceilings worker makes and drops `<name>_ceiling` itself; dropped again if it died
+        for name in (self.name, f"{self.name}_ceiling", *self.siblings):
+            sql(MYSQL, f"DROP DATABASE IF EXISTS `{name}`")
 
 
-def _create_database(name: str) -> None:
-    with _admin() as admin, admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+class MariaDbInstance:
+    """``mariadbd`` on 127.0.0.1:<free port>, root without a password, data in ``directory``; MariaDB's
+    defaults but for the buffer pool and ``options``."""
 
+    def __init__(self, directory: Path, buffer_pool_bytes: int, options: tuple[str, ...] = ()) -> None:
+        self.directory = directory
+        self.buffer_pool_bytes = buffer_pool_bytes
+        self.options = options
+        self.port = free_port()
+        self.params = {"host": "127.0.0.1", "port": self.port, "user": "root", "password": ""}
+        self._process: subprocess.Popen[bytes] | None = None
 
-class _admin:
-    def __enter__(self) -> Any:
-        self._conn = MySQLdb.connect(
-            host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"]
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self, timeout: float = 120.0) -> MariaDbInstance:
+        server = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        if install is None or not Path(server).exists():
+            raise RuntimeError("mariadbd / mariadb-install-db not found (apt-get install mariadb-server)")
+        data, log = self.directory / "data", self.directory / "mariadbd.log"
+        data.mkdir(parents=True, exist_ok=True)
+        common = ["--no-defaults", f"--datadir={data}", "--user=root"]
+        install_options = ["--auth-root-authentication-method=normal", "--skip-test-db"]
+        subprocess.run([install, *common, *install_options], check=True, capture_output=True, timeout=300)
+        self._process = subprocess.Popen(
+            [
+                server,
+                *common,
+                "--bind-address=127.0.0.1",
+                f"--port={self.port}",
+                f"--socket={self.directory / 'mariadbd.sock'}",
+                f"--pid-file={self.directory / 'mariadbd.pid'}",
+                f"--innodb-buffer-pool-size={self.buffer_pool_bytes}",
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_bin",
+                f"--log-error={log}",
+                *self.options,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
-        return self._conn
+        _wait_until_up(self._process, self._answers, f"mariadbd on port {self.port} (log: {log})", timeout)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            connect(self.params).close()
+        except MySQLdb.OperationalError:
+            return False
+        return True
+
+    def settings(self) -> dict[str, Any]:
+        names = ("version", "innodb_buffer_pool_size", "innodb_flush_log_at_trx_commit", "innodb_log_file_size")
+        return {**server_settings(self.params, *names), "port": self.port}
+
+    def stop(self) -> None:
+        _stop(self._process, timeout=60)
+        self._process = None
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> MariaDbInstance:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
-        self._conn.close()
-
-
-def connection_environment(
-    es_url: str, s3_url: str, database: str, s3_credentials: tuple[str, str] = ("test", "test")
-) -> dict[str, str]:
-    """``AIRFLOW_CONN_*`` variables for the three connections the export uses."""
-    return local_connections(
-        es_url=es_url, s3_url=s3_url, mysql=MYSQL, database=database, s3_credentials=s3_credentials
-    )
+        self.stop()
 
 
 def write_config(path: Path, **overrides: Any) -> Path:

@@ -8,11 +8,9 @@ the measuring function's keyword arguments; a ``day`` is an ISO date-time.
 
 from __future__ import annotations
 
-import cProfile
 import importlib
 import json
 import logging
-import os
 import sys
 import time
 from datetime import datetime
@@ -34,7 +32,7 @@ PHASES = {
     "ledger_sizes": "bench.ledger_size:run_ledger_sizes",
     "extract": "bench.extraction:run_extract",
     "pit_loop": "bench.extraction:run_pit_loop",
-    "airflow": "bench.airflow_run:run_dag_test",
+    "airflow": "bench.pipeline_run:run_dag_test",
 }
 
 
@@ -42,20 +40,12 @@ def main(argv: list[str]) -> int:
     phase, raw_args, result_path = argv
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     module, name = PHASES[phase].split(":")
-    measure = getattr(importlib.import_module(module), name)
-    args = json.loads(raw_args)
+    measure, args = getattr(importlib.import_module(module), name), json.loads(raw_args)
     if "day" in args:
         args["day"] = datetime.fromisoformat(args["day"])
     started = time.perf_counter()
     rss_at_start = rss_mb()
-    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
-    if profile_dir:
-        # cProfile of the phase (this thread only), for reading with pstats; the figures then carry its overhead
-        profiler = cProfile.Profile()
-        result = profiler.runcall(measure, **args)
-        profiler.dump_stats(Path(profile_dir) / f"{phase}-{os.getpid()}.prof")
-    else:
-        result = measure(**args)
+    result = measure(**args)
     result["worker"] = {
         "rss_at_start_mb": rss_at_start,
         "peak_rss_mb": peak_rss_mb(),
