@@ -8,7 +8,7 @@ history, status and audit records — and records every message, batch and job i
 → `purge_ledger` (ledger retention), plus `trigger_next_window` when the chain is behind.
 Trigger with params to (re-)export one day.
 Each completed day gets a manifest and an event on the archive's asset, `s3://{bucket}/{prefix}`
-(see the README, "Reading the archive").
+(see docs/archive.md, "Reading the archive").
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle = build_bundle(args.out)
     print(
         f"upload {bundle.dags}/* to the DAGs folder (include/ goes with it), and {bundle.plugins_zip} and "
-        f"{bundle.requirements} to the environment's S3 bucket; see README 'Deploy'"
+        f"{bundle.requirements} to the environment's S3 bucket; see docs/deploying.md, 'Amazon MWAA'"
     )
     return 0
 

@@ -1,4 +1,4 @@
-"""Render the figures the reliability tests wrote (build/reliability/*.json) as the README's table.
+"""Render the figures the reliability tests wrote (build/reliability/*.json) as the table of docs/reliability.md.
 
 python -m scripts.reliability_table   # after `make test` (or `pytest tests/reliability`)
 """

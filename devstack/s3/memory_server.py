@@ -15,7 +15,7 @@ server does only what the export touches, over path-style HTTP/1.1 with keep-ali
 
 It does not check signatures, and everything else answers 501 ``NotImplemented``: tests whose
 point is S3's behaviour use moto (``devstack/s3/moto_server.py``). Conformance through boto3 is
-checked in ``tests/devstack/s3/test_memory_s3_server.py``.
+checked in ``tests/devstack/s3/test_memory_server.py``.
 
 Run it with ``python -m devstack.s3.memory_server --port 0`` (prints ``listening on URL``).
 """

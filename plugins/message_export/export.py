@@ -12,7 +12,8 @@ from message_export.config import ExportConfig
 from message_export.documents import RelatedDocument, build_archive_document, message_day
 from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
 from message_export.hooks.opensearch import OpenSearchMessageHook
-from message_export.hooks.search import MessageSearch, MessageSearchHook
+from message_export.hooks.search import MessageSearchHook
+from message_export.hooks.search_base import MessageSearch
 from message_export.keys import archive_key, s3_uri
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import ClaimedMessage, MessageOutcome

@@ -20,7 +20,8 @@ from opensearchpy.exceptions import AuthorizationException
 
 from devstack.search.server import EsCompatServer
 from message_export.hooks.opensearch import OpenSearchMessageHook
-from message_export.hooks.search import MessageSearchHook, SearchCompatibilityError, SearchError
+from message_export.hooks.search import MessageSearchHook
+from message_export.hooks.search_errors import SearchCompatibilityError, SearchError
 from message_export.windows import Window
 from tests.fixtures.export_stack import Stack, prepare_window
 from tests.fixtures.messages import day_of_messages

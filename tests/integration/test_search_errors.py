@@ -16,7 +16,7 @@ from tests.fixtures.services import BOTH_ENGINES
 def test_a_cluster_that_never_answers_in_time_fails_retryably_naming_the_timeout(stack: Stack, search_engine: str):
     from message_export.config import load_config
     from message_export.export import ExportServices
-    from message_export.hooks.search import SearchUnavailableError
+    from message_export.hooks.search_errors import SearchUnavailableError
     from message_export.windows import Window
 
     messages, related = day_of_messages(date(2024, 10, 1), 10)

@@ -91,7 +91,8 @@ def test_partial_search_results_are_rejected_and_retried(stack: Stack):
 
 
 def test_partial_count_is_an_error_not_a_number(stack: Stack):
-    from message_export.hooks.search import MessageSearchHook, PartialResultsError
+    from message_export.hooks.search import MessageSearchHook
+    from message_export.hooks.search_errors import PartialResultsError
     from message_export.windows import Window
 
     seed(stack, 10)

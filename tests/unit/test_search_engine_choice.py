@@ -10,8 +10,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from message_export.config import ConfigError, load_config
 from message_export.export import ExportServices
 from message_export.hooks.opensearch import OpenSearchMessageHook
-from message_export.hooks.search import (
-    MessageSearchHook,
+from message_export.hooks.search import MessageSearchHook
+from message_export.hooks.search_errors import (
     PartialResultsError,
     SearchAccessError,
     SearchCompatibilityError,

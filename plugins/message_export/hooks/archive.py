@@ -82,7 +82,7 @@ USER_AGENT = f"Boto3/{boto3.__version__} Python/{platform.python_version()} Boto
 
 # botocore asks for "Expect: 100-continue" on every S3 PUT and UploadPart whatever the body's size, and has no
 # setting for it: each archive PUT of a few kB then waits for S3's interim "100 Continue" before sending its body,
-# one more round trip and ~10% of the CPU of a PUT (bench/crt_put_cpu.py, README "Performance"). AWS's other SDKs
+# one more round trip and ~10% of the CPU of a PUT (docs/decisions/0003-botocore-over-the-crt.md). AWS's other SDKs
 # ask only from a size on (2 MiB in the Go and Kotlin SDKs); this client does the same, so upload_stream's 8 MiB
 # parts still ask first and a part S3 refuses (403, wrong region) is not sent for nothing.
 EXPECT_CONTINUE_MIN_BYTES = 2 * 1024 * 1024
@@ -239,7 +239,7 @@ class MessageArchiveHook(S3Hook):
                 raise ArchiveError(
                     f"S3 bucket '{bucket}': access denied for AWS connection '{self.aws_conn_id}'; "
                     f"grant s3:ListBucket (prefix {prefix}/*) and s3:PutObject/GetObject on {prefix}/* "
-                    "(see README, IAM policy)"
+                    "(see docs/deploying.md, Permissions)"
                 ) from None
             raise ArchiveError(f"S3 bucket '{bucket}': {_client_error_text(error)}") from None
         except BotoCoreError as error:

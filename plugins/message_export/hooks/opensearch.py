@@ -14,9 +14,8 @@ from opensearchpy.exceptions import ConnectionTimeout as OsConnectionTimeout
 from opensearchpy.exceptions import TransportError
 
 from message_export.heap import settle
-from message_export.hooks.search import (
-    RETRY_ON_STATUS,
-    MessageSearch,
+from message_export.hooks.search_base import RETRY_ON_STATUS, MessageSearch
+from message_export.hooks.search_errors import (
     SearchAccessError,
     SearchCompatibilityError,
     SearchError,

@@ -16,7 +16,7 @@ from message_export.config import ExportConfig, load_config
 from message_export.export import ExportServices
 from message_export.heap import freeze_startup_objects
 from message_export.hooks.archive import ArchiveError
-from message_export.hooks.search import SearchError
+from message_export.hooks.search_errors import SearchError
 from message_export.keys import day_prefix
 from message_export.ledger.errors import TrackingError
 from message_export.metrics import ExportMetrics

@@ -16,7 +16,7 @@ from airflow.sdk.exceptions import (
 
 from message_export.config import ConfigError
 from message_export.hooks.archive import ArchiveError
-from message_export.hooks.search import SearchError
+from message_export.hooks.search_errors import SearchError
 from message_export.ledger.errors import TrackingError
 from message_export.resources import DeploymentError
 from message_export.windows import (

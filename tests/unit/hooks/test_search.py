@@ -16,14 +16,13 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, ConnectionTimeout, UnsupportedProductError
 from elasticsearch import ConnectionError as EsConnectionError
 
-from message_export.hooks.search import (
-    MessageSearchHook,
+from message_export.hooks.search import MessageSearchHook, client_arguments
+from message_export.hooks.search_errors import (
     PartialResultsError,
     SearchAccessError,
     SearchCompatibilityError,
     SearchError,
     SearchUnavailableError,
-    client_arguments,
 )
 from message_export.windows import Window
 

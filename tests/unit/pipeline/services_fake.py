@@ -10,7 +10,7 @@ from typing import Any
 
 from message_export.config import ExportConfig, load_config
 from message_export.export import ExportServices
-from message_export.hooks.search import SearchError
+from message_export.hooks.search_errors import SearchError
 from message_export.model import ArchivedMessage, ArchivedTotals, ClaimedMessage, Job
 from message_export.windows import Window
 

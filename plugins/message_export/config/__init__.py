@@ -1,17 +1,22 @@
-"""The export configuration file, validated at load time."""
+"""The export configuration file, validated at load time.
+
+The sections are strict pydantic models (an unknown key is an error naming it); the notification
+sections live in :mod:`message_export.config.notifications`.
+"""
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from message_export.config.notifications import NotificationSettings
+from message_export.config.strict import ConfigError, StrictSection
 from message_export.resources import include_path
 from message_export.throttle import ThrottleLimits
 
@@ -23,26 +28,15 @@ _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,254}$")
 _FIELD_NAME = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9_.@-]{0,254}$")
 _SECTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
-_IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-_ARGUMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class ConfigError(ValueError):
-    """The configuration file is missing or invalid."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Connections(_Strict):
+class Connections(StrictSection):
     elasticsearch: str = "elasticsearch_default"
     mysql: str = "mysql_default"
     aws: str = "aws_default"
 
 
-class SearchSettings(_Strict):
+class SearchSettings(StrictSection):
     engine: Literal["elasticsearch", "opensearch"] = "elasticsearch"
     message_index: str
     timestamp_field: str = "timestamp"
@@ -52,7 +46,8 @@ class SearchSettings(_Strict):
     pit_keep_alive: str = "5m"
     request_timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(6, ge=0, le=20)
-    # The load on the cluster, per worker process (null switches a limit off); see the README.
+    # The load on the cluster, per worker process (null switches a limit off); see docs/operating.md,
+    # "Protecting the search cluster".
     max_requests_per_second: float | None = Field(20.0, gt=0, le=10000)
     max_concurrent_requests: int | None = Field(4, ge=1, le=256)
     slowdown_factor: float = Field(0.5, gt=0, lt=1)
@@ -104,7 +99,7 @@ class SearchSettings(_Strict):
         )
 
 
-class ArchiveSettings(_Strict):
+class ArchiveSettings(StrictSection):
     bucket: str
     prefix: str = "messages"
     server_side_encryption: Literal["AES256", "aws:kms", "none"] = "AES256"
@@ -135,119 +130,13 @@ class ArchiveSettings(_Strict):
         return self
 
 
-class RetrySettings(_Strict):
+class RetrySettings(StrictSection):
     backoff_seconds: float = Field(30.0, ge=0)
     max_backoff_seconds: float = Field(900.0, ge=0)
     time_budget_seconds: float = Field(600.0, ge=0)
 
 
-class SnsChannel(_Strict):
-    """The default channel: an SNS topic, through the amazon provider's ``SnsNotifier``."""
-
-    topic_arn: str
-    aws_conn_id: str | None = None  # None: the config's connections.aws
-    region_name: str | None = None  # None: the connection's region
-
-    @field_validator("topic_arn")
-    @classmethod
-    def _topic(cls, value: str) -> str:
-        if value.endswith(".fifo"):
-            raise ValueError(
-                f"{value!r} is a FIFO topic, which needs a message group id that the SNS notifier does not send; "
-                "use a standard topic"
-            )
-        if not _SNS_TOPIC_ARN.match(value):
-            raise ValueError(
-                f"{value!r} is not an SNS topic ARN; expected arn:aws:sns:<region>:<account id>:<topic name>"
-            )
-        return value
-
-
-def import_notifier_class(path: str) -> type:
-    """Import ``package.module.Class`` and check it is an Airflow notifier; raise ``ValueError`` saying why not."""
-    from airflow.sdk import BaseNotifier
-
-    if not _IMPORT_PATH.match(path):
-        raise ValueError(f"{path!r} is not an import path; expected package.module.ClassName")
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(
-            f"{path!r} does not import ({type(error).__name__}: {error}); install the provider that ships it "
-            "(requirements.txt) or correct the path"
-        ) from None
-    notifier = getattr(module, class_name, None)
-    if notifier is None:
-        raise ValueError(f"{path!r}: module {module_name!r} has no {class_name!r}; correct the class name")
-    if not (isinstance(notifier, type) and issubclass(notifier, BaseNotifier)):
-        raise ValueError(
-            f"{path!r} is not a notifier (a subclass of airflow.sdk.BaseNotifier); name a notifier class, "
-            "e.g. airflow.providers.slack.notifications.slack.SlackNotifier"
-        )
-    return notifier
-
-
-class NotifierChannel(_Strict):
-    """Any notifier class, by import path, with its keyword arguments.
-
-    The message goes into the keyword argument ``message_argument`` (and the subject line into
-    ``subject_argument`` if given); ``arguments`` are passed as they are (no templating).
-    """
-
-    notifier: str
-    arguments: dict[str, object] = Field(default_factory=dict)
-    message_argument: str = "message"
-    subject_argument: str | None = None
-
-    @field_validator("notifier")
-    @classmethod
-    def _importable(cls, value: str) -> str:
-        import_notifier_class(value)
-        return value
-
-    @field_validator("message_argument", "subject_argument")
-    @classmethod
-    def _argument_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ARGUMENT_NAME.match(value):
-            raise ValueError(f"{value!r} is not a keyword argument name")
-        return value
-
-    @model_validator(mode="after")
-    def _constructs(self) -> NotifierChannel:
-        # build it once with a sample message: a missing or unknown argument shows now, not when a run fails
-        for name in (self.message_argument, self.subject_argument):
-            if name is not None and name in self.arguments:
-                raise ValueError(
-                    f"'arguments' sets {name!r}, which carries the export's message; remove it from 'arguments'"
-                )
-        try:
-            self.build("sample message", "sample subject")
-        except Exception as error:  # noqa: BLE001 - whatever the class raises, reported with the key
-            raise ValueError(
-                f"{self.notifier} does not accept these arguments ({type(error).__name__}: {error}); "
-                "check 'arguments', 'message_argument' and 'subject_argument' against the notifier's documentation"
-            ) from None
-        return self
-
-    def build(self, message: str, subject: str) -> object:
-        """Return the notifier, constructed with the message (and subject) of one notification."""
-        values: dict[str, object] = {**self.arguments, self.message_argument: message}
-        if self.subject_argument is not None:
-            values[self.subject_argument] = subject
-        return import_notifier_class(self.notifier)(**values)
-
-
-class NotificationSettings(_Strict):
-    """Who hears about a run: failures by default, completed days if asked."""
-
-    on_failure: bool = True
-    on_success: bool = False
-    sns: SnsChannel | None = None
-    notifiers: list[NotifierChannel] = Field(default_factory=list)
-
-
-class RetentionSettings(_Strict):
+class RetentionSettings(StrictSection):
     """How long ``message_tracking`` keeps the rows of completed days (``job_runs`` keeps its rows forever)."""
 
     keep_days: int | None = Field(None, ge=1, le=36500)
@@ -273,7 +162,7 @@ class RetentionSettings(_Strict):
         return self.keep_days is not None
 
 
-class BatchTaskSettings(_Strict):
+class BatchTaskSettings(StrictSection):
     """How many ``process_batch`` tasks run at once: Airflow's own caps, set on the task when the DAG is parsed."""
 
     pool: str | None = Field(
@@ -309,7 +198,7 @@ class BatchTaskSettings(_Strict):
         return self.model_dump(exclude_none=True)
 
 
-class ExportConfig(_Strict):
+class ExportConfig(StrictSection):
     start_date: date
     connections: Connections = Field(default_factory=Connections)
     elasticsearch: SearchSettings
@@ -323,6 +212,9 @@ class ExportConfig(_Strict):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+
+SectionT = TypeVar("SectionT", bound=BaseModel)
 
 
 def config_path() -> Path:
@@ -369,6 +261,16 @@ def load_config(path: Path | str | None = None) -> ExportConfig:
         raise ConfigError(_describe(error, path)) from None
 
 
+def _load_section(model: type[SectionT], section: str, path: Path, raw: dict, *, required: bool = False) -> SectionT:
+    """Validate one section of the config file; an absent optional section gets the model's defaults."""
+    if required and section not in raw:
+        raise ConfigError(f"invalid config {path}: missing key '{section}'")
+    try:
+        return model.model_validate(raw[section] if required else raw.get(section) or {})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, section=section)) from None
+
+
 def load_archive_settings(path: Path | str | None = None) -> ArchiveSettings:
     """Read and validate only the ``s3`` section: what the DAG needs when it is parsed.
 
@@ -376,13 +278,7 @@ def load_archive_settings(path: Path | str | None = None) -> ArchiveSettings:
     key and the fix); a mistake in ``s3`` raises :class:`ConfigError` naming the key.
     """
     path = Path(path) if path else config_path()
-    raw = _read_mapping(path)
-    if "s3" not in raw:
-        raise ConfigError(f"invalid config {path}: missing key 's3'")
-    try:
-        return ArchiveSettings.model_validate(raw["s3"])
-    except ValidationError as error:
-        raise ConfigError(_describe(error, path, section="s3")) from None
+    return _load_section(ArchiveSettings, "s3", path, _read_mapping(path), required=True)
 
 
 def load_batch_task_settings(path: Path | str | None = None) -> BatchTaskSettings:
@@ -392,11 +288,7 @@ def load_batch_task_settings(path: Path | str | None = None) -> BatchTaskSetting
     here raises :class:`ConfigError` naming the key. Without the section, Airflow's defaults apply.
     """
     path = Path(path) if path else config_path()
-    raw = _read_mapping(path)
-    try:
-        return BatchTaskSettings.model_validate(raw.get("process_batch") or {})
-    except ValidationError as error:
-        raise ConfigError(_describe(error, path, section="process_batch")) from None
+    return _load_section(BatchTaskSettings, "process_batch", path, _read_mapping(path))
 
 
 def load_notification_settings(path: Path | str | None = None) -> tuple[NotificationSettings, Connections]:
@@ -407,12 +299,5 @@ def load_notification_settings(path: Path | str | None = None) -> tuple[Notifica
     """
     path = Path(path) if path else config_path()
     raw = _read_mapping(path)
-    try:
-        notifications = NotificationSettings.model_validate(raw.get("notifications") or {})
-    except ValidationError as error:
-        raise ConfigError(_describe(error, path, section="notifications")) from None
-    try:
-        connections = Connections.model_validate(raw.get("connections") or {})
-    except ValidationError as error:
-        raise ConfigError(_describe(error, path, section="connections")) from None
-    return notifications, connections
+    notifications = _load_section(NotificationSettings, "notifications", path, raw)
+    return notifications, _load_section(Connections, "connections", path, raw)
