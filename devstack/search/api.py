@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 from devstack.search import errors
-from devstack.search.mapping import filter_source, source_filter_spec
+from devstack.search.mapping import filter_source, json_scalar, source_filter_spec
 from devstack.search.store import Index, Store, auto_id
+from devstack.search.validation import not_supported, parse_bool_param, token_name
 
 SHARDS = {"total": 2, "successful": 1, "failed": 0}
 _decode = json.JSONDecoder().decode
@@ -337,12 +338,26 @@ class DocumentApi:
     # --- mget -------------------------------------------------------------------------------------------------
 
     def mget(self, default_index: str | None, params: dict[str, str], body: Any) -> Result:
+        if parse_bool_param(params.get("realtime"), True) is False:
+            # every write is visible at once here, so a reader of the last refresh cannot be told apart
+            raise not_supported("realtime=false")
         body = body or {}
+        if not isinstance(body, dict):
+            raise errors.parsing("request body is required to be an object")
+        for key, value in body.items():
+            if key not in ("docs", "ids"):
+                raise errors.parsing(f"unknown key [{key}] for a {token_name(value)}, expected [docs] or [ids]")
         if "docs" in body:
             docs = body["docs"]
+            if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+                raise errors.parsing("docs array element should include an object")
+            for doc in docs:
+                _check_mget_item(doc)
         elif "ids" in body:
             if not default_index:
                 raise errors.validation("index is missing for doc 0")
+            if not isinstance(body["ids"], list):
+                raise errors.parsing("ids array element should only contain ids")
             docs = [{"_id": i} for i in body["ids"]]
         else:
             raise errors.validation("no documents to get")
@@ -351,16 +366,19 @@ class DocumentApi:
         default_spec = source_filter_spec(
             params.get("_source"), params.get("_source_includes"), params.get("_source_excludes")
         )
-        problems = [
-            f"index is missing for doc {n}" for n, d in enumerate(docs) if not (d.get("_index") or default_index)
-        ]
+        problems = []
+        for n, doc in enumerate(docs):
+            if not (doc.get("_index") or default_index):
+                problems.append(f"index is missing for doc {n}")
+            if doc.get("_id") is None:
+                problems.append(f"id is missing for doc {n}")
         if problems:
             raise errors.validation(*problems)
         out = []
         indices = self.store.indices
         for doc in docs:
             name = doc.get("_index") or default_index
-            doc_id = str(doc.get("_id"))
+            doc_id = json_scalar(doc["_id"])
             index = indices.get(name)
             if index is None:
                 out.append({"_index": name, "_id": doc_id, "error": errors.index_not_found(name).error()})
@@ -376,3 +394,16 @@ class DocumentApi:
                 hit["_source"] = filter_source(index.source(ord_), inc, exc)
             out.append(hit)
         return 200, {"docs": out}
+
+
+_MGET_ITEM_KEYS = frozenset({"_index", "_id", "_source", "routing", "_routing"})
+_MGET_ITEM_UNSUPPORTED = frozenset({"stored_fields", "version", "version_type"})
+
+
+def _check_mget_item(doc: dict[str, Any]) -> None:
+    """MultiGetRequest.parseDocuments: unknown keys of a ``docs`` item are refused; unimplemented ones too."""
+    for key in doc:
+        if key in _MGET_ITEM_UNSUPPORTED:
+            raise not_supported(f"docs.{key}")
+        if key not in _MGET_ITEM_KEYS:
+            raise errors.EsError(400, "parse_exception", f"failed to parse multi get request. unknown field [{key}]")

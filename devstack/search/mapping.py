@@ -9,9 +9,11 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+import struct
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from devstack.search import errors
@@ -61,8 +63,10 @@ class FieldType:
             return None
         t = self.type
         try:
-            if t == "date" or t == "date_nanos":
+            if t == "date":
                 return parse_date(value, self.format)
+            if t == "date_nanos":
+                return parse_date_nanos(value, self.format)
             if t in KEYWORD_TYPES:
                 text = value if isinstance(value, str) else json_scalar(value)
                 if self.ignore_above is not None and len(text) > self.ignore_above:
@@ -82,7 +86,7 @@ class FieldType:
             if t in FLOAT_TYPES:
                 if isinstance(value, bool):
                     raise ValueError(value)
-                return float(value)
+                return to_precision(t, float(value))
             if t == "boolean":
                 if isinstance(value, bool):
                     return value
@@ -178,6 +182,69 @@ def parse_date(value: Any, fmt: str | None = None) -> int:
     raise ValueError(str(last_error))
 
 
+def to_precision(field_type: str, number: float) -> float:
+    """The value a ``float`` (32-bit) or ``half_float`` (16-bit) field really holds, widened back to a double."""
+    fmt = {"float": "<f", "half_float": "<e"}.get(field_type)
+    if fmt is None:
+        return number
+    try:
+        narrowed = struct.unpack(fmt, struct.pack(fmt, number))[0]
+    except (OverflowError, struct.error) as error:
+        raise ValueError(f"[{field_type}] supports only finite values, but got [{number}]") from error
+    if narrowed != narrowed or narrowed in (float("inf"), float("-inf")):
+        raise ValueError(f"[{field_type}] supports only finite values, but got [{number}]")
+    return narrowed
+
+
+_FRACTION = re.compile(r"[T ]\d{2}:?\d{2}:?\d{2}[.,](\d{1,9})")
+NANOS_PER_MS = 1_000_000
+MAX_NANOS = LONG_MAX  # 2262-04-11T23:47:16.854775807Z
+
+
+def parse_date_nanos(value: Any, fmt: str | None = None) -> int:
+    """A ``date_nanos`` value → epoch nanoseconds; refused before 1970 and after 2262 like Elasticsearch."""
+    nanos = _date_nanos(value, fmt)
+    if nanos < 0:
+        raise ValueError(f"date[{value}] is before the epoch in 1970 and cannot be stored in nanosecond resolution")
+    if nanos > MAX_NANOS:
+        raise ValueError(f"date[{value}] is after 2262-04-11T23:47:16.854775807 and cannot be stored in nanosecond")
+    return nanos
+
+
+def _date_nanos(value: Any, fmt: str | None) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    formats = [f.strip() for f in (fmt or "strict_date_optional_time||epoch_millis").split("||")]
+    last_error: Exception | None = None
+    for one in formats:
+        try:
+            if one in ("epoch_millis", "epoch_second"):
+                if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                    raise ValueError(value)
+                if isinstance(value, str) and not _NUMBER.match(value):
+                    raise ValueError(value)
+                number = Decimal(str(value))
+                return int(number * (NANOS_PER_MS if one == "epoch_millis" else 1_000_000_000))
+            if not isinstance(value, str):
+                raise ValueError(value)
+            whole_ms = parse_iso(value)
+            fraction = _FRACTION.search(value)
+            below_ms = int((fraction.group(1) + "000000000")[3:9]) if fraction else 0
+            return whole_ms * NANOS_PER_MS + below_ms
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as error:
+            last_error = error
+    raise ValueError(str(last_error))
+
+
+def format_date_nanos(nanos: int, fmt: str) -> str:
+    """Epoch nanoseconds as an ISO string: nine fraction digits for ``*_nanos`` formats, else milliseconds."""
+    moment = EPOCH + timedelta(microseconds=nanos // 1000)
+    head = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if "nanos" in fmt:
+        return f"{head}.{nanos % 1_000_000_000:09d}Z"
+    return f"{head}.{nanos % 1_000_000_000 // NANOS_PER_MS:03d}Z"
+
+
 _UNIT_MS = {"w": 7 * 86_400_000, "d": 86_400_000, "h": 3_600_000, "H": 3_600_000, "m": 60_000, "s": 1000}
 
 
@@ -214,6 +281,14 @@ def parse_date_query(value: Any, fmt: str | None, round_up: bool = False) -> int
                 base = _add(base, 1 if sign == "+" else -1, int(amount), unit)
         return base
     return parse_date(value, fmt)
+
+
+def parse_date_nanos_query(value: Any, fmt: str | None, round_up: bool = False) -> int:
+    """A ``date_nanos`` bound: date math is resolved in milliseconds, explicit dates keep their nanoseconds."""
+    if isinstance(value, str) and (value.startswith("now") or ("||" in value and not fmt)):
+        ms = parse_date_query(value, fmt, round_up)
+        return ms * NANOS_PER_MS + (NANOS_PER_MS - 1 if round_up and "/" in value else 0)
+    return _date_nanos(value, fmt)
 
 
 def looks_like_date(value: str) -> bool:

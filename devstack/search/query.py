@@ -17,12 +17,17 @@ from devstack.search import errors
 from devstack.search.mapping import (
     FLOAT_TYPES,
     INT_TYPES,
+    KEYWORD_TYPES,
     FieldType,
     json_scalar,
+    parse_date_nanos_query,
     parse_date_query,
+    to_precision,
     tokens,
 )
+from devstack.search.query_string import lucene_query
 from devstack.search.store import Snapshot
+from devstack.search.validation import not_supported
 
 Bounds = tuple[Any, bool, Any, bool]  # (lo, lo_inclusive, hi, hi_inclusive); None = open
 
@@ -76,14 +81,76 @@ def _field_and_spec(body: Any, kind: str) -> tuple[str, Any]:
     return items[0]
 
 
-def to_field_value(ft: FieldType, value: Any, *, fmt: str | None = None, round_up: bool = False) -> Any:
-    """A query value → the indexed representation of ``ft``; raise a 400 like Elasticsearch on bad input."""
+# The keys each compound (object-form) query accepts; field-level options are checked by _check_field_spec.
+_QUERY_KEYS = {
+    "match_all": {"boost", "_name"},
+    "match_none": {"boost", "_name"},
+    "bool": {"must", "filter", "should", "must_not", "minimum_should_match", "boost", "_name", "adjust_pure_negative"},
+    "constant_score": {"filter", "boost", "_name"},
+    "exists": {"field", "boost", "_name"},
+    "ids": {"values", "boost", "_name"},
+}
+# Field-level options per query: implemented ones, and the engines' others, refused by name here.
+_FIELD_KEYS = {
+    "term": ({"value", "boost", "_name"}, {"case_insensitive"}),
+    "match": (
+        {"query", "operator", "boost", "_name"},
+        {
+            "analyzer",
+            "fuzziness",
+            "prefix_length",
+            "max_expansions",
+            "fuzzy_transpositions",
+            "lenient",
+            "zero_terms_query",
+            "auto_generate_synonyms_phrase_query",
+            "minimum_should_match",
+            "fuzzy_rewrite",
+        },
+    ),
+    "match_phrase": ({"query", "boost", "_name"}, {"analyzer", "slop", "zero_terms_query"}),
+    "prefix": ({"value", "boost", "_name"}, {"rewrite", "case_insensitive"}),
+    "wildcard": ({"value", "wildcard", "boost", "_name", "case_insensitive"}, {"rewrite"}),
+}
+
+
+def _check_keys(kind: str, body: Any) -> None:
+    allowed = _QUERY_KEYS.get(kind)
+    if allowed is not None and isinstance(body, dict):
+        for key in body:
+            if key not in allowed:
+                raise errors.parsing(f"[{kind}] query does not support [{key}]")
+    spec_keys = _FIELD_KEYS.get(kind)
+    if spec_keys is not None and isinstance(body, dict):
+        implemented, refused = spec_keys
+        for value in body.values():
+            if not isinstance(value, dict):
+                continue
+            for key in value:
+                if key in refused:
+                    raise not_supported(f"{kind}.{key}")
+                if key not in implemented:
+                    raise errors.parsing(f"[{kind}] query does not support [{key}]")
+
+
+def to_field_value(
+    ft: FieldType, value: Any, *, fmt: str | None = None, round_up: bool = False, exact: bool = False
+) -> Any:
+    """A query value → the indexed representation of ``ft``; raise a 400 like Elasticsearch on bad input.
+
+    ``exact`` (term queries): a ``half_float`` value is rounded to 16 bits like the indexed values; range bounds of
+    ``float``/``half_float`` fields are compared as 32-bit floats (NumberFieldMapper's rangeQuery).
+    """
     try:
-        if ft.type in ("date", "date_nanos"):
+        if ft.type == "date":
             return parse_date_query(value, fmt or ft.format, round_up)
+        if ft.type == "date_nanos":
+            return parse_date_nanos_query(value, fmt or ft.format, round_up)
         if ft.type in INT_TYPES:
             number = float(value) if isinstance(value, str) else value
             return int(number) if float(number).is_integer() else float(number)
+        if ft.type in ("float", "half_float"):
+            return to_precision(ft.type if exact else "float", float(value))
         if ft.type in FLOAT_TYPES:
             return float(value)
         if ft.type == "boolean":
@@ -111,6 +178,7 @@ class Compiler:
         method = getattr(self, "q_" + kind, None)
         if method is None:
             raise errors.parsing(f"unknown query [{kind}]")
+        _check_keys(kind, body)
         return method(body)
 
     # --- leaves ----------------------------------------------------------------------------------------------
@@ -147,7 +215,7 @@ class Compiler:
         if ft.type in ("text", "match_only_text"):
             wanted = {str(v) for v in values}
             return Query(lambda o: _text_has(column[o], wanted))
-        wanted_values = {to_field_value(ft, v) for v in values}
+        wanted_values = {to_field_value(ft, v, exact=True) for v in values}
         if len(wanted_values) == 1:
             only = next(iter(wanted_values))
 
@@ -185,8 +253,20 @@ class Compiler:
 
     def q_terms(self, body: Any) -> Query:
         field, values = _field_and_spec(body, "terms")
+        if isinstance(values, dict):
+            raise not_supported("terms lookup")
         if not isinstance(values, list):
             raise errors.parsing(f"[terms] query does not support [{field}]")
+        limit = self.index.max_terms_count
+        if len(values) > limit:
+            raise errors.search_phase(
+                errors.illegal_argument(
+                    f"The number of terms [{len(values)}] used in the Terms Query request has exceeded the allowed "
+                    f"maximum of [{limit}]. This maximum can be set by changing the [index.max_terms_count] index "
+                    "level setting."
+                ),
+                self.index.name,
+            )
         return self._term_query(field, values)
 
     def q_ids(self, body: Any) -> Query:
@@ -297,10 +377,46 @@ class Compiler:
     def q_wildcard(self, body: Any) -> Query:
         field, spec = _field_and_spec(body, "wildcard")
         value = str(spec.get("value", spec.get("wildcard")) if isinstance(spec, dict) else spec)
+        insensitive = isinstance(spec, dict) and spec.get("case_insensitive") is True
+        return self._wildcard(field, value.lower() if insensitive else value, insensitive)
+
+    def _wildcard(self, field: str, pattern: str, insensitive: bool = False) -> Query:
         ft, column = self._column(field)
         if ft is None or column is None:
             return NOTHING
-        return Query(lambda o: _values(column[o], lambda v: fnmatch.fnmatchcase(str(v), value)))
+        if ft.type in ("text", "match_only_text"):  # a text field's terms are its lower-cased tokens
+            return Query(
+                lambda o: _values(column[o], lambda v: any(fnmatch.fnmatchcase(t, pattern) for t in tokens(v)))
+            )
+        if insensitive:
+            return Query(lambda o: _values(column[o], lambda v: fnmatch.fnmatchcase(str(v).lower(), pattern)))
+        return Query(lambda o: _values(column[o], lambda v: fnmatch.fnmatchcase(str(v), pattern)))
+
+    def q_query_string(self, body: Any) -> Query:
+        """The ``q=`` subset of the Lucene syntax: terms, ``field:term``, ``field:(a OR b)``, ``"phrases"``,
+        ``*``/``?`` wildcards, ``AND``/``OR`` (``default_operator`` between bare terms), ``field:*``."""
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            raise errors.parsing("[query_string] requires 'query' field")
+        for key in body:
+            if key not in ("query", "default_field", "default_operator", "boost", "_name"):
+                raise not_supported(f"query_string.{key}")
+        operator = str(body.get("default_operator", "or")).lower()
+        if operator not in ("and", "or"):
+            raise errors.illegal_argument(f"No enum constant org.elasticsearch.index.query.Operator.{operator.upper()}")
+        default_field = str(body.get("default_field", "*"))
+        query = lucene_query(body["query"], default_field, operator, self._field_kind, self.searchable_fields())
+        return self.compile(query)
+
+    def _field_kind(self, field: str) -> str | None:
+        ft = self.index.fields.get(field)
+        if ft is None:
+            return None
+        if ft.type in ("text", "match_only_text"):
+            return "text"
+        return "keyword" if ft.type in KEYWORD_TYPES else "other"
+
+    def searchable_fields(self) -> list[str]:
+        return [name for name, ft in self.index.fields.items() if ft.type in KEYWORD_TYPES or ft.type == "text"]
 
     def q_constant_score(self, body: Any) -> Query:
         inner = self.compile(body.get("filter"))
@@ -398,6 +514,10 @@ def _values(value: Any, test: Callable[[Any], bool]) -> bool:
     if isinstance(value, tuple):
         return any(test(v) for v in value)
     return test(value)
+
+
+def _any_token(text: Any, pattern: str) -> bool:
+    return any(fnmatch.fnmatchcase(t, pattern) for t in tokens(str(text)))
 
 
 def _text_has(value: Any, wanted: set[str]) -> bool:

@@ -26,6 +26,14 @@ from devstack.search.sort import (
     parse_sort,
 )
 from devstack.search.store import Snapshot, Store
+from devstack.search.validation import (
+    check_count_body,
+    check_search_body,
+    not_supported,
+    parse_bool_param,
+    parse_int_param,
+    token_name,
+)
 
 DEFAULT_TRACK_TOTAL_HITS = 10_000
 _TIME_VALUE = re.compile(r"^(-?\d+)(nanos|micros|ms|s|m|h|d)$")
@@ -155,12 +163,16 @@ class SearchService:
 
     def search(self, index_expr: str | None, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
         started = time.perf_counter()
+        if isinstance(body, dict):
+            check_search_body(body)
         request = _request(params, body or {})
-        for unsupported in ("aggs", "aggregations", "highlight", "script_fields", "collapse", "rescore"):
-            if request.get(unsupported):
-                raise errors.illegal_argument(f"[{unsupported}] is not supported by the es-compat test server")
+        totals_as_int = _totals_as_int(params, request)
+        stored = request.get("stored_fields")
+        if stored is not None and stored != "_none_":
+            raise not_supported(f"stored_fields={stored}")
         pit = request.get("pit")
         scroll = params.get("scroll")
+        self._check_shard_doc(request, pit is not None, bool(scroll))
         if pit is not None:
             if index_expr:
                 raise errors.validation(
@@ -212,7 +224,24 @@ class SearchService:
             response = {"pit_id": pit["id"], **response}
         self._partial(response, params, request, snapshots)
         response["took"] = int((time.perf_counter() - started) * 1000)
+        if totals_as_int:
+            _total_as_int(response)
         return response
+
+    def _check_shard_doc(self, request: dict[str, Any], with_pit: bool, scrolling: bool) -> None:
+        """OpenSearch 3.3+'s SearchRequest.validate: ``_shard_doc`` only inside a point in time, at most once."""
+        if not self.dialect.shard_doc_needs_pit:
+            return
+        uses = sum(1 for field, _ in parse_sort(request.get("sort")) if field == "_shard_doc")
+        problems = []
+        if uses and scrolling:
+            problems.append("_shard_doc cannot be used with scroll. Use PIT + search_after instead.")
+        if uses and not with_pit:
+            problems.append("_shard_doc is only supported with point-in-time (PIT). Add a PIT or remove _shard_doc.")
+        if uses > 1:
+            problems.append("duplicate _shard_doc sort detected. Specify it at most once.")
+        if problems:
+            raise errors.validation(*problems)
 
     def scroll(self, params: dict[str, str], body: dict[str, Any] | None, path_id: str | None) -> dict[str, Any]:
         started = time.perf_counter()
@@ -238,21 +267,37 @@ class SearchService:
         response = {"_scroll_id": scroll_id, **response}
         self._partial(response, params, request, context.snapshots)
         response["took"] = int((time.perf_counter() - started) * 1000)
+        if parse_bool_param(params.get("rest_total_hits_as_int"), False):
+            _total_as_int(response)
         return response
 
     def count(self, index_expr: str | None, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
-        request = _request(params, body or {})
+        if isinstance(body, dict):
+            check_count_body(body)
+        request = _request(params, body or {}, _COUNT_PARAM_KEYS)
+        terminate_after = parse_int_param("terminate_after", params.get("terminate_after", "0"))
+        if terminate_after < 0:
+            raise errors.illegal_argument("terminateAfter must be > 0")
         indices = self.store.resolve(
             index_expr,
             ignore_unavailable=_bool(params.get("ignore_unavailable"), False),
             allow_no_indices=_bool(params.get("allow_no_indices"), True),
         )
-        total = sum(count(s, compile_query(s, request.get("query"))) for s in (i.snapshot() for i in indices))
+        total = 0
+        terminated = False
+        for snap in (i.snapshot() for i in indices):
+            q = compile_query(snap, request.get("query"))
+            if terminate_after:
+                # terminate_after counts per shard (one per index here); the shard stops once it has that many
+                found = count(snap, q, terminate_after + 1)
+                terminated = terminated or found > terminate_after
+                total += min(found, terminate_after)
+            else:
+                total += count(snap, q)
         n = len(indices)
-        response: dict[str, Any] = {
-            "count": total,
-            "_shards": {"total": n, "successful": n, "skipped": 0, "failed": 0},
-        }
+        response: dict[str, Any] = {"terminated_early": terminated} if terminate_after else {}
+        response["count"] = total
+        response["_shards"] = {"total": n, "successful": n, "skipped": 0, "failed": 0}
         self._partial(response, params, request, [i.snapshot() for i in indices])
         return response
 
@@ -286,15 +331,18 @@ class SearchService:
         sort = parse_sort(request.get("sort"))
         mapped = {f for s in snapshots for f, _ in sort if f in s.index.fields}
         compiled: list[tuple[Snapshot, Query, list[SortClause]]] = []
+        search_after = request.get("search_after")
+        if search_after is not None and not isinstance(search_after, list):
+            raise errors.parsing(f"Unknown key for a {token_name(search_after)} in [search_after].")
         for snap in snapshots:
             q = compile_query(snap, request.get("query"))
-            compiled.append((snap, q, build_clauses(snap, sort, mapped, with_pit, self.dialect)))
-        search_after = request.get("search_after")
+            clauses = build_clauses(snap, sort, mapped, with_pit, self.dialect, search_after)
+            compiled.append((snap, q, clauses))
         generators = []
         for position, (snap, q, clauses) in enumerate(compiled):
             after = internal_after
             if after is None and search_after is not None:
-                after = after_key(clauses, list(search_after), q.score)
+                after = after_key(clauses, list(search_after), q.score, snap.index.name)
             generators.append(ordered(snap, position, q, clauses, after, need_keys))
         merged = heapq.merge(*generators) if len(generators) != 1 else generators[0]
         page = list(itertools.islice(merged, from_, from_ + size)) if size else []
@@ -362,20 +410,22 @@ def _total(compiled: list[tuple[Snapshot, Query, Any]], track: Any) -> dict[str,
 
 
 _PARAM_KEYS = ("size", "from", "sort", "_source", "_source_includes", "_source_excludes", "track_total_hits")
+_COUNT_PARAM_KEYS: tuple[str, ...] = ()
+_ACCURATE = 2**31 - 1  # SearchContext.TRACK_TOTAL_HITS_ACCURATE
 
 
-def _request(params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+def _request(params: dict[str, str], body: dict[str, Any], param_keys: tuple[str, ...] = _PARAM_KEYS) -> dict[str, Any]:
     """The effective search request: body, with URL parameters filled in (parameters win, like Elasticsearch)."""
     if not isinstance(body, dict):
         raise errors.parsing("request body is required to be an object")
     request = dict(body)
-    for key in _PARAM_KEYS:
+    for key in param_keys:
         if key in params:
             request[key] = params[key]
-    if "allow_partial_search_results" in params:
-        request["allow_partial_search_results"] = params["allow_partial_search_results"]
+    if "stored_fields" in params:
+        request["stored_fields"] = params["stored_fields"]
     if "q" in params:
-        request["query"] = _query_string(params["q"])
+        request["query"] = _query_string(params)
     for key in ("size", "from"):
         if key in request and request[key] is not None:
             try:
@@ -385,14 +435,35 @@ def _request(params: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def _query_string(text: str) -> dict[str, Any]:
-    """A tiny subset of the Lucene syntax of ``q=``: ``*``, ``field:value``, ``field:(a OR b)``."""
-    text = text.strip()
-    if text in ("", "*", "*:*"):
-        return {"match_all": {}}
-    field_name, sep, value = text.partition(":")
-    if not sep:
-        return {"match_all": {}}
-    value = value.strip().strip("()")
-    values = [v.strip().strip('"') for v in re.split(r"\s+OR\s+", value)]
-    return {"bool": {"should": [{"match": {field_name: v}} for v in values], "minimum_should_match": 1}}
+def _query_string(params: dict[str, str]) -> dict[str, Any]:
+    """``q=`` (with ``df`` and ``default_operator``) → a ``query_string`` query, like urlParamsToQueryBuilder."""
+    spec: dict[str, Any] = {"query": params["q"]}
+    if "df" in params:
+        spec["default_field"] = params["df"]
+    if "default_operator" in params:
+        spec["default_operator"] = params["default_operator"]
+    return {"query_string": spec}
+
+
+def _totals_as_int(params: dict[str, str], request: dict[str, Any]) -> bool:
+    """``rest_total_hits_as_int``: forces accurate totals; refused with an inaccurate ``track_total_hits``."""
+    if not parse_bool_param(params.get("rest_total_hits_as_int"), False):
+        return False
+    track = request.get("track_total_hits")
+    if track is None:
+        request["track_total_hits"] = True
+    elif not (isinstance(track, bool) or str(track).lower() in ("true", "false")):
+        limit = int(track)
+        if limit not in (-1, _ACCURATE):
+            raise errors.illegal_argument(
+                f"[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {limit}"
+            )
+    return True
+
+
+def _total_as_int(response: dict[str, Any]) -> None:
+    """``hits.total`` as a number, ``-1`` when totals were not tracked (RestSearchAction's 6.x response shape)."""
+    hits = response["hits"]
+    total = hits.get("total")
+    hits["total"] = total["value"] if isinstance(total, dict) else -1
+    response["hits"] = {"total": hits.pop("total"), **hits}

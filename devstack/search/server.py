@@ -44,6 +44,19 @@ from devstack.search.search import SearchService
 from devstack.search.sigv4 import SigV4Verifier
 from devstack.search.sort import ELASTICSEARCH, SortDialect
 from devstack.search.store import Store
+from devstack.search.validation import (
+    COUNT_PARAMS,
+    COUNT_UNSUPPORTED_PARAMS,
+    MGET_PARAMS,
+    MGET_UNSUPPORTED_PARAMS,
+    OPEN_PIT_PARAMS,
+    OPENSEARCH_CREATE_PIT_PARAMS,
+    PIT_UNSUPPORTED_PARAMS,
+    SCROLL_PARAMS,
+    SEARCH_PARAMS,
+    SEARCH_UNSUPPORTED_PARAMS,
+    check_params,
+)
 
 FAULT_PREFIX = "/_fault"
 _COMPAT = re.compile(r"compatible-with\s*=\s*(\d+)", re.IGNORECASE)
@@ -267,7 +280,8 @@ def _dialect(engine: str, version: str) -> SortDialect:
     if engine == "elasticsearch":
         return ELASTICSEARCH
     major, minor = (int(p) for p in [*version.split("."), "0"][:2])
-    return SortDialect(id_sort=True, shard_doc=(major, minor) >= (3, 3), implicit_tiebreaker=False)
+    shard_doc = (major, minor) >= (3, 3)
+    return SortDialect(id_sort=True, shard_doc=shard_doc, implicit_tiebreaker=False, shard_doc_needs_pit=shard_doc)
 
 
 def _version_of(header: str | None) -> int | None:
@@ -435,6 +449,7 @@ class EsCompatServer:
             if method == "DELETE":
                 return search.clear_scroll(_json(raw), path_id)
             allow("GET", "POST")
+            check_params(path, params, SCROLL_PARAMS, frozenset())
             return 200, search.scroll(params, _json(raw), path_id)
         if self.engine == "opensearch":
             if head == "_search" and n >= 2 and seg[1] == "point_in_time":
@@ -442,6 +457,7 @@ class EsCompatServer:
                 return 200, search.delete_pits(_json(raw), every=n == 3 and seg[2] == "_all")
             if n == 3 and seg[1:] == ["_search", "point_in_time"]:
                 allow("POST")
+                check_params(path, params, OPENSEARCH_CREATE_PIT_PARAMS, PIT_UNSUPPORTED_PARAMS)
                 return 200, search.create_pit(head, params)
             if "_pit" in seg[:2]:
                 raise _no_handler(method, path)
@@ -486,12 +502,15 @@ class EsCompatServer:
         target = None if expr in (None, "_all", "*") else expr
         if endpoint == "_search" and not rest:
             allow("GET", "POST")
+            check_params(path, params, SEARCH_PARAMS, SEARCH_UNSUPPORTED_PARAMS)
             return 200, search.search(target if expr != "_all" else "_all", params, _json(raw))
         if endpoint == "_count" and not rest:
             allow("GET", "POST")
+            check_params(path, params, COUNT_PARAMS, COUNT_UNSUPPORTED_PARAMS)
             return 200, search.count(target, params, _json(raw))
         if endpoint == "_mget" and not rest:
             allow("GET", "POST")
+            check_params(path, params, MGET_PARAMS, MGET_UNSUPPORTED_PARAMS)
             return api.mget(target, params, _json(raw))
         if endpoint == "_refresh" and not rest:
             allow("GET", "POST")
@@ -511,6 +530,7 @@ class EsCompatServer:
             return api.bulk(expr, raw)
         if endpoint == "_pit" and not rest:
             allow("POST")
+            check_params(path, params, OPEN_PIT_PARAMS, PIT_UNSUPPORTED_PARAMS)
             return 200, search.open_pit(expr, params)
         if endpoint == "_doc" and not rest:
             allow("POST")

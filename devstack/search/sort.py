@@ -15,7 +15,17 @@ from datetime import timedelta
 from typing import Any
 
 from devstack.search import errors
-from devstack.search.mapping import EPOCH, LONG_MAX, LONG_MIN, NUMERIC_TYPES, FieldType, parse_date
+from devstack.search.mapping import (
+    EPOCH,
+    LONG_MAX,
+    LONG_MIN,
+    NUMERIC_TYPES,
+    FieldType,
+    format_date_nanos,
+    parse_date,
+    parse_date_nanos,
+    to_precision,
+)
 from devstack.search.query import Query, iter_candidates
 from devstack.search.store import Snapshot
 
@@ -59,6 +69,7 @@ class SortDialect:
     id_sort: bool = False  # OpenSearch 2.x/3.x sorts on _id; Elasticsearch 8+ refuses (no fielddata on _id)
     shard_doc: bool = True  # _shard_doc: Elasticsearch 7.12+, OpenSearch 3.3+
     implicit_tiebreaker: bool = True  # Elasticsearch appends _shard_doc to every point-in-time sort
+    shard_doc_needs_pit: bool = False  # OpenSearch 3.3+ refuses _shard_doc outside a point in time; ES 8.19+ allows it
 
 
 ELASTICSEARCH = SortDialect()
@@ -101,6 +112,7 @@ def build_clauses(
     mapped_somewhere: set[str],
     with_pit: bool,
     dialect: SortDialect = ELASTICSEARCH,
+    search_after: list[Any] | None = None,
 ) -> list[SortClause]:
     index = snap.index
     clauses: list[SortClause] = []
@@ -131,8 +143,11 @@ def build_clauses(
         clauses.append(clause)
     if not clauses:
         clauses.append(SortClause("score", desc=True))
-    if with_pit and dialect.implicit_tiebreaker and not any(c.kind == "doc" for c in clauses):
-        clauses.append(SortClause("doc"))  # the implicit _shard_doc tiebreaker of point-in-time searches
+    # Elasticsearch's implicit _shard_doc tiebreaker of point-in-time searches: left out when search_after carries
+    # one value per requested sort (SearchRequest.rewrite adds it only without search_after or with sort + 1 values).
+    tiebreak = search_after is None or not sort or len(search_after) == len(sort) + 1
+    if with_pit and dialect.implicit_tiebreaker and tiebreak and not any(c.kind == "doc" for c in clauses):
+        clauses.append(SortClause("doc"))
     return clauses
 
 
@@ -220,6 +235,8 @@ def _display_part(column: Any, clause: SortClause) -> Callable[[int], Any]:
     if column is None:
         return _constant(missing)
     as_date = bool(clause.display_format) and ft is not None and ft.type.startswith("date")
+    as_nanos = as_date and ft is not None and ft.type == "date_nanos"
+    fmt = clause.display_format or ""
     desc = clause.desc
 
     def part(o: int) -> Any:
@@ -230,6 +247,8 @@ def _display_part(column: Any, clause: SortClause) -> Callable[[int], Any]:
             v = max(v) if desc else min(v)
         if isinstance(v, bool):
             return int(v)
+        if as_nanos:
+            return format_date_nanos(v, fmt)
         if as_date:
             return (EPOCH + timedelta(milliseconds=v)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         return v
@@ -237,7 +256,7 @@ def _display_part(column: Any, clause: SortClause) -> Callable[[int], Any]:
     return part
 
 
-def after_key(clauses: list[SortClause], values: list[Any], score: float) -> tuple:
+def after_key(clauses: list[SortClause], values: list[Any], score: float, index: str | None = None) -> tuple:
     """``search_after`` values → the (prefix) internal key hits must be greater than."""
     if len(values) != len(clauses):
         raise errors.illegal_argument(f"search_after has {len(values)} value(s) but sort has {len(clauses)}.")
@@ -252,11 +271,11 @@ def after_key(clauses: list[SortClause], values: list[Any], score: float) -> tup
         elif clause.kind in ("index", "id"):
             key.append(Desc(str(value)) if clause.desc else str(value))
         else:
-            key.append(_after_field(clause, value))
+            key.append(_after_field(clause, value, index))
     return tuple(key)
 
 
-def _after_field(clause: SortClause, value: Any) -> Any:
+def _after_field(clause: SortClause, value: Any, index: str | None = None) -> Any:
     missing = MISSING_FIRST if clause.missing_first else MISSING_LAST
     ft = clause.ft
     if value is None or ft is None:
@@ -264,9 +283,16 @@ def _after_field(clause: SortClause, value: Any) -> Any:
     numeric = ft.type in NUMERIC_TYPES or ft.type.startswith("date")
     if numeric and value == (LONG_MIN if clause.desc else LONG_MAX) and isinstance(value, int):
         return missing
+    if ft.type.startswith("date") and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        v: Any = _after_date(clause, ft, value, index)
+        present = 1 if clause.missing_first else 0
+        return (present, _neg(v) if clause.desc else v)
     try:
         if ft.type.startswith("date"):
-            v: Any = parse_date(value, "epoch_millis||strict_date_optional_time")
+            v = int(value)
+        elif ft.type in ("float", "half_float"):
+            # the comparator of both is Lucene's FLOAT: search_after values are narrowed to 32 bits
+            v = to_precision("float", float(value))
         elif ft.type in NUMERIC_TYPES:
             v = value if isinstance(value, (int, float)) else float(value)
         elif ft.type == "boolean":
@@ -277,6 +303,24 @@ def _after_field(clause: SortClause, value: Any) -> Any:
         raise errors.illegal_argument(f"Failed to parse search_after value for field [{clause.field}].") from error
     present = 1 if clause.missing_first else 0
     return (present, _neg(v) if clause.desc else v)
+
+
+def _after_date(clause: SortClause, ft: FieldType, value: Any, index: str | None) -> int:
+    """A date ``search_after`` string, parsed with the sort's ``format`` (else the field's), like DocValueFormat."""
+    fmt = clause.display_format or ft.format or "strict_date_optional_time||epoch_millis"
+    try:
+        if ft.type == "date_nanos":
+            return parse_date_nanos(value, fmt)
+        return parse_date(value, fmt)
+    except (TypeError, ValueError, OverflowError) as error:
+        reason = f"failed to parse date field [{value}] with format [{fmt}]"
+        cause = errors.EsError(
+            400,
+            "parse_exception",
+            reason,
+            caused_by={"type": "illegal_argument_exception", "reason": str(error) or reason},
+        )
+        raise errors.search_phase(cause, index) from error
 
 
 def ordered(

@@ -151,6 +151,7 @@ class Index:
         settings = dict(body.get("settings") or {})
         flat_settings = _flat_settings(settings)
         self.max_result_window = int(flat_settings.get("max_result_window", 10_000))
+        self.max_terms_count = int(flat_settings.get("max_terms_count", 65_536))
         self.settings = flat_settings
         mappings = dict(body.get("mappings") or {})
         self.dynamic: Any = mappings.get("dynamic", True)

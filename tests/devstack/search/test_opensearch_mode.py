@@ -156,7 +156,9 @@ def test_version_3_3_sorts_on_shard_doc():
         client.indices.create(index="i", body={"mappings": {"properties": {"timestamp": {"type": "date"}}}})
         client.index(index="i", id="a", body={"timestamp": "2024-10-01T00:00:00Z"}, refresh=True)
         assert client.info()["version"]["number"] == "3.3.0"
-        assert client.search(index="i", body={"sort": [{"_shard_doc": "asc"}]})["hits"]["hits"][0]["_id"] == "a"
+        pit = {"id": client.create_pit(index="i", keep_alive="1m")["pit_id"], "keep_alive": "1m"}
+        body = {"pit": pit, "sort": [{"_shard_doc": "asc"}]}
+        assert client.search(body=body)["hits"]["hits"][0]["_id"] == "a"
 
 
 @pytest.fixture(scope="module")
