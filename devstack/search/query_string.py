@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from devstack.search import errors
 from devstack.search.validation import not_supported
 
 _TOKENS = re.compile(r'\s*(?:([()])|("(?:[^"\\]|\\.)*")|([^\s()"]+))')
@@ -27,6 +28,7 @@ def lucene_query(text: str, default_field: str, operator: str, kind: FieldKind, 
         return {"match_all": {}}
     tokens = _tokenize(stripped)
     parser = _Parser(tokens, default_field, operator, kind, all_fields)
+    parser.text = text
     query = parser.expression(None)
     if parser.pos < len(tokens):
         raise not_supported(f"q syntax [{tokens[parser.pos]}]")
@@ -50,6 +52,7 @@ class _Parser:
         self, tokens: list[str], default_field: str, operator: str, kind: FieldKind, all_fields: list[str]
     ) -> None:
         self.tokens = tokens
+        self.text = ""
         self.pos = 0
         self.default_field = default_field
         self.operator = operator
@@ -100,7 +103,7 @@ class _Parser:
 
     def expect_close(self) -> None:
         if self.pos >= len(self.tokens) or self.tokens[self.pos] != ")":
-            raise not_supported("q syntax [unbalanced parentheses]")
+            raise errors.EsError(400, "query_shard_exception", f"Failed to parse query [{self.text}]")
         self.pos += 1
 
     def combine(self, items: list[tuple[str, dict]]) -> dict:

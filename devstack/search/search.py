@@ -396,7 +396,7 @@ def _total(compiled: list[tuple[Snapshot, Query, Any]], track: Any) -> dict[str,
             return None
         limit = None
     else:
-        limit = int(track)
+        limit = _track_limit(track)
         if limit == -1:
             return None
         if limit < 0:
@@ -431,7 +431,9 @@ def _request(params: dict[str, str], body: dict[str, Any], param_keys: tuple[str
             try:
                 request[key] = int(request[key])
             except (TypeError, ValueError) as error:
-                raise errors.illegal_argument(f"Failed to parse int parameter [{key}]") from error
+                raise errors.illegal_argument(
+                    f"Failed to parse int parameter [{key}] with value [{request[key]}]"
+                ) from error
     return request
 
 
@@ -453,12 +455,20 @@ def _totals_as_int(params: dict[str, str], request: dict[str, Any]) -> bool:
     if track is None:
         request["track_total_hits"] = True
     elif not (isinstance(track, bool) or str(track).lower() in ("true", "false")):
-        limit = int(track)
+        limit = _track_limit(track)
         if limit not in (-1, _ACCURATE):
             raise errors.illegal_argument(
                 f"[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {limit}"
             )
     return True
+
+
+def _track_limit(track: Any) -> int:
+    if isinstance(track, int):
+        return track
+    if isinstance(track, str):
+        return parse_int_param("track_total_hits", track)
+    raise errors.parsing(f"[track_total_hits] failed to parse field, found {token_name(track)}")
 
 
 def _total_as_int(response: dict[str, Any]) -> None:

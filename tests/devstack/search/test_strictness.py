@@ -153,6 +153,17 @@ def test_unknown_parameters_and_body_keys_are_refused(cluster: Cluster, index: s
     )
 
 
+@pytest.mark.parametrize("param", ["size", "from", "track_total_hits"])
+def test_int_parameters_of_the_wrong_type_are_refused(cluster: Cluster, index: str, param: str):
+    seed(cluster, index, {"tag": {"type": "keyword"}}, {"a": {"tag": "x"}})
+    assert_error(
+        cluster.call("GET", f"/{index}/_search", **{param: "ten"}),
+        400,
+        "illegal_argument_exception",
+        f"Failed to parse int parameter [{param}] with value [ten]",
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "named"),
     [({"aggs": {"t": {"terms": {"field": "tag"}}}}, "aggs"), ({"version": True}, "version")],
