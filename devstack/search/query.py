@@ -14,20 +14,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from devstack.search import errors
-from devstack.search.mapping import (
-    FLOAT_TYPES,
-    INT_TYPES,
-    KEYWORD_TYPES,
-    FieldType,
-    json_scalar,
-    parse_date_nanos_query,
-    parse_date_query,
-    to_precision,
-    tokens,
-)
+from devstack.search.dates import parse_date_nanos_query, parse_date_query
+from devstack.search.mapping import FLOAT_TYPES, INT_TYPES, KEYWORD_TYPES, FieldType, json_scalar, to_precision, tokens
 from devstack.search.query_string import lucene_query
 from devstack.search.store import Snapshot
-from devstack.search.validation import not_supported
+from devstack.search.validation import check_query_keys, not_supported
 
 Bounds = tuple[Any, bool, Any, bool]  # (lo, lo_inclusive, hi, hi_inclusive); None = open
 
@@ -81,58 +72,6 @@ def _field_and_spec(body: Any, kind: str) -> tuple[str, Any]:
     return items[0]
 
 
-# The keys each compound (object-form) query accepts; field-level options are checked by _check_field_spec.
-_QUERY_KEYS = {
-    "match_all": {"boost", "_name"},
-    "match_none": {"boost", "_name"},
-    "bool": {"must", "filter", "should", "must_not", "minimum_should_match", "boost", "_name", "adjust_pure_negative"},
-    "constant_score": {"filter", "boost", "_name"},
-    "exists": {"field", "boost", "_name"},
-    "ids": {"values", "boost", "_name"},
-}
-# Field-level options per query: implemented ones, and the engines' others, refused by name here.
-_FIELD_KEYS = {
-    "term": ({"value", "boost", "_name"}, {"case_insensitive"}),
-    "match": (
-        {"query", "operator", "boost", "_name"},
-        {
-            "analyzer",
-            "fuzziness",
-            "prefix_length",
-            "max_expansions",
-            "fuzzy_transpositions",
-            "lenient",
-            "zero_terms_query",
-            "auto_generate_synonyms_phrase_query",
-            "minimum_should_match",
-            "fuzzy_rewrite",
-        },
-    ),
-    "match_phrase": ({"query", "boost", "_name"}, {"analyzer", "slop", "zero_terms_query"}),
-    "prefix": ({"value", "boost", "_name"}, {"rewrite", "case_insensitive"}),
-    "wildcard": ({"value", "wildcard", "boost", "_name", "case_insensitive"}, {"rewrite"}),
-}
-
-
-def _check_keys(kind: str, body: Any) -> None:
-    allowed = _QUERY_KEYS.get(kind)
-    if allowed is not None and isinstance(body, dict):
-        for key in body:
-            if key not in allowed:
-                raise errors.parsing(f"[{kind}] query does not support [{key}]")
-    spec_keys = _FIELD_KEYS.get(kind)
-    if spec_keys is not None and isinstance(body, dict):
-        implemented, refused = spec_keys
-        for value in body.values():
-            if not isinstance(value, dict):
-                continue
-            for key in value:
-                if key in refused:
-                    raise not_supported(f"{kind}.{key}")
-                if key not in implemented:
-                    raise errors.parsing(f"[{kind}] query does not support [{key}]")
-
-
 def to_field_value(
     ft: FieldType, value: Any, *, fmt: str | None = None, round_up: bool = False, exact: bool = False
 ) -> Any:
@@ -178,7 +117,7 @@ class Compiler:
         method = getattr(self, "q_" + kind, None)
         if method is None:
             raise errors.parsing(f"unknown query [{kind}]")
-        _check_keys(kind, body)
+        check_query_keys(kind, body)
         return method(body)
 
     # --- leaves ----------------------------------------------------------------------------------------------

@@ -15,6 +15,13 @@ from devstack.search import errors
 from devstack.search.faults import FaultController
 from devstack.search.mapping import filter_source, source_filter_spec
 from devstack.search.query import Query, compile_query, count
+from devstack.search.search_request import (
+    COUNT_PARAM_KEYS,
+    build_request,
+    render_total_as_int,
+    total_as_int_requested,
+    track_limit,
+)
 from devstack.search.sort import (
     ELASTICSEARCH,
     SortClause,
@@ -165,8 +172,8 @@ class SearchService:
         started = time.perf_counter()
         if isinstance(body, dict):
             check_search_body(body)
-        request = _request(params, body or {})
-        totals_as_int = _totals_as_int(params, request)
+        request = build_request(params, body or {})
+        totals_as_int = total_as_int_requested(params, request)
         stored = request.get("stored_fields")
         if stored is not None and stored != "_none_":
             raise not_supported(f"stored_fields={stored}")
@@ -225,7 +232,7 @@ class SearchService:
         self._partial(response, params, request, snapshots)
         response["took"] = int((time.perf_counter() - started) * 1000)
         if totals_as_int:
-            _total_as_int(response)
+            render_total_as_int(response)
         return response
 
     def _check_shard_doc(self, request: dict[str, Any], with_pit: bool, scrolling: bool) -> None:
@@ -268,13 +275,13 @@ class SearchService:
         self._partial(response, params, request, context.snapshots)
         response["took"] = int((time.perf_counter() - started) * 1000)
         if parse_bool_param(params.get("rest_total_hits_as_int"), False):
-            _total_as_int(response)
+            render_total_as_int(response)
         return response
 
     def count(self, index_expr: str | None, params: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
         if isinstance(body, dict):
             check_count_body(body)
-        request = _request(params, body or {}, _COUNT_PARAM_KEYS)
+        request = build_request(params, body or {}, COUNT_PARAM_KEYS)
         terminate_after = parse_int_param("terminate_after", params.get("terminate_after", "0"))
         if terminate_after < 0:
             raise errors.illegal_argument("terminateAfter must be > 0")
@@ -396,7 +403,7 @@ def _total(compiled: list[tuple[Snapshot, Query, Any]], track: Any) -> dict[str,
             return None
         limit = None
     else:
-        limit = _track_limit(track)
+        limit = track_limit(track)
         if limit == -1:
             return None
         if limit < 0:
@@ -407,73 +414,3 @@ def _total(compiled: list[tuple[Snapshot, Query, Any]], track: Any) -> dict[str,
         if limit is not None and value > limit:
             return {"value": limit, "relation": "gte"}
     return {"value": value, "relation": "eq"}
-
-
-_PARAM_KEYS = ("size", "from", "sort", "_source", "_source_includes", "_source_excludes", "track_total_hits")
-_COUNT_PARAM_KEYS: tuple[str, ...] = ()
-_ACCURATE = 2**31 - 1  # SearchContext.TRACK_TOTAL_HITS_ACCURATE
-
-
-def _request(params: dict[str, str], body: dict[str, Any], param_keys: tuple[str, ...] = _PARAM_KEYS) -> dict[str, Any]:
-    """The effective search request: body, with URL parameters filled in (parameters win, like Elasticsearch)."""
-    if not isinstance(body, dict):
-        raise errors.parsing("request body is required to be an object")
-    request = dict(body)
-    for key in param_keys:
-        if key in params:
-            request[key] = params[key]
-    if "stored_fields" in params:
-        request["stored_fields"] = params["stored_fields"]
-    if "q" in params:
-        request["query"] = _query_string(params)
-    for key in ("size", "from"):
-        if key in request and request[key] is not None:
-            try:
-                request[key] = int(request[key])
-            except (TypeError, ValueError) as error:
-                raise errors.illegal_argument(
-                    f"Failed to parse int parameter [{key}] with value [{request[key]}]"
-                ) from error
-    return request
-
-
-def _query_string(params: dict[str, str]) -> dict[str, Any]:
-    """``q=`` (with ``df`` and ``default_operator``) → a ``query_string`` query, like urlParamsToQueryBuilder."""
-    spec: dict[str, Any] = {"query": params["q"]}
-    if "df" in params:
-        spec["default_field"] = params["df"]
-    if "default_operator" in params:
-        spec["default_operator"] = params["default_operator"]
-    return {"query_string": spec}
-
-
-def _totals_as_int(params: dict[str, str], request: dict[str, Any]) -> bool:
-    """``rest_total_hits_as_int``: forces accurate totals; refused with an inaccurate ``track_total_hits``."""
-    if not parse_bool_param(params.get("rest_total_hits_as_int"), False):
-        return False
-    track = request.get("track_total_hits")
-    if track is None:
-        request["track_total_hits"] = True
-    elif not (isinstance(track, bool) or str(track).lower() in ("true", "false")):
-        limit = _track_limit(track)
-        if limit not in (-1, _ACCURATE):
-            raise errors.illegal_argument(
-                f"[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {limit}"
-            )
-    return True
-
-
-def _track_limit(track: Any) -> int:
-    if isinstance(track, int):
-        return track
-    if isinstance(track, str):
-        return parse_int_param("track_total_hits", track)
-    raise errors.parsing(f"[track_total_hits] failed to parse field, found {token_name(track)}")
-
-
-def _total_as_int(response: dict[str, Any]) -> None:
-    """``hits.total`` as a number, ``-1`` when totals were not tracked (RestSearchAction's 6.x response shape)."""
-    hits = response["hits"]
-    total = hits.get("total")
-    hits["total"] = total["value"] if isinstance(total, dict) else -1
-    response["hits"] = {"total": hits.pop("total"), **hits}

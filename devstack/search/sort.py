@@ -15,17 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 from devstack.search import errors
-from devstack.search.mapping import (
-    EPOCH,
-    LONG_MAX,
-    LONG_MIN,
-    NUMERIC_TYPES,
-    FieldType,
-    format_date_nanos,
-    parse_date,
-    parse_date_nanos,
-    to_precision,
-)
+from devstack.search.dates import EPOCH, LONG_MAX, LONG_MIN, format_date_nanos, parse_date, parse_date_nanos
+from devstack.search.mapping import NUMERIC_TYPES, FieldType, to_precision
 from devstack.search.query import Query, iter_candidates
 from devstack.search.store import Snapshot
 

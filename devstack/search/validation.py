@@ -197,3 +197,56 @@ def parse_int_param(name: str, raw: str) -> int:
         return int(raw)
     except ValueError as error:
         raise errors.illegal_argument(f"Failed to parse int parameter [{name}] with value [{raw}]") from error
+
+
+# The keys each compound (object-form) query accepts; field-level options are checked by _check_field_spec.
+_QUERY_KEYS = {
+    "match_all": {"boost", "_name"},
+    "match_none": {"boost", "_name"},
+    "bool": {"must", "filter", "should", "must_not", "minimum_should_match", "boost", "_name", "adjust_pure_negative"},
+    "constant_score": {"filter", "boost", "_name"},
+    "exists": {"field", "boost", "_name"},
+    "ids": {"values", "boost", "_name"},
+}
+# Field-level options per query: implemented ones, and the engines' others, refused by name here.
+_FIELD_KEYS = {
+    "term": ({"value", "boost", "_name"}, {"case_insensitive"}),
+    "match": (
+        {"query", "operator", "boost", "_name"},
+        {
+            "analyzer",
+            "fuzziness",
+            "prefix_length",
+            "max_expansions",
+            "fuzzy_transpositions",
+            "lenient",
+            "zero_terms_query",
+            "auto_generate_synonyms_phrase_query",
+            "minimum_should_match",
+            "fuzzy_rewrite",
+        },
+    ),
+    "match_phrase": ({"query", "boost", "_name"}, {"analyzer", "slop", "zero_terms_query"}),
+    "prefix": ({"value", "boost", "_name"}, {"rewrite", "case_insensitive"}),
+    "wildcard": ({"value", "wildcard", "boost", "_name", "case_insensitive"}, {"rewrite"}),
+}
+
+
+def check_query_keys(kind: str, body: Any) -> None:
+    """Unknown keys of a query are ``[kind] query does not support [key]``; known, unimplemented ones a 400."""
+    allowed = _QUERY_KEYS.get(kind)
+    if allowed is not None and isinstance(body, dict):
+        for key in body:
+            if key not in allowed:
+                raise errors.parsing(f"[{kind}] query does not support [{key}]")
+    spec_keys = _FIELD_KEYS.get(kind)
+    if spec_keys is not None and isinstance(body, dict):
+        implemented, refused = spec_keys
+        for value in body.values():
+            if not isinstance(value, dict):
+                continue
+            for key in value:
+                if key in refused:
+                    raise not_supported(f"{kind}.{key}")
+                if key not in implemented:
+                    raise errors.parsing(f"[{kind}] query does not support [{key}]")
