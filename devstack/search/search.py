@@ -362,7 +362,7 @@ class SearchService:
         )
         if request.get("stored_fields") == "_none_":
             fetch = False
-        show_sort = bool(sort) or with_pit
+        show_sort = bool(sort)
         scored = not sort or any(f == "_score" for f, _ in sort)
         hits = []
         max_score: float | None = None

@@ -134,10 +134,12 @@ def build_clauses(
         clauses.append(clause)
     if not clauses:
         clauses.append(SortClause("score", desc=True))
-    # Elasticsearch's implicit _shard_doc tiebreaker of point-in-time searches: left out when search_after carries
-    # one value per requested sort (SearchRequest.rewrite adds it only without search_after or with sort + 1 values).
-    tiebreak = search_after is None or not sort or len(search_after) == len(sort) + 1
-    if with_pit and dialect.implicit_tiebreaker and tiebreak and not any(c.kind == "doc" for c in clauses):
+    # Elasticsearch's implicit _shard_doc tiebreaker of point-in-time searches (SearchRequest.rewrite): added to a
+    # requested sort that does not already end with _shard_doc, unless search_after carries one value per sort.
+    tiebreak = bool(sort) and sort[-1][0] != "_shard_doc"
+    if search_after is not None and len(search_after) != len(sort) + 1:
+        tiebreak = False
+    if with_pit and dialect.implicit_tiebreaker and tiebreak:
         clauses.append(SortClause("doc"))
     return clauses
 

@@ -249,6 +249,17 @@ def test_pit_search_after_with_one_value_per_sort_field(cluster: Cluster, index:
     assert all(len(h["sort"]) == 2 for h in hits)  # no tiebreaker is added when search_after has no value for it
 
 
+def test_pit_tiebreaker_is_added_to_a_requested_sort_only(cluster: Cluster, index: str):
+    seed(cluster, index, {"ts": {"type": "date"}}, {"a": {"ts": "2024-10-01T00:00:00Z"}})
+    _, pit = cluster.open_pit(index)
+    implicit = 1 if cluster.engine == "elasticsearch" else 0  # OpenSearch adds no tiebreaker
+    hit = cluster.ok("POST", "/_search", {"pit": pit, "sort": [{"ts": "asc"}]})["hits"]["hits"][0]
+    assert len(hit["sort"]) == 1 + implicit
+    hit = cluster.ok("POST", "/_search", {"pit": pit, "sort": ["_doc"]})["hits"]["hits"][0]
+    assert len(hit["sort"]) == 1 + implicit  # only a sort ending with _shard_doc itself gets none
+    assert "sort" not in cluster.ok("POST", "/_search", {"pit": pit})["hits"]["hits"][0]  # no sort, no tiebreaker
+
+
 def test_opensearch_3_3_refuses_shard_doc_outside_a_point_in_time():
     if REAL["opensearch"]:
         pytest.skip("needs an OpenSearch 3.3 server")
