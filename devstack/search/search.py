@@ -201,7 +201,8 @@ class SearchService:
         size, from_ = int(request.get("size", 10)), int(request.get("from", 0))
         from_ = 0 if from_ == -1 else from_
         if size < 0 or from_ < 0:
-            raise errors.illegal_argument(f"[{'size' if size < 0 else 'from'}] parameter cannot be negative")
+            name, value = ("size", size) if size < 0 else ("from", from_)
+            raise errors.illegal_argument(f"[{name}] parameter cannot be negative, found [{value}]")
         for snap in snapshots:
             limit = snap.index.max_result_window
             if scroll and size > limit:

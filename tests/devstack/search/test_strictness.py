@@ -164,6 +164,17 @@ def test_int_parameters_of_the_wrong_type_are_refused(cluster: Cluster, index: s
     )
 
 
+@pytest.mark.parametrize("key", ["size", "from"])
+def test_negative_size_or_from_is_refused(cluster: Cluster, index: str, key: str):
+    seed(cluster, index, {"tag": {"type": "keyword"}}, {"a": {"tag": "x"}})
+    assert_error(
+        cluster.call("POST", f"/{index}/_search", {key: -2}),
+        400,
+        "illegal_argument_exception",
+        f"[{key}] parameter cannot be negative, found [-2]",
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "named"),
     [({"aggs": {"t": {"terms": {"field": "tag"}}}}, "aggs"), ({"version": True}, "version")],
