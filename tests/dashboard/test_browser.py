@@ -160,6 +160,45 @@ def test_reexport_button_triggers_a_run_as_the_user(ui: object, dashboard_stack:
     assert link.get_attribute("href") == f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
 
 
+def test_a_days_failed_messages_page_forward_and_back_by_key(ui: object, dashboard_stack: DashboardStack) -> None:
+    day = dashboard_stack.ledger.hostile_day
+    ui.goto(f"{dashboard_stack.base_url}/message-export/?day={day}&rows=2")  # type: ignore[attr-defined]
+    pager = ui.locator("#failure-pager")  # type: ignore[attr-defined]
+    in_byte_order = sorted(HOSTILE_IDS, key=lambda message_id: message_id.encode())
+
+    def page_shows(number: int) -> list[str]:
+        ui.wait_for_function(  # type: ignore[attr-defined]
+            "want => document.querySelector('#failure-pager span')?.textContent === want",
+            arg=f"page {number} of 3",
+            timeout=30_000,
+        )
+        return ui.locator("#failures .message-id").evaluate_all("spans => spans.map(s => s.textContent)")  # type: ignore[attr-defined]
+
+    assert page_shows(1) == in_byte_order[:2]
+    assert pager.locator("button.previous").is_disabled()
+    pager.locator("button.next").click()
+    assert page_shows(2) == in_byte_order[2:4]
+    pager.locator("button.next").click()
+    assert page_shows(3) == in_byte_order[4:]
+    assert pager.locator("button.next").is_disabled()
+    pager.locator("button.previous").click()
+    assert page_shows(2) == in_byte_order[2:4]
+    batches = ui.locator("#batch-pager")  # type: ignore[attr-defined]
+    assert batches.locator("span").text_content() == "page 1 of 1" and batches.locator("button.next").is_disabled()
+
+
+def test_the_page_says_which_dags_ledger_it_shows(ui: object, dashboard_stack: DashboardStack) -> None:
+    """Airflow shows a plugin's DAG tab on every DAG's page: the page names the DAG it belongs to."""
+    frame = _dashboard_frame(ui, f"{dashboard_stack.base_url}/dags/{DAG_ID}/plugin/message-export-dag")
+    assert frame.locator("#dag-scope").text_content() == "This dashboard shows the message_export DAG's export ledger."
+    ui.goto(f"{dashboard_stack.base_url}/message-export/?dag_id=another_dag")  # type: ignore[attr-defined]
+    ui.wait_for_selector("#days tbody tr", timeout=60_000)  # type: ignore[attr-defined]
+    assert ui.locator("#dag-scope").text_content() == (  # type: ignore[attr-defined]
+        "This dashboard shows the message_export DAG's export ledger, not another_dag's: "
+        "Airflow shows this tab on every DAG's page."
+    )
+
+
 @pytest.fixture
 def purged_day(dashboard_stack: DashboardStack) -> Iterator[date]:
     """A day exported in full, then its message rows removed by retention's own steps; the day is

@@ -69,6 +69,8 @@ def test_bad_input_is_a_clear_error(dashboard_stack: DashboardStack) -> None:
     future = dashboard_stack.now.date() + timedelta(days=5)
     assert client.get(f"{PREFIX}/api/days/{future}").status_code == 404
     assert client.get(f"{PREFIX}/api/days", params={"per_page": 1000}).status_code == 422
+    bad_cursor = client.get(f"{PREFIX}/api/days/{dashboard_stack.ledger.hostile_day}", params={"failures_after": "x"})
+    assert bad_cursor.status_code == 422 and "not a cursor this dashboard gave out" in bad_cursor.json()["detail"]
 
 
 def test_day_answer_lists_batches_and_hostile_failures_verbatim(dashboard_stack: DashboardStack) -> None:
@@ -79,7 +81,11 @@ def test_day_answer_lists_batches_and_hostile_failures_verbatim(dashboard_stack:
     failures = day["failures"]["items"]
     assert sorted(f["message_id"] for f in failures) == sorted(HOSTILE_IDS)
     assert {f["reason"] for f in failures} == {HOSTILE_REASON}
-    page_two = client.json("get", f"{PREFIX}/api/days/{ledger.hostile_day}", params={"per_page": 2, "failure_page": 2})
+    page_one = client.json("get", f"{PREFIX}/api/days/{ledger.hostile_day}", params={"per_page": 2})
+    after = page_one["failures"]["next_after"]
+    page_two = client.json(
+        "get", f"{PREFIX}/api/days/{ledger.hostile_day}", params={"per_page": 2, "failures_after": after}
+    )
     assert [f["message_id"] for f in page_two["failures"]["items"]] == [f["message_id"] for f in failures[2:4]]
 
 

@@ -12,6 +12,7 @@ from message_export.config import ExportConfig
 from message_export.dashboard.calendar import PageError
 from message_export.dashboard.reader import DashboardReader
 from message_export.ledger.hook import MessageTrackingHook
+from message_export.ledger.values import id_bytes
 from tests.dashboard.ledger_fixtures import (
     CONN_ID,
     HOSTILE_IDS,
@@ -87,10 +88,10 @@ def test_batch_records_are_paged_with_live_counts(ledger: DashboardLedger, hook:
 def test_failed_messages_keep_hostile_ids_and_reasons(ledger: DashboardLedger, hook: MessageTrackingHook) -> None:
     record = hook.day_record(ledger.hostile_day)
     assert record is not None
-    failures = hook.failed_messages(record.job_id, 0, 50)
+    failures = hook.failed_messages(record.job_id, b"", 50)
     assert sorted(f.message_id for f in failures) == sorted(HOSTILE_IDS)
     assert all(f.reason == HOSTILE_REASON and f.attempts == 1 for f in failures)
-    paged = hook.failed_messages(record.job_id, 2, 2)
+    paged = hook.failed_messages(record.job_id, id_bytes(failures[1].message_id), 2)
     assert [f.message_id for f in paged] == [f.message_id for f in failures][2:4]
 
 
@@ -128,13 +129,13 @@ def test_days_are_paged_newest_first(reader: DashboardReader, ledger: DashboardL
 
 
 def test_day_answer_has_batches_and_failures(reader: DashboardReader, ledger: DashboardLedger) -> None:
-    answer = reader.day(ledger.hostile_day, batch_page=1, failure_page=1, per_page=3, now=NOW)
+    answer = reader.day(ledger.hostile_day, per_page=3, now=NOW)
     assert answer is not None
     assert answer["batches"]["total"] == 2 and len(answer["batches"]["items"]) == 2
     assert answer["failures"]["total"] == 5 and len(answer["failures"]["items"]) == 3
-    gap = reader.day(ledger.shape.first_day - timedelta(days=1), 1, 1, 50, now=NOW)
+    gap = reader.day(ledger.shape.first_day - timedelta(days=1), per_page=50, now=NOW)
     assert gap is not None and gap["status"] == "not_exported" and gap["due"] is True
-    assert reader.day(NOW.date() + timedelta(days=3), 1, 1, 50, now=NOW) is None
+    assert reader.day(NOW.date() + timedelta(days=3), per_page=50, now=NOW) is None
 
 
 def test_message_answers(reader: DashboardReader, ledger: DashboardLedger) -> None:
@@ -146,3 +147,32 @@ def test_message_answers(reader: DashboardReader, ledger: DashboardLedger) -> No
     assert waiting["answer"].startswith("not archived yet: in progress")
     missing = reader.message("no-such-id")
     assert missing["found"] is False and "not tracked" in missing["answer"]
+
+
+def test_day_answer_pages_failures_and_batches_by_key(reader: DashboardReader, ledger: DashboardLedger) -> None:
+    """Following next_after from the first page lists every failure and batch once, in key order."""
+    everything = reader.day(ledger.hostile_day, per_page=50, now=NOW)
+    assert everything is not None and everything["failures"]["next_after"] is None
+    every_id = [f["message_id"] for f in everything["failures"]["items"]]
+    assert [i.encode() for i in every_id] == sorted(i.encode() for i in HOSTILE_IDS)  # byte order
+    seen, cursor, pages = [], None, 0
+    while True:
+        answer = reader.day(ledger.hostile_day, per_page=2, failures_after=cursor, now=NOW)
+        assert answer is not None and answer["failures"]["after"] == cursor
+        seen += [f["message_id"] for f in answer["failures"]["items"]]
+        pages, cursor = pages + 1, answer["failures"]["next_after"]
+        if cursor is None:
+            break
+    assert seen == every_id and pages == 3
+    first = reader.day(ledger.hostile_day, per_page=1, now=NOW)
+    assert first is not None and first["batches"]["next_after"] == 0
+    second = reader.day(ledger.hostile_day, per_page=1, batches_after=0, now=NOW)
+    assert second is not None and [b["batch_number"] for b in second["batches"]["items"]] == [1]
+    assert second["batches"]["next_after"] is None and second["batches"]["total"] == 2
+
+
+def test_a_cursor_the_dashboard_did_not_give_out_is_refused(reader: DashboardReader, ledger: DashboardLedger) -> None:
+    with pytest.raises(PageError, match="failures_after 'x' is not a cursor"):
+        reader.day(ledger.hostile_day, failures_after="x", now=NOW)
+    with pytest.raises(PageError, match="batches_after -1 is not valid"):
+        reader.day(ledger.hostile_day, batches_after=-1, now=NOW)

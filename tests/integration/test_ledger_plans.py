@@ -92,6 +92,47 @@ def test_the_jobs_with_staged_ids_are_found_without_reading_the_settled_batches(
     assert stack.query(load_sql("reads/jobs_with_staged_ids")) == [(9999,)]
 
 
+FAILED = 100_000
+PAGE = 50
+
+
+def test_a_page_of_a_day_with_100k_failures_reads_one_page_of_rows(stack: Stack):
+    """The dashboard's failures page is a keyset page: deep into a day of FAILED failed messages
+    (beside as many archived ones) it reads one page's index entries, where OFFSET read every row
+    before the page."""
+    MessageTrackingHook("mysql_default").ensure_schema()
+    stack.query(
+        "INSERT INTO message_tracking (message_id, job_id, batch_id, status, start_date, attempts, last_error) "
+        "SELECT CONCAT('msg-', LPAD(seq, 6, '0')), 1, seq DIV 500 + 1, IF(seq MOD 2, 'failed', 'completed'),"
+        " '2024-10-01', 5, 'not found' FROM seq_1_to_%s",
+        (2 * FAILED,),
+    )
+    stack.query("ANALYZE TABLE message_tracking")
+    params = {"job_id": 1, "after": b"msg-150000", "limit": PAGE + 1}  # the reader asks for one row more
+    (analyzed,) = stack.query("ANALYZE FORMAT=JSON " + load_sql("reads/job_failures_page"), params)[0]
+    table = _table_of(json.loads(analyzed)["query_block"])
+    assert table["key"] == "ix_message_tracking_job", table
+    assert table["r_rows"] <= PAGE + 1, table
+    page = stack.query(load_sql("reads/job_failures_page"), params)
+    assert [bytes(row[0]) for row in page[:2]] == [b"msg-150001", b"msg-150003"] and len(page) == PAGE + 1
+
+
+def test_a_page_of_a_job_with_many_batches_reads_one_page_of_rows(stack: Stack):
+    MessageTrackingHook("mysql_default").ensure_schema()
+    stack.query(
+        "INSERT INTO batch_progress (job_id, batch_number, status, total_messages, processed) "
+        "SELECT 1 + seq DIV 10000, seq MOD 10000, 'completed', 500, 500 FROM seq_0_to_29999"
+    )
+    stack.query("ANALYZE TABLE batch_progress")
+    params = {"job_id": 2, "first_number": 9000, "limit": PAGE + 1}
+    (analyzed,) = stack.query("ANALYZE FORMAT=JSON " + load_sql("reads/job_batches"), params)[0]
+    table = _table_of(json.loads(analyzed)["query_block"])
+    assert table["key"] == "uq_batch_progress_job_number", table
+    assert table["r_rows"] <= PAGE + 1, table
+    numbers = [row[1] for row in stack.query(load_sql("reads/job_batches"), params)]
+    assert numbers == list(range(9000, 9000 + PAGE + 1))
+
+
 def _table_of(node: object) -> dict:
     """The one table of a plan, under whatever the DISTINCT and ORDER BY wrap it in."""
     if isinstance(node, dict):

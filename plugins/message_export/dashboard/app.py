@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from message_export.config import ConfigError
 from message_export.dashboard.calendar import PageError
+from message_export.dashboard.cursors import MAX_CURSOR_LENGTH
 from message_export.dashboard.reader import MAX_ROWS_PER_PAGE, DashboardReader
 from message_export.ledger.errors import TrackingError
 from message_export.names import DAG_ID
@@ -91,13 +92,16 @@ def create_app() -> FastAPI:
     @app.get("/api/days/{day}")
     def day(
         day: str,
-        batch_page: Annotated[int, Query(ge=1)] = 1,
-        failure_page: Annotated[int, Query(ge=1)] = 1,
         per_page: Annotated[int, Query(ge=1, le=MAX_ROWS_PER_PAGE)] = 50,
+        batches_after: Annotated[int | None, Query(ge=0)] = None,
+        failures_after: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)] = None,
     ) -> dict[str, Any]:
-        """One day: its figures, a page of its batches and a page of its failed messages."""
+        """One day: its figures, a page of its batches and a page of its failed messages. The next
+        pages start after the ``next_after`` of each list (keyset paging: no page is read twice)."""
         wanted = _parse_day(day)
-        answer = _answer(lambda: _reader().day(wanted, batch_page, failure_page, per_page))
+        answer = _answer(
+            lambda: _reader().day(wanted, per_page=per_page, batches_after=batches_after, failures_after=failures_after)
+        )
         if answer is None:
             raise HTTPException(status_code=404, detail=f"day {wanted} is neither exported nor due")
         return answer

@@ -35,11 +35,15 @@ def last_due_day(now: datetime) -> date:
     return now.date() - ONE_DAY
 
 
+def check_per_page(per_page: int, max_per_page: int) -> None:
+    if not 1 <= per_page <= max_per_page:
+        raise PageError(f"per_page {per_page} is not valid; use 1 to {max_per_page}")
+
+
 def check_paging(page: int, per_page: int, max_per_page: int) -> None:
     if page < 1:
         raise PageError(f"page {page} is not valid; pages start at 1")
-    if not 1 <= per_page <= max_per_page:
-        raise PageError(f"per_page {per_page} is not valid; use 1 to {max_per_page}")
+    check_per_page(per_page, max_per_page)
 
 
 def day_page(first_day: date, last_day: date, page: int, per_page: int) -> DayPage:

@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 from message_export.config import ExportConfig, load_config
-from message_export.dashboard.calendar import ONE_DAY, check_paging, day_page, last_due_day
+from message_export.dashboard.calendar import ONE_DAY, check_per_page, day_page, last_due_day
+from message_export.dashboard.cursors import failure_id_after, failures_cursor, first_batch_number
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.ledger.records import BatchRecord, DayRecord, FailedMessage, StatusCounts
 from message_export.names import DAG_ID
@@ -134,11 +135,21 @@ class DashboardReader:
         }
 
     def day(
-        self, day: date, batch_page: int, failure_page: int, per_page: int, now: datetime | None = None
+        self,
+        day: date,
+        *,
+        per_page: int = 50,
+        batches_after: int | None = None,
+        failures_after: str | None = None,
+        now: datetime | None = None,
     ) -> dict[str, Any] | None:
-        """One day: its figures, one page of its batches and one page of its failed messages."""
-        check_paging(batch_page, per_page, MAX_ROWS_PER_PAGE)
-        check_paging(failure_page, per_page, MAX_ROWS_PER_PAGE)
+        """One day: its figures, one keyset page of its batches and one of its failed messages.
+
+        ``batches_after`` is the batch number the previous batches page ended with, ``failures_after``
+        the ``next_after`` cursor of the previous failures page; leave them out for the first pages.
+        """
+        check_per_page(per_page, MAX_ROWS_PER_PAGE)
+        first_number, after_id = first_batch_number(batches_after), failure_id_after(failures_after)
         now = now or datetime.now(UTC)
         with self._ledger() as ledger:
             record = ledger.day_record(day)
@@ -149,19 +160,24 @@ class DashboardReader:
             live = record.ledger_purged_at is None
             counts = ledger.live_job_counts(record.job_id) if live else record.counts
             batch_total = ledger.batch_count(record.job_id)
-            batches = ledger.batch_records(record.job_id, (batch_page - 1) * per_page, per_page, live=live)
-            failures = ledger.failed_messages(record.job_id, (failure_page - 1) * per_page, per_page) if live else []
+            # one row more than the page says whether another page follows
+            batches = ledger.batch_records(record.job_id, first_number, per_page + 1, live=live)
+            failures = ledger.failed_messages(record.job_id, after_id, per_page + 1) if live else []
+        batches, more_batches = batches[:per_page], len(batches) > per_page
+        failures, more_failures = failures[:per_page], len(failures) > per_page
         return {
             **_day_json(day, _with_counts(record, counts)),
             "due": True,
             "batches": {
-                "page": batch_page,
+                "after": batches_after,
+                "next_after": batches[-1].batch_number if more_batches else None,
                 "per_page": per_page,
                 "total": batch_total,
                 "items": [_batch_json(batch) for batch in batches],
             },
             "failures": {
-                "page": failure_page,
+                "after": failures_after or None,
+                "next_after": failures_cursor(failures[-1].message_id) if more_failures else None,
                 "per_page": per_page,
                 "total": counts.failed,
                 "items": [_failure_json(failure) for failure in failures],

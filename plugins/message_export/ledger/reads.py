@@ -129,10 +129,12 @@ class LedgerReads(LedgerWrites):
         """Return how many batches the job has."""
         return int(self.fetch_rows("reads/job_batch_count", {"job_id": job_id})[0][0])
 
-    def batch_records(self, job_id: int, offset: int, limit: int, live: bool = True) -> list[BatchRecord]:
-        """Return one page of the job's batches with live message counts, or (``live=False``, for a day
-        whose message rows retention removed) the counts ``batch_progress`` last recorded."""
-        rows = self.fetch_rows("reads/job_batches", {"job_id": job_id, "offset": offset, "limit": limit})
+    def batch_records(self, job_id: int, first_number: int, limit: int, live: bool = True) -> list[BatchRecord]:
+        """Return up to ``limit`` of the job's batches from batch number ``first_number`` on (a keyset
+        page) with live message counts, or (``live=False``, for a day whose message rows retention
+        removed) the counts ``batch_progress`` last recorded."""
+        params = {"job_id": job_id, "first_number": first_number, "limit": limit}
+        rows = self.fetch_rows("reads/job_batches", params)
         if not rows:
             return []
         if not live:
@@ -169,9 +171,10 @@ class LedgerReads(LedgerWrites):
             for batch_id, number, status, _total, _processed, _failed, updated_at, _staged in rows
         ]
 
-    def failed_messages(self, job_id: int, offset: int, limit: int) -> list[FailedMessage]:
-        """Return one page of the job's failed messages, in message id order."""
-        params = {"job_id": job_id, "offset": offset, "limit": limit}
+    def failed_messages(self, job_id: int, after: bytes, limit: int) -> list[FailedMessage]:
+        """Return up to ``limit`` of the job's failed messages whose ids sort (byte by byte) after
+        ``after``, in message id order: a keyset page (``b""``: the first page)."""
+        params = {"job_id": job_id, "after": after, "limit": limit}
         return [
             FailedMessage(
                 message_id=id_text(mid),

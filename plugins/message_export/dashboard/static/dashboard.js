@@ -9,7 +9,25 @@ const BASE = location.pathname.slice(0, location.pathname.indexOf(PREFIX));
 const LIVE_SECONDS = 5;
 const IDLE_SECONDS = 30;
 
-const state = { page: 1, perPage: 31, day: null, batchPage: 1, failurePage: 1, runs: new Map(), timer: null, lastRun: null };
+// rows per page of a day's batches and failed messages; ?rows=N (1 to 500) asks for another number
+const DAY_ROWS = (() => {
+  const rows = Number(new URLSearchParams(location.search).get("rows") ?? 50);
+  return Number.isInteger(rows) && rows >= 1 && rows <= 500 ? rows : 50;
+})();
+
+// A day's batches and failed messages are paged by key, not by position: each list keeps the
+// "after" cursors of the pages opened so far (the first page has none), so "Previous" goes back
+// to a page already seen and "Next" starts after the last row shown.
+const state = {
+  page: 1,
+  perPage: 31,
+  day: null,
+  batchCursors: [null],
+  failureCursors: [null],
+  runs: new Map(),
+  timer: null,
+  lastRun: null,
+};
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -194,6 +212,31 @@ function pager(container, page, pages, go) {
   );
 }
 
+function keysetPager(container, cursors, list, go) {
+  const page = cursors.length;
+  const pages = Math.max(Math.ceil(list.total / list.per_page), page);
+  container.replaceChildren(
+    el("button", { type: "button", class: "previous", text: "‹ Previous", onclick: () => go(cursors.slice(0, -1)), ...(page <= 1 ? { disabled: "" } : {}) }),
+    el("span", { text: `page ${page} of ${pages}` }),
+    el("button", {
+      type: "button",
+      class: "next",
+      text: "Next ›",
+      onclick: () => go([...cursors, list.next_after]),
+      ...(list.next_after === null || list.next_after === undefined ? { disabled: "" } : {}),
+    }),
+  );
+}
+
+function dayQuery() {
+  const query = new URLSearchParams({ per_page: String(DAY_ROWS) });
+  const batchesAfter = state.batchCursors.at(-1);
+  const failuresAfter = state.failureCursors.at(-1);
+  if (batchesAfter !== null) query.set("batches_after", String(batchesAfter));
+  if (failuresAfter !== null) query.set("failures_after", failuresAfter);
+  return query.toString();
+}
+
 function dayRow(day) {
   const times = state.runs.get(day.dag_run_id) ?? {};
   const exported = day.status !== "not_exported";
@@ -245,9 +288,10 @@ function figure(label, value) {
 
 async function loadDay() {
   if (!state.day) return false;
-  const data = await getJson(
-    `api/days/${state.day}?batch_page=${state.batchPage}&failure_page=${state.failurePage}&per_page=50`,
-  );
+  const [day, query] = [state.day, dayQuery()];
+  const data = await getJson(`api/days/${day}?${query}`);
+  // the user paged or opened another day meanwhile: the answer to that request draws the lists
+  if (day !== state.day || query !== dayQuery()) return false;
   document.getElementById("day-section").hidden = false;
   document.getElementById("day-title").textContent = `Day ${data.day}`;
   const figures = document.getElementById("day-figures");
@@ -278,7 +322,7 @@ async function loadDay() {
         ),
       ),
     );
-  const batches = data.batches ?? { items: [], total: 0, page: 1, per_page: 50 };
+  const batches = data.batches ?? { items: [], total: 0, per_page: DAY_ROWS, next_after: null };
   document.querySelector("#batches tbody").replaceChildren(
     ...batches.items.map((batch) =>
       el(
@@ -294,11 +338,11 @@ async function loadDay() {
       ),
     ),
   );
-  pager(document.getElementById("batch-pager"), batches.page, Math.max(Math.ceil(batches.total / batches.per_page), 1), (page) => {
-    state.batchPage = page;
+  keysetPager(document.getElementById("batch-pager"), state.batchCursors, batches, (cursors) => {
+    state.batchCursors = cursors;
     refresh();
   });
-  const failures = data.failures ?? { items: [], total: 0, page: 1, per_page: 50 };
+  const failures = data.failures ?? { items: [], total: 0, per_page: DAY_ROWS, next_after: null };
   document.querySelector("#failures tbody").replaceChildren(
     ...failures.items.map((failure) =>
       el(
@@ -311,8 +355,8 @@ async function loadDay() {
       ),
     ),
   );
-  pager(document.getElementById("failure-pager"), failures.page, Math.max(Math.ceil(failures.total / failures.per_page), 1), (page) => {
-    state.failurePage = page;
+  keysetPager(document.getElementById("failure-pager"), state.failureCursors, failures, (cursors) => {
+    state.failureCursors = cursors;
     refresh();
   });
   return data.status === "running";
@@ -320,8 +364,8 @@ async function loadDay() {
 
 function openDay(day) {
   state.day = day;
-  state.batchPage = 1;
-  state.failurePage = 1;
+  state.batchCursors = [null];
+  state.failureCursors = [null];
   const url = new URL(location.href);
   url.searchParams.set("day", day);
   history.replaceState(null, "", url);
@@ -377,8 +421,11 @@ async function refresh() {
 document.addEventListener("DOMContentLoaded", () => {
   const params = new URLSearchParams(location.search);
   const dagId = params.get("dag_id");
+  // Airflow puts a plugin's DAG tab on every DAG's page (an external view cannot be limited to one
+  // DAG), so opened from another DAG the page says whose ledger it shows.
   if (dagId && dagId !== DAG_ID) {
-    notice(`This dashboard shows the ${DAG_ID} DAG's export ledger, not ${dagId}.`);
+    document.getElementById("dag-scope").textContent =
+      `This dashboard shows the ${DAG_ID} DAG's export ledger, not ${dagId}'s: Airflow shows this tab on every DAG's page.`;
   }
   if (params.get("day")) state.day = params.get("day");
   document.getElementById("find-form").addEventListener("submit", findMessage);
