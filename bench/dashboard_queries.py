@@ -68,7 +68,8 @@ def _explain(cursor: Any, shape: LedgerShape, job_id: int, first_batch: int) -> 
         "start_date": start,
         "first_start": start,
         "job_id": job_id,
-        "offset": 0,
+        "after": b"",
+        "first_number": 0,
         "limit": 50,
         "first_batch_id": first_batch,
         "last_batch_id": first_batch + 49,
@@ -124,14 +125,19 @@ def measure(profile: str, mysql: dict[str, Any], database: str, say: Any = print
     settled = newest - timedelta(days=1)
     batches = -(-shape.messages_per_day // shape.batch_size)
     last_batch_page = max(-(-batches // 50), 1)
+    # a keyset page starts after the last row of the page before it
+    last_page_after = (last_batch_page - 1) * 50 - 1 if last_batch_page > 1 else None
+    first_failures = (reader.day(settled, per_page=10) or {}).get("failures") or {}
     hit = message_id_of(shape.first_day + timedelta(days=100), shape.messages_per_day // 2)
     answers = {
         "days: newest page (31 days, running day counted live)": lambda: reader.days(1, 31),
         "days: oldest page (31 days)": lambda: reader.days(-(-shape.days // 31), 31),
         "days: the whole year on one page (366)": lambda: reader.days(1, 366),
-        "day: running day (live counts, batch page 1, failures page 1)": lambda: reader.day(newest, 1, 1, 50),
-        "day: settled day, last batch page": lambda: reader.day(settled, last_batch_page, 1, 50),
-        "day: settled day, failures page 2": lambda: reader.day(settled, 1, 2, 10),
+        "day: running day (live counts, batch page 1, failures page 1)": lambda: reader.day(newest, per_page=50),
+        "day: settled day, last batch page": lambda: reader.day(settled, per_page=50, batches_after=last_page_after),
+        "day: settled day, failures page 2": lambda: reader.day(
+            settled, per_page=10, failures_after=first_failures.get("next_after")
+        ),
         "message: archived id": lambda: reader.message(hit),
         "message: unknown id": lambda: reader.message("no-such-message"),
     }
