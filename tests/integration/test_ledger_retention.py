@@ -93,7 +93,7 @@ def test_purge_removes_exactly_the_expired_completed_days_and_keeps_their_figure
 
     # the dashboard shows a purged day's recorded figures, not zeros and not a failure
     reader = DashboardReader(load_config())
-    day = reader.day(OLD, 1, 1, 50, now=NOW)
+    day = reader.day(OLD, per_page=50, now=NOW)
     assert day is not None
     assert day["status"] == "completed" and day["ledger_purged_at"] is not None
     assert day["counts"] == {"completed": 1000, "failed": 0, "pending": 0, "total": 1000}
