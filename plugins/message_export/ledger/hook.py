@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from message_export.ledger.migrations import LedgerMigrations
 from message_export.ledger.reads import LedgerReads
-
-log = logging.getLogger(__name__)
 
 
 class MessageTrackingHook(LedgerReads, LedgerMigrations):
@@ -20,9 +16,9 @@ class MessageTrackingHook(LedgerReads, LedgerMigrations):
 
     hook_name = "MySQL (message export ledger)"
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self) -> int:
         """Bring the ledger to this package's schema version (creating it if new), and track and drop
-        staging tables nothing will use again."""
+        staging tables nothing will use again; return the version."""
         version = self.migrate_schema()
         self.drop_abandoned_staging()
-        log.debug("ledger schema at version %d", version)
+        return version

@@ -104,7 +104,7 @@ class LedgerMigrations(LedgerConnection):
                 f"{LOCK_TIMEOUT_SECONDS}s; the task's retry will try again (see that worker's ensure_schema log)"
             )
         try:
-            self._adopt_or_create()
+            self._adopt_or_create(migrations)
             applied = [int(version) for (version,) in self.fetch_rows("schema/applied_migrations")]
             for migration in pending_migrations(migrations, applied):
                 self._apply(migration)
@@ -112,17 +112,13 @@ class LedgerMigrations(LedgerConnection):
             self.fetch_rows("schema/release_migration_lock")
         return migrations[-1].version if migrations else 0
 
-    def schema_versions(self) -> list[int]:
-        """The migration versions this ledger records as applied."""
-        return [int(version) for (version,) in self.fetch_rows("schema/applied_migrations")]
-
     @staticmethod
     def _acquire_migration_lock(cursor: Any) -> bool:
         cursor.execute(load_sql("schema/acquire_migration_lock"), {"timeout": LOCK_TIMEOUT_SECONDS})
         row = cursor.fetchone()
         return bool(row and row[0])
 
-    def _adopt_or_create(self) -> None:
+    def _adopt_or_create(self, migrations: list[Migration]) -> None:
         tables = {id_text(name) for (name,) in self.fetch_rows("schema/ledger_tables")}
         if VERSION_TABLE in tables:
             if missing := LEDGER_TABLES - tables:
@@ -142,7 +138,7 @@ class LedgerMigrations(LedgerConnection):
                 ", ".join(sorted(tables & LEDGER_TABLES)),
             )
             return
-        for migration in packaged_migrations()[:BASELINE_VERSION]:
+        for migration in migrations[:BASELINE_VERSION]:
             self.execute_statement(
                 "schema/record_migration", {"version": migration.version, "name": migration.name, "how": "baseline"}
             )

@@ -29,10 +29,10 @@ log = logging.getLogger(__name__)
 def ensure_schema(*, config: ExportConfig | None = None, services: ExportServices | None = None) -> None:
     """Create the ledger, or migrate it to this package's schema version."""
     config, services = configured(config, services)
-    services.tracking.ensure_schema()
+    version = services.tracking.ensure_schema()
     log.info(
         "ledger schema ready (job_runs, batch_progress, message_tracking at version %s) via connection '%s'",
-        max(services.tracking.schema_versions(), default=0),
+        version,
         config.connections.mysql,
     )
 
