@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -156,6 +156,8 @@ class AirflowStack:
         env: Mapping[str, str] | None = None,
         all_admins: bool = True,
         users: Mapping[str, str] | None = None,
+        roles: Mapping[str, str] | None = None,
+        teams: Sequence[str] = (),
         port: int | None = None,
         database: str | None = None,
         logs: Path | None = None,
@@ -164,7 +166,11 @@ class AirflowStack:
         """
         :param env: extra environment for every process (connections, the export's config path, ...).
         :param all_admins: everybody is an admin without logging in; ``False`` requires a login.
-        :param users: ``username -> password`` for the simple auth manager (all admins).
+        :param users: ``username -> password`` for the simple auth manager.
+        :param roles: ``username -> role`` (``viewer``, ``user``, ``op``, ``admin``), optionally with the
+            user's teams after a colon (``viewer:export|audit``); a user not named here is an admin.
+        :param teams: teams to create after the metadata database is migrated; with any, the stack runs in
+            multi-team mode (pass the DAG bundles' ``team_name`` in ``env``).
         :param database: the PostgreSQL metadata database (kept); ``None`` makes a throw-away one.
         :param fast: short scheduler and DAG-processor intervals, as tests want them.
         """
@@ -174,6 +180,8 @@ class AirflowStack:
         self.extra_env = dict(env or {})
         self.all_admins = all_admins
         self.users = dict(users or {"admin": "admin"})
+        self.roles = dict(roles or {})
+        self.teams = tuple(teams)
         self.port = port or free_port()
         self.throwaway = database is None
         self.database = database or f"airflow_test_{secrets.token_hex(5)}"
@@ -202,7 +210,10 @@ class AirflowStack:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(self.all_admins),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:admin" for user in self.users),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{user}:{self.roles.get(user, 'admin')}" for user in self.users
+            ),
+            "AIRFLOW__CORE__MULTI_TEAM": str(bool(self.teams)),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ensure_postgres_database(self.database),
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -257,6 +268,7 @@ class AirflowStack:
             )
         if result.returncode:
             raise AirflowStackError(f"airflow db migrate failed; see {migrate_log}")
+        self._create_teams(env)
         try:
             for name in PROCESSES:
                 self._spawn(name, env)
@@ -266,6 +278,21 @@ class AirflowStack:
             self.stop()
             raise
         return self
+
+    def _create_teams(self, env: Mapping[str, str]) -> None:
+        for team in self.teams:
+            result = subprocess.run(
+                [sys.executable, "-m", "airflow", "teams", "create", team],
+                env=dict(env),
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+            if result.returncode and "already exists" not in result.stdout + result.stderr:
+                raise AirflowStackError(
+                    f"airflow teams create {team} failed: {result.stdout[-500:]}{result.stderr[-500:]}"
+                )
 
     def _spawn(self, name: str, env: Mapping[str, str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")

@@ -1,9 +1,14 @@
 """One real Airflow stack for the dashboard's HTTP and browser tests (the stack is the slow part):
 login required (``SIMPLE_AUTH_MANAGER_ALL_ADMINS`` off), the plugins folder of this checkout, and a
-generated ledger read through a SELECT-only MySQL login."""
+generated ledger read through a SELECT-only MySQL login.
+
+It runs in multi-team mode so that every kind of user the dashboard meets exists: the DAG's bundle
+belongs to the team ``export``; ``admin`` is an admin, ``operator`` an op and ``viewer`` a viewer of
+that team, and ``outsider`` a viewer of another team, who may not see the DAG at all."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +28,20 @@ from tests.dashboard.ledger_fixtures import (
 
 DAG_ID = "message_export"
 PREFIX = "/message-export"
+TEAM = "export"
+# username -> (password, the simple auth manager's role and teams)
+USERS = {
+    "admin": ("admin-password", "admin"),
+    "operator": ("operator-password", f"op:{TEAM}"),
+    "viewer": ("viewer-password", f"viewer:{TEAM}"),
+    "outsider": ("outsider-password", "viewer:audit"),
+}
+DAGS_BUNDLE = {
+    "name": "dags-folder",
+    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+    "kwargs": {},
+    "team_name": TEAM,
+}
 
 
 @dataclass(frozen=True)
@@ -36,8 +55,8 @@ class DashboardStack:
     def base_url(self) -> str:
         return self.stack.base_url
 
-    def client(self) -> AirflowClient:
-        return self.stack.client("admin")
+    def client(self, username: str = "admin") -> AirflowClient:
+        return self.stack.client(username)
 
     def anonymous(self) -> AirflowClient:
         return AirflowClient(self.stack.base_url)
@@ -64,9 +83,12 @@ def dashboard_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
                 env={
                     f"AIRFLOW_CONN_{ledger.conn_id.upper()}": connection_json_as(ledger.database, user, password),
                     "MESSAGE_EXPORT_CONFIG": str(config),
+                    "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([DAGS_BUNDLE]),
                 },
                 all_admins=False,
-                users={"admin": "admin-password"},
+                users={user: password for user, (password, _) in USERS.items()},
+                roles={user: role for user, (_, role) in USERS.items()},
+                teams=(TEAM, "audit"),
             )
             stack.start()
             try:

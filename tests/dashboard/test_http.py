@@ -12,7 +12,7 @@ from tests.dashboard.conftest import PREFIX, DashboardStack
 from tests.dashboard.ledger_fixtures import HOSTILE_IDS, HOSTILE_REASON
 
 
-def _concrete_paths() -> list[str]:
+def concrete_paths() -> list[str]:
     """Every route of the app, with a value for each path parameter."""
     paths = []
     for route in create_app().routes:
@@ -24,7 +24,7 @@ def _concrete_paths() -> list[str]:
 
 
 def test_every_route_refuses_anonymous_and_forged_users(dashboard_stack: DashboardStack) -> None:
-    paths = _concrete_paths()
+    paths = concrete_paths()
     assert {f"{PREFIX}/", f"{PREFIX}/api/days", f"{PREFIX}/api/messages"} <= set(paths)
     anonymous = dashboard_stack.anonymous()
     for path in paths:

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-from airflow.api_fastapi.core_api.security import requires_access_dag
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from message_export.config import ConfigError
+from message_export.dashboard.airflow_runs import run_times
 from message_export.dashboard.calendar import PageError
 from message_export.dashboard.cursors import MAX_CURSOR_LENGTH
+from message_export.dashboard.permissions import abilities
 from message_export.dashboard.reader import MAX_ROWS_PER_PAGE, DashboardReader
+from message_export.dashboard.trends import MAX_TREND_DAYS
 from message_export.ledger.errors import TrackingError
 from message_export.names import DAG_ID
 
@@ -82,6 +85,11 @@ def create_app() -> FastAPI:
             raise HTTPException(status_code=404, detail=f"no asset {name!r}")
         return FileResponse(STATIC / name, media_type=media, headers=SECURITY_HEADERS)
 
+    @app.get("/api/me")
+    def me(user: GetUserDep) -> dict[str, Any]:
+        """Who is asking and which actions the page may offer them (asked of Airflow's auth manager)."""
+        return abilities(user)
+
     @app.get("/api/days")
     def days(
         page: Annotated[int, Query(ge=1)] = 1, per_page: Annotated[int, Query(ge=1, le=366)] = 31
@@ -105,6 +113,12 @@ def create_app() -> FastAPI:
         if answer is None:
             raise HTTPException(status_code=404, detail=f"day {wanted} is neither exported nor due")
         return answer
+
+    @app.get("/api/trends")
+    def trends(days: Annotated[int, Query(ge=1, le=MAX_TREND_DAYS)] = 30) -> dict[str, Any]:
+        """A point per day of the last ``days`` due days, oldest first: archived and failed messages,
+        the last run's duration and how long after the day ended its export finished."""
+        return _answer(lambda: _reader().trends(days, run_times))
 
     @app.get("/api/messages")
     def message(message_id: Annotated[str, Query(min_length=1, max_length=512)]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -12,6 +12,7 @@ from urllib.parse import quote
 from message_export.config import ExportConfig, load_config
 from message_export.dashboard.calendar import ONE_DAY, check_per_page, day_page, last_due_day
 from message_export.dashboard.cursors import failure_id_after, failures_cursor, first_batch_number
+from message_export.dashboard.trends import RunTimes, trend_days, trend_points
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.ledger.records import BatchRecord, DayRecord, FailedMessage, StatusCounts
 from message_export.names import DAG_ID
@@ -182,6 +183,31 @@ class DashboardReader:
                 "total": counts.failed,
                 "items": [_failure_json(failure) for failure in failures],
             },
+        }
+
+    def trends(
+        self,
+        days: int,
+        run_times: Callable[[Collection[str]], Mapping[str, RunTimes]],
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A point per day for the last ``days`` due days: the ledger's figures (live for running days)
+        and, through ``run_times``, Airflow's record of each day's last run."""
+        now = now or datetime.now(UTC)
+        first, last = trend_days(self.config.start_date, last_due_day(now), days)
+        with self._ledger() as ledger:
+            records = ledger.days_between(first, last + ONE_DAY)
+            records = [
+                _with_counts(record, ledger.live_job_counts(record.job_id)) if record.status == RUNNING else record
+                for record in records
+            ]
+        times = run_times([record.dag_run_id for record in records if record.dag_run_id])
+        return {
+            "dag_id": DAG_ID,
+            "days": days,
+            "first_day": first.isoformat(),
+            "last_day": last.isoformat(),
+            "points": trend_points(first, last, records, times, now),
         }
 
     def _retention_note(self) -> str:
