@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo airflow airflow-stop airflow-reset test test-quick lint bench bench-quick venv services mwaa-bundle docs clean
+.PHONY: demo airflow airflow-stop airflow-reset test test-quick lint bench bench-quick venv services mwaa-bundle docs screenshots clean
 
 ## demo: set up, start a local stack with sample data, run the DAG for real, print what it exported
 demo: venv services
@@ -63,6 +63,12 @@ mwaa-bundle:
 ## docs: the documentation site (docs/, mkdocs.yml) built into site/; a broken link or a page missing from the nav fails it
 docs: venv
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+## screenshots: the dashboard's light and dark screenshots of the docs, retaken by its browser tests
+screenshots: venv services
+	$(BIN)/python -m pytest tests/dashboard/test_browser_look.py -k colour_mode_switch $(PYTEST_ARGS)
+	mkdir -p docs/images
+	cp build/screenshots/dashboard-light.png build/screenshots/dashboard-dark.png docs/images/
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .demo

@@ -147,7 +147,11 @@ def summary(figures: dict[str, Any]) -> list[dict[str, Any]]:
         measured = f"{slowest['answer']}: {slowest['median_ms']:.1f} ms median, {slowest['max_ms']:.1f} ms max; "
         measured += f"whole-table scans: {', '.join(dashboard['full_scans']) or 'none'}"
         figure = f"slowest answer on {dashboard['ledger']['message_tracking']:,} tracked messages"
-        rows.append(("dashboard", figure, measured))
+        budget = dashboard.get("budget_ms")
+        if budget is None:
+            rows.append(("dashboard", figure, measured))
+        else:
+            rows.append(("dashboard", figure, measured, f"<= {budget:.0f} ms", slowest["max_ms"] <= budget))
     for phase, error in (figures.get("errors") or {}).items():
         rows.append((phase, "error", error.strip().splitlines()[-1][:160], "", False))
     return [_row(*row) for row in rows]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import MySQLdb
 
@@ -47,6 +48,19 @@ class DashboardLedger:
     hostile_day: date
     archived_id: str
     archived_uri: str
+
+    @contextmanager
+    def admin_cursor(self) -> Iterator[Any]:
+        """A cursor of the MySQL admin on the ledger (the dashboard itself only reads); committed at the end."""
+        admin = MySQLdb.connect(
+            host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"], db=self.database
+        )
+        try:
+            with admin.cursor() as cursor:
+                yield cursor
+            admin.commit()
+        finally:
+            admin.close()
 
 
 def connection_json(database: str) -> str:

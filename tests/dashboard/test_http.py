@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
 
 from message_export.dashboard.app import create_app
-from tests.dashboard.conftest import PREFIX, DashboardStack
+from tests.dashboard.conftest import DAG_ID, PREFIX, DashboardStack
 from tests.dashboard.ledger_fixtures import HOSTILE_IDS, HOSTILE_REASON
 
 
@@ -124,3 +124,65 @@ def test_page_is_served_with_a_strict_content_security_policy(dashboard_stack: D
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'self'" in policy
+
+
+def test_trends_give_a_point_per_due_day_as_the_days_list_counts_them(dashboard_stack: DashboardStack) -> None:
+    client, ledger = dashboard_stack.client(), dashboard_stack.ledger
+    trends = client.json("get", f"{PREFIX}/api/trends", params={"days": 30})
+    first_due = ledger.shape.first_day - timedelta(days=3)  # the configured start date: no earlier day is due
+    assert (trends["first_day"], trends["last_day"]) == (str(first_due), str(ledger.hostile_day))
+    points = trends["points"]
+    assert [p["day"] for p in points] == [str(first_due + timedelta(days=n)) for n in range(len(points))]
+    assert points[-1]["day"] == str(ledger.hostile_day)
+    days = {d["day"]: d for d in client.json("get", f"{PREFIX}/api/days", params={"per_page": 31})["days"]}
+    for point in points:
+        day = days[point["day"]]
+        assert point["status"] == day["status"], point
+        if day["status"] == "not_exported":
+            assert (point["archived"], point["failed"], point["finished"]) == (None, None, False)
+            assert point["days_behind"] > 0  # waiting since its window ended
+        else:
+            assert (point["archived"], point["failed"]) == (day["counts"]["completed"], day["counts"]["failed"])
+    assert [p["status"] for p in points[:3]] == ["not_exported"] * 3
+    assert len(client.json("get", f"{PREFIX}/api/trends", params={"days": 2})["points"]) == 2
+    too_long = client.get(f"{PREFIX}/api/trends", params={"days": 400})
+    assert too_long.status_code == 422
+
+
+def test_trends_join_each_day_with_airflows_record_of_its_run(dashboard_stack: DashboardStack) -> None:
+    """A day whose last run Airflow knows gets that run's duration and finish; the run here is a real
+    one, created through the REST API and marked failed by it, and the day's job row is pointed at it."""
+    client, ledger = dashboard_stack.client(), dashboard_stack.ledger
+    day = ledger.shape.first_day + timedelta(days=2)
+    run = client.json("post", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {}})
+    client.json("patch", f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}", json={"state": "failed"})
+    run = client.json("get", f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}")
+    assert run["end_date"]
+    with ledger.admin_cursor() as cursor:
+        cursor.execute(
+            "SELECT dag_run_id FROM job_runs WHERE start_date = %s", (datetime.combine(day, datetime.min.time()),)
+        )
+        (generated_run_id,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE job_runs SET dag_run_id = %s WHERE dag_run_id = %s", (run["dag_run_id"], generated_run_id)
+        )
+    try:
+        points = client.json("get", f"{PREFIX}/api/trends", params={"days": 30})["points"]
+    finally:
+        with ledger.admin_cursor() as cursor:
+            cursor.execute(
+                "UPDATE job_runs SET dag_run_id = %s WHERE dag_run_id = %s", (generated_run_id, run["dag_run_id"])
+            )
+    point = next(p for p in points if p["day"] == str(day))
+    ended = datetime.fromisoformat(run["end_date"])
+    expected_behind = (
+        ended - datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    ).total_seconds()
+    assert point["finished"] is True and point["days_behind"] == round(expected_behind / 86_400, 2)
+    if run["start_date"]:
+        started = datetime.fromisoformat(run["start_date"])
+        assert point["duration_seconds"] == round((ended - started).total_seconds(), 3)
+    else:
+        assert point["duration_seconds"] is None  # never started: no duration to show
+    others = [p for p in points if p["status"] in ("completed", "failed") and p["day"] != str(day)]
+    assert others and all(p["duration_seconds"] is None and p["days_behind"] is None for p in others)

@@ -39,6 +39,13 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+STATIC_MEDIA = {
+    "dashboard.js": "text/javascript",
+    "charts.js": "text/javascript",
+    "theme.js": "text/javascript",
+    "dashboard.css": "text/css",
+}
+
 can_read_runs = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 
 
@@ -80,7 +87,7 @@ def create_app() -> FastAPI:
 
     @app.get("/static/{name}", include_in_schema=False)
     def asset(name: str) -> FileResponse:
-        media = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}.get(name)
+        media = STATIC_MEDIA.get(name)
         if media is None:
             raise HTTPException(status_code=404, detail=f"no asset {name!r}")
         return FileResponse(STATIC / name, media_type=media, headers=SECURITY_HEADERS)

@@ -8,6 +8,8 @@ const PREFIX = "/message-export/";
 const BASE = location.pathname.slice(0, location.pathname.indexOf(PREFIX));
 const LIVE_SECONDS = 5;
 const IDLE_SECONDS = 30;
+const TREND_RANGES = [30, 90, 365];
+const TREND_SECONDS = 60;
 
 // rows per page of a day's batches and failed messages; ?rows=N (1 to 500) asks for another number
 const DAY_ROWS = (() => {
@@ -27,6 +29,10 @@ const state = {
   runs: new Map(),
   timer: null,
   lastRun: null,
+  // what Airflow lets this user do: null until /api/me answered (no action is offered before)
+  canExport: null,
+  trendDays: 30,
+  trendsLoadedAt: 0,
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -241,12 +247,15 @@ function dayRow(day) {
   const times = state.runs.get(day.dag_run_id) ?? {};
   const exported = day.status !== "not_exported";
   const open = el("button", { type: "button", class: "link day-link", text: day.day, onclick: () => openDay(day.day) });
-  const action = el("button", {
-    type: "button",
-    class: exported ? "reexport" : "export",
-    text: exported ? "Re-export this day" : "Export this day",
-    onclick: () => askToExport(day.day, exported),
-  });
+  // the page never offers what the user's role cannot do: without the right to start runs, no button
+  const action = state.canExport
+    ? el("button", {
+        type: "button",
+        class: `small ${exported ? "reexport" : "export"}`,
+        text: exported ? "Re-export this day" : "Export this day",
+        onclick: () => askToExport(day.day, exported),
+      })
+    : document.createTextNode("");
   const row = el(
     "tr",
     { "data-day": day.day, "data-status": day.status, ...(state.day === day.day ? { class: "selected" } : {}) },
@@ -262,7 +271,7 @@ function dayRow(day) {
     el("td", { class: "num", text: duration(times.extraction) }),
     el("td", { class: "num", text: duration(times.run) }),
     el("td", {}, runLink(day.dag_run_id)),
-    el("td", {}, action),
+    el("td", { class: "action-column" }, action),
   );
   if (day.problem) row.title = day.problem;
   return row;
@@ -369,7 +378,7 @@ function openDay(day) {
   const url = new URL(location.href);
   url.searchParams.set("day", day);
   history.replaceState(null, "", url);
-  refresh();
+  return refresh();
 }
 
 // -- search --------------------------------------------------------------------------------------
@@ -396,6 +405,142 @@ async function findMessage(event) {
   }
 }
 
+// -- who is looking ------------------------------------------------------------------------------
+
+async function loadAbilities() {
+  try {
+    const me = await getJson("api/me");
+    state.canExport = me.can_export === true;
+    const note = document.getElementById("role-note");
+    note.hidden = state.canExport;
+    note.textContent = state.canExport
+      ? ""
+      : `Signed in as ${me.user}: you can see every figure here. Exporting or re-exporting a day starts a ${DAG_ID} run, which your Airflow role does not allow.`;
+  } catch (error) {
+    state.canExport = false; // unknown: offer nothing the user might not be allowed to do
+  }
+  document.body.dataset.canExport = String(state.canExport);
+}
+
+// -- trends --------------------------------------------------------------------------------------
+
+function sum(points, key) {
+  return points.reduce((total, point) => total + (point[key] ?? 0), 0);
+}
+
+function median(values) {
+  const sorted = values.filter((v) => v !== null && v !== undefined).sort((a, b) => a - b);
+  if (!sorted.length) return null;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+// axis labels: whole numbers with separators, small ones with a decimal
+function compact(value) {
+  return Number(value).toLocaleString("en-US", { maximumFractionDigits: value < 10 ? 1 : 0 });
+}
+
+function seconds(value) {
+  if (value < 60) return `${compact(value)}s`;
+  return duration(value);
+}
+
+function days(value) {
+  return value === null || value === undefined ? "—" : `${value.toFixed(value < 10 ? 1 : 0)} d`;
+}
+
+function drawTrends(data) {
+  const points = data.points;
+  const exported = points.filter((point) => point.status !== "not_exported");
+  // a day opened from a chart is shown where the page's day section is
+  const open = (day) => openDay(day).then(() => document.getElementById("day-section").scrollIntoView({ block: "start" }));
+  const chart = (id, options, summary) => {
+    const container = document.getElementById(id);
+    Charts.bars(container, points, { ...options, title: container.querySelector("h3").textContent, onOpen: open });
+    container.querySelector(".chart-summary").textContent = summary;
+  };
+  const none = (point) => `${point.day}: not exported`;
+  chart(
+    "chart-archived",
+    {
+      value: (p) => p.archived,
+      barClass: () => "archived",
+      format: compact,
+      describe: (p) => (p.archived === null ? none(p) : `${p.day}: ${num(p.archived)} archived (${p.status.replace("_", " ")})`),
+    },
+    `${num(sum(points, "archived"))} archived over ${points.length} days (${data.first_day} to ${data.last_day}); ` +
+      `${points.length - exported.length} day(s) not exported`,
+  );
+  const failedDays = points.filter((p) => p.failed > 0);
+  chart(
+    "chart-failed",
+    {
+      value: (p) => p.failed,
+      barClass: () => "failed",
+      format: compact,
+      describe: (p) => (p.failed === null ? none(p) : `${p.day}: ${num(p.failed)} failed`),
+    },
+    `${num(sum(points, "failed"))} failed in total, on ${failedDays.length} day(s)`,
+  );
+  const durations = points.map((p) => p.duration_seconds);
+  const longest = points.reduce((best, p) => ((p.duration_seconds ?? -1) > (best?.duration_seconds ?? -1) ? p : best), null);
+  chart(
+    "chart-duration",
+    {
+      value: (p) => p.duration_seconds,
+      barClass: (p) => (p.status === "running" ? "open" : "duration"),
+      format: seconds,
+      describe: (p) =>
+        p.duration_seconds === null
+          ? `${p.day}: run duration unknown${p.status === "not_exported" ? " (not exported)" : ""}`
+          : `${p.day}: run took ${duration(p.duration_seconds)}${p.status === "running" ? " so far" : ""}`,
+    },
+    longest?.duration_seconds != null
+      ? `median ${duration(median(durations))}, longest ${duration(longest.duration_seconds)} (${longest.day})`
+      : "no run of these days is known to Airflow",
+  );
+  const waiting = points.filter((p) => !p.finished);
+  const finishedAfter = median(points.filter((p) => p.finished).map((p) => p.days_behind));
+  chart(
+    "chart-behind",
+    {
+      value: (p) => p.days_behind,
+      barClass: (p) => (p.finished ? "behind" : "open"),
+      format: (v) => days(v),
+      describe: (p) =>
+        p.days_behind === null
+          ? `${p.day}: finished, when is unknown`
+          : p.finished
+            ? `${p.day}: finished ${days(p.days_behind)} after the day ended`
+            : `${p.day}: not finished, waiting ${days(p.days_behind)} so far`,
+    },
+    (finishedAfter === null
+      ? "no finished day's finish is known to Airflow; "
+      : `finished a median ${days(finishedAfter)} after the day ended; `) + `${waiting.length} day(s) not finished yet`,
+  );
+}
+
+async function loadTrends(force = false) {
+  const charts = document.querySelector(".charts");
+  // redrawing would take the keyboard focus away from a day the user is on
+  if (!force && (Date.now() - state.trendsLoadedAt < TREND_SECONDS * 1000 || charts.contains(document.activeElement))) return;
+  const wanted = state.trendDays;
+  const data = await getJson(`api/trends?days=${wanted}`);
+  if (wanted !== state.trendDays) return; // another range was chosen meanwhile
+  state.trendsLoadedAt = Date.now();
+  drawTrends(data);
+  charts.dataset.days = String(wanted);
+  charts.dataset.points = String(data.points.length);
+}
+
+function chooseTrendRange(days) {
+  state.trendDays = days;
+  const url = new URL(location.href);
+  url.searchParams.set("trend", String(days));
+  history.replaceState(null, "", url);
+  loadTrends(true).catch((error) => notice(`The trends could not be read: ${error.message}`, true));
+}
+
 // -- live refresh ----------------------------------------------------------------------------------
 
 function schedule(seconds) {
@@ -406,7 +551,7 @@ function schedule(seconds) {
 async function refresh() {
   let live = false;
   try {
-    const [daysLive, dayLive] = await Promise.all([loadDays(), loadDay()]);
+    const [daysLive, dayLive] = await Promise.all([loadDays(), loadDay(), loadTrends()]);
     await refreshLastRun();
     live = daysLive || dayLive || Boolean(state.lastRun && !["success", "failed"].includes(state.lastRun.state));
     document.getElementById("refreshed").textContent =
@@ -428,6 +573,12 @@ document.addEventListener("DOMContentLoaded", () => {
       `This dashboard shows the ${DAG_ID} DAG's export ledger, not ${dagId}'s: Airflow shows this tab on every DAG's page.`;
   }
   if (params.get("day")) state.day = params.get("day");
+  const trend = Number(params.get("trend"));
+  if (TREND_RANGES.includes(trend)) state.trendDays = trend;
+  for (const radio of document.querySelectorAll("input[name=trend-days]")) {
+    radio.checked = Number(radio.value) === state.trendDays;
+    radio.addEventListener("change", () => chooseTrendRange(Number(radio.value)));
+  }
   document.getElementById("find-form").addEventListener("submit", findMessage);
-  refresh();
+  loadAbilities().then(refresh);
 });
