@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,16 @@ def login(browser: Any, stack: DashboardStack, username: str, **context_options:
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
     return page
+
+
+@contextmanager
+def logged_in(browser: Any, stack: DashboardStack, username: str, **context_options: Any) -> Iterator[Any]:
+    """A tab logged in as ``username`` for the ``with`` block; its browser context is closed after it."""
+    page = login(browser, stack, username, **context_options)
+    try:
+        yield page
+    finally:
+        page.context.close()
 
 
 def dashboard_frame(page: Any, url: str) -> Any:

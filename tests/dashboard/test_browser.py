@@ -14,7 +14,7 @@ import pytest
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import MessageOutcome
 from message_export.windows import Window
-from tests.dashboard.browser import dashboard_frame, login
+from tests.dashboard.browser import dashboard_frame, logged_in
 from tests.dashboard.conftest import DAG_ID, DashboardStack
 from tests.dashboard.ledger_fixtures import HOSTILE_IDS, HOSTILE_REASON, MYSQL
 from tests.fixtures.ledger_rows import track_pending
@@ -23,9 +23,8 @@ from tests.fixtures.ledger_rows import track_pending
 @pytest.fixture(scope="module")
 def ui(browser: object, dashboard_stack: DashboardStack) -> Iterator[object]:
     """A tab logged in to the Airflow UI as the admin, through its login form."""
-    page = login(browser, dashboard_stack, "admin")
-    yield page
-    page.context.close()  # type: ignore[attr-defined]
+    with logged_in(browser, dashboard_stack, "admin") as page:
+        yield page
 
 
 def test_page_inside_the_ui_shows_progress_and_hostile_ids_literally(
@@ -107,8 +106,7 @@ def test_a_user_who_may_start_runs_reexports_a_day_from_the_page(
     day = dashboard_stack.ledger.shape.first_day
     client = dashboard_stack.client()
     runs_before = {run["dag_run_id"] for run in client.dag_runs(DAG_ID)}
-    page = login(browser, dashboard_stack, username)
-    try:
+    with logged_in(browser, dashboard_stack, username) as page:
         frame = dashboard_frame(page, f"{dashboard_stack.base_url}/dags/{DAG_ID}/plugin/message-export-dag")
         assert frame.locator("#role-note").is_hidden()
         frame.locator(f'#days tr[data-day="{day}"] button.reexport').click()
@@ -117,8 +115,6 @@ def test_a_user_who_may_start_runs_reexports_a_day_from_the_page(
         frame.click("#confirm-export button.confirm")
         link = frame.wait_for_selector("#triggered-run a.run-link", timeout=30_000)
         run_id, href = link.text_content(), link.get_attribute("href")
-    finally:
-        page.context.close()
     assert run_id and run_id not in runs_before
     run = client.json("get", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
     assert run["conf"] == {"start_date": str(day), "reprocess": True} and run["run_type"] == "manual"
@@ -128,8 +124,7 @@ def test_a_user_who_may_start_runs_reexports_a_day_from_the_page(
 
 def test_a_viewer_sees_every_figure_but_no_export_control(browser: object, dashboard_stack: DashboardStack) -> None:
     ledger = dashboard_stack.ledger
-    page = login(browser, dashboard_stack, "viewer")
-    try:
+    with logged_in(browser, dashboard_stack, "viewer") as page:
         frame = dashboard_frame(page, f"{dashboard_stack.base_url}/dags/{DAG_ID}/plugin/message-export-dag")
         assert frame.evaluate("() => document.body.dataset.canExport") == "false"
         due_days = (ledger.hostile_day - (ledger.shape.first_day - timedelta(days=3))).days + 1
@@ -146,8 +141,6 @@ def test_a_viewer_sees_every_figure_but_no_export_control(browser: object, dashb
         frame.locator(f'#days tr[data-day="{ledger.hostile_day}"] .day-link').click()
         frame.wait_for_selector("#failures tbody tr")
         assert frame.locator("#failures tbody tr").count() == len(HOSTILE_IDS)
-    finally:
-        page.context.close()
 
 
 def test_a_days_failed_messages_page_forward_and_back_by_key(ui: object, dashboard_stack: DashboardStack) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
-from tests.dashboard.browser import VIEWPORT, dashboard_frame, login, switch_ui_colour_mode
+from tests.dashboard.browser import VIEWPORT, dashboard_frame, logged_in, switch_ui_colour_mode
 from tests.dashboard.conftest import DAG_ID, PREFIX, DashboardStack
 
 SCREENSHOTS = REPO / "build" / "screenshots"
@@ -67,9 +67,8 @@ CONTRASTS = (
 
 @pytest.fixture(scope="module")
 def admin_tab(browser: Any, dashboard_stack: DashboardStack) -> Iterator[Any]:
-    page = login(browser, dashboard_stack, "admin", color_scheme="light")
-    yield page
-    page.context.close()
+    with logged_in(browser, dashboard_stack, "admin", color_scheme="light") as page:
+        yield page
 
 
 def _mode_of(frame: Any) -> tuple[str, list[int]]:
@@ -146,22 +145,18 @@ def test_the_page_follows_the_uis_colour_mode_switch(admin_tab: Any, dashboard_s
 def test_opened_alone_the_page_follows_the_systems_preference(
     browser: Any, dashboard_stack: DashboardStack, system: str
 ) -> None:
-    page = login(browser, dashboard_stack, "viewer", color_scheme=system)
-    try:
+    with logged_in(browser, dashboard_stack, "viewer", color_scheme=system) as page:
         page.goto(f"{dashboard_stack.base_url}{PREFIX}/")
         page.wait_for_selector("#days tbody tr", timeout=60_000)
         painted = page.evaluate("colour => { " + RGB + " return rgb(colour); }", UI_BACKGROUND[system])
         assert _mode_of(page) == (system, painted)
-    finally:
-        page.context.close()
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
 def test_text_is_readable_and_every_control_is_labelled(
     browser: Any, dashboard_stack: DashboardStack, mode: str
 ) -> None:
-    page = login(browser, dashboard_stack, "admin", color_scheme=mode)
-    try:
+    with logged_in(browser, dashboard_stack, "admin", color_scheme=mode) as page:
         page.goto(f"{dashboard_stack.base_url}{PREFIX}/?day={dashboard_stack.ledger.hostile_day}")
         for drawn in ("#failures tbody tr", "#days tbody tr", "#chart-archived a.day-point"):
             page.wait_for_selector(drawn, timeout=60_000)
@@ -180,8 +175,6 @@ def test_text_is_readable_and_every_control_is_labelled(
             ".filter((e) => !(e.textContent.trim() || e.getAttribute('aria-label'))).map((e) => e.outerHTML)"
         )
         assert nameless == []
-    finally:
-        page.context.close()
 
 
 def test_trends_show_a_point_per_day_that_opens_it_by_mouse_or_keyboard(
