@@ -1,4 +1,4 @@
--- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0005; a later change
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0006; a later change
 -- to the ledger is a new migration there, never an edit here.
 -- One row per one-day export window [start_date, end_date) in UTC.
 CREATE TABLE IF NOT EXISTS job_runs (
