@@ -227,8 +227,28 @@ def test_a_ledger_at_version_5_gets_the_batch_layouts_byte_ranges_as_a_new_one_h
     pipeline.ensure_schema()
     pipeline.ensure_schema()  # idempotent
     assert byte_range_columns(stack) == fresh
-    assert versions(stack)[-1][::2] == (6, "migrated")
+    assert [row[::2] for row in versions(stack) if row[0] == 6] == [(6, "migrated")]
     assert stack.query("SELECT archive_offset, archive_length FROM message_tracking") == [(None, None)]
+
+
+def test_a_ledger_at_version_6_marks_its_completed_days_announced(stack: Stack):
+    """Migration 0007: the completed days an older ledger holds were announced by their own finalize (or
+    never will be): they are marked, so the upgrade announces no history; a failed day stays due."""
+    from message_export import pipeline
+
+    drop_ledger(stack)
+    pipeline.ensure_schema()
+    stack.query("ALTER TABLE job_runs DROP COLUMN completion_announced_at")
+    stack.query(f"DELETE FROM {VERSION_TABLE} WHERE version = 7")
+    stack.query(
+        "INSERT INTO job_runs (start_date, end_date, status) VALUES ('2024-09-29', '2024-09-30', 'completed'), "
+        "('2024-09-30', '2024-10-01', 'failed')"
+    )
+    pipeline.ensure_schema()
+    pipeline.ensure_schema()  # idempotent
+    announced = stack.query("SELECT status, completion_announced_at IS NOT NULL FROM job_runs ORDER BY start_date")
+    assert announced == [("completed", 1), ("failed", 0)]
+    assert [row[::2] for row in versions(stack) if row[0] == 7] == [(7, "migrated")]
 
 
 def test_a_version_table_without_its_ledger_is_refused_with_what_to_do(stack: Stack):

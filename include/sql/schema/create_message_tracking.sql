@@ -1,4 +1,4 @@
--- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0006; a later change
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0007; a later change
 -- to the ledger is a new migration there, never an edit here.
 -- One row per message. message_id is VARBINARY so ids compare byte for byte, exactly as
 -- Elasticsearch stores them (no case folding, no trailing-space padding, no Unicode collation).

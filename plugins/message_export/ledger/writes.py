@@ -58,6 +58,15 @@ class LedgerWrites(LedgerStaging):
             values["next_run_date"] = naive_utc(values["next_run_date"])
         self.execute_statement("ledger/close_job", {"job_id": job_id, **values})
 
+    def unannounced_days(self, exclude_job_id: int, limit: int = 31) -> list[Job]:
+        """Return completed days whose manifest and asset event are still due (completed late), oldest first."""
+        rows = self.fetch_rows("ledger/unannounced_days", {"job_id": exclude_job_id, "limit": limit})
+        return [Job(int(job_id), Window(aware(start), aware(end)), "completed", True) for job_id, start, end in rows]
+
+    def mark_announced(self, job_id: int) -> bool:
+        """Record that a late day's manifest and event were published; ``False`` if another run already did."""
+        return self.execute_statement("ledger/mark_announced", {"job_id": job_id}) > 0
+
     def refresh_settled_job(self, job_id: int) -> None:
         """Recount a closed job whose messages a later retry settled."""
         self.execute_statement("ledger/refresh_settled_job", {"job_id": job_id})

@@ -172,6 +172,50 @@ def finalize(
 
 @explain_failures
 @freeze_startup_objects
+def announce_late_days(
+    window: Mapping[str, Any] | None,
+    announce: Callable[[dict[str, Any]], None],
+    *,
+    config: ExportConfig | None = None,
+    services: ExportServices | None = None,
+) -> dict[str, Any]:
+    """Publish the days a retry completed after their own run had closed them as failed: each gets its
+    manifest and, through ``announce``, its asset event — once per completion, from the run that
+    completed it (or the first run after it whose task got this far).
+    """
+    config, services = configured(config, services)
+    tracking = services.tracking
+    own_job = int(window["job_id"]) if window else 0
+    layout = archive_layout(config, services)
+    announced: list[str] = []
+    for job in tracking.unannounced_days(own_job):
+        figures, objects = _measure_day(config, services, job, layout)
+        verdict = judge_day(figures)
+        if verdict.problems:
+            log.warning("%s completed late but is not announced: %s", job.window.day, "; ".join(verdict.problems))
+            continue
+        counts = figures.counts
+        day = DayFigures(
+            figures.tracked,
+            counts["completed"],
+            counts["failed"],
+            figures.source_count,
+            figures.archived_objects,
+            dict(objects.figures) if objects is not None else {},
+        )
+        published = publish_day(config, services, job, day)
+        if objects is not None:
+            layout.tidy_day(job, objects)
+        if tracking.mark_announced(job.job_id):
+            announce({**published, "reprocess": False, "completed_late": True})
+            announced.append(job.window.day.isoformat())
+    if announced:
+        log.info("announced %d days completed late: %s", len(announced), ", ".join(announced))
+    return {"announced": announced}
+
+
+@explain_failures
+@freeze_startup_objects
 def purge_ledger(
     now: datetime | None = None, *, config: ExportConfig | None = None, services: ExportServices | None = None
 ) -> dict[str, Any]:
