@@ -183,9 +183,10 @@ def announce_late_days(
     manifest and, through ``announce``, its asset event — once per completion, from the run that
     completed it (or the first run after it whose task got this far).
     """
+    window = require_window(window, "announce_late_days")  # no window: retry_failed did not run either
     config, services = configured(config, services)
     tracking = services.tracking
-    own_job = int(window["job_id"]) if window else 0
+    own_job = int(window["job_id"])
     layout = archive_layout(config, services)
     announced: list[str] = []
     for job in tracking.unannounced_days(own_job):
