@@ -3,8 +3,10 @@ Range GET away, read back by the fetch command, by DuckDB's JSON reader and thro
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import random
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -133,3 +135,25 @@ def test_rerun_and_reprocess_rewrite_the_same_bytes_and_leave_no_stray_object(st
     assert again.state == "success", again.task_states
     assert stack.object_keys() == objects  # same keys, same ETags: deterministic bytes in either layout
     stack.assert_invariants(set(messages), check_bodies=10)
+
+
+@pytest.mark.parametrize("archive_layout", ["batch"])
+def test_a_batch_object_past_one_part_goes_up_as_a_multipart_upload(stack: Stack):
+    """~9 MB of gzip (incompressible bodies): s3transfer's multipart upload in 8 MiB parts, read back exactly."""
+    stack.write_config(batch_size=100)
+    rng = random.Random(24)
+    messages = {
+        f"big-{n:03d}": {
+            "timestamp": f"2024-10-01T{n % 24:02d}:00:00Z",
+            "blob": base64.b64encode(rng.randbytes(150_000)).decode(),
+        }
+        for n in range(60)
+    }
+    stack.index_messages(messages)
+    result = stack.run_dag(logical_date=at("2024-10-02"))
+    assert result.state == "success", result.task_states
+    [key] = batch_keys(stack.data_object_keys())
+    assert stack.s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] > 8 * 1024 * 1024
+    by_method = stack.services.s3_proxy.faults.counters().by_method
+    assert by_method["POST"]["forwarded"] >= 2  # CreateMultipartUpload and CompleteMultipartUpload
+    stack.assert_invariants(set(messages), check_bodies=5)
