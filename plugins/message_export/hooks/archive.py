@@ -138,9 +138,9 @@ class MessageArchiveHook(S3Hook):
     carries the body's SHA-256 (``x-amz-checksum-sha256``, algorithm ``SHA256``): S3 rejects a
     body that changed on the way (``BadDigest``) and keeps the checksum with the object (``HEAD``
     with ``ChecksumMode=ENABLED``), equal to the ledger's ``body_sha256``; botocore then computes no
-    CRC32 of its own. Objects are only ever put — never deleted — and their bodies are
-    deterministic, so a repeated PUT (after a lost response or a retried task) stores the same
-    bytes again.
+    CRC32 of its own. Bodies are deterministic, so a repeated PUT (after a lost response or a
+    retried task) stores the same bytes again; the only objects ever deleted are the batch layout's
+    that no ledger row references (:meth:`delete_keys`, called by ``finalize`` once a day completes).
 
     Encryption, KMS key and ACL are the provider's ``extra_args``: every upload sends them, this
     hook's and ``S3Hook``'s own (``load_bytes``, ``load_file``, ...). The client is the provider's
