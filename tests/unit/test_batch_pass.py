@@ -29,6 +29,13 @@ class ReadingArchive:
     objects: dict[str, bytes] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
 
+    def upload_object(
+        self, bucket: str, key: str, spool: Any, size: int, sha256: bytes, content_type: str, metadata: dict[str, str]
+    ) -> None:
+        assert key.endswith(f"part-{sha256.hex()}.jsonl.gz")
+        self.upload_stream(bucket, key, spool, content_type, metadata)
+        assert self.sizes[key] == size
+
     def upload_stream(self, bucket: str, key: str, stream: Any, content_type: str, metadata: dict[str, str]) -> None:
         if self.fail:
             raise ArchiveError(f"S3 bucket '{bucket}': could not write '{key}': S3 403 AccessDenied")

@@ -339,6 +339,39 @@ class MessageArchiveHook(S3Hook):
             )
         return body
 
+    def upload_object(
+        self,
+        bucket: str,
+        key: str,
+        spool: IO[bytes],
+        size: int,
+        sha256: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> None:
+        """Upload a seekable file of ``size`` bytes whose SHA-256 is ``sha256``: one PUT carrying the checksum for S3
+        to verify (as every message's PUT does) up to one part, a multipart upload (:meth:`upload_stream`) beyond;
+        raise :class:`ArchiveError` when it cannot be stored."""
+        if size > STREAM_PART_BYTES:
+            self.upload_stream(bucket, key, spool, content_type, metadata)
+            return
+        extra = {"ContentType": content_type, **self.extra_args, "Metadata": dict(metadata)}
+        arguments = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": spool.read(),
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": base64.b64encode(sha256).decode("ascii"),
+            **extra,
+        }
+        try:
+            self.get_conn().put_object(**arguments)
+        except (ClientError, BotoCoreError) as error:
+            raise ArchiveError(
+                f"S3 bucket '{bucket}': could not write '{key}' with AWS connection '{self.aws_conn_id}': "
+                f"{_client_error_text(error)}; check s3:PutObject on the prefix"
+            ) from None
+
     def upload_stream(
         self, bucket: str, key: str, stream: IO[bytes], content_type: str, metadata: Mapping[str, str]
     ) -> None:

@@ -2,9 +2,10 @@
 
 A pass spools its members to a temporary file (memory holds one chunk's documents, whatever the
 object's size), closes an object when it reaches ``s3.batch_object_max_bytes`` (uncompressed) or
-``s3.batch_object_max_messages``, and uploads it whole — multipart through s3transfer once it passes one
-part — under a key that is its own SHA-256. Only then are its messages recorded, each with the object's
-URI and its member's byte range: a ledger row never points at bytes that are not its document.
+``s3.batch_object_max_messages``, and uploads it whole under a key that is its own SHA-256: one PUT
+carrying that SHA-256 for S3 to verify, or past one part a multipart upload through s3transfer. Only
+then are its messages recorded, each with the object's URI and its member's byte range: a ledger row
+never points at bytes that are not its document.
 """
 
 from __future__ import annotations
@@ -82,10 +83,13 @@ class BatchPass:
         return done
 
     def _store(self, obj: _OpenObject) -> Written:
-        key = batch_object_key(self._prefix, obj.day, obj.framer.digest())
+        digest = obj.framer.digest()
+        key = batch_object_key(self._prefix, obj.day, digest)
         try:
             obj.spool.seek(0)
-            self._archive.upload_stream(self._bucket, key, obj.spool, BATCH_OBJECT_CONTENT_TYPE, self._metadata)
+            self._archive.upload_object(
+                self._bucket, key, obj.spool, obj.framer.size, digest, BATCH_OBJECT_CONTENT_TYPE, self._metadata
+            )
         except ArchiveError as error:
             reason = f"{error} (batch object of {len(obj.members)} messages)"
             return Written([MessageOutcome.failed(message, reason) for message, _ in obj.members])
