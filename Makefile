@@ -4,15 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo airflow airflow-stop airflow-reset test test-quick lint bench bench-quick venv services mwaa-bundle docs screenshots clean
+.PHONY: demo airflow airflow-stop airflow-reset fetch test test-quick lint bench bench-quick venv services mwaa-bundle docs screenshots clean
 
 ## demo: set up, start a local stack with sample data, run the DAG for real, print what it exported
+## (ARCHIVE_LAYOUT=batch for the batch archive layout, here and in `make airflow`)
 demo: venv services
 	$(BIN)/python -m scripts.demo
 
 ## airflow: the local stack and a real Airflow 3.3.1 (UI on http://127.0.0.1:8080, admin/admin); Ctrl-C stops it
 airflow: venv services
 	$(BIN)/python -m scripts.airflow_local start
+
+## fetch: print one archived message of the running `make airflow` stack: make fetch ID=<message id>
+fetch: venv
+	$(BIN)/python -m scripts.airflow_local fetch "$(ID)"
 
 ## airflow-stop: stop a running `make airflow` from another shell
 airflow-stop: venv

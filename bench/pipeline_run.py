@@ -30,9 +30,11 @@ from message_export.export import ExportServices
 # the hook methods an export chunk calls, by the stage they belong to
 STAGES = {
     "search": {"fetch_messages": "es_mget", "fetch_related": "es_related"},
-    "archive": {"put_objects": "s3_put"},
+    # the message layout's PUTs and the batch layout's object uploads are both the s3_put stage
+    "archive": {"put_objects": "s3_put", "upload_object": "s3_put", "upload_stream": "s3_put"},
     "tracking": dict.fromkeys(
-        ("get_batch", "claim_batch", "renew_lease", "record_results", "refresh_batches"), "mysql"
+        ("get_batch", "claim_batch", "renew_lease", "record_results", "record_whole_object", "refresh_batches"),
+        "mysql",
     ),
 }
 

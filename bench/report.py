@@ -21,6 +21,13 @@ TARGET_EXTRACTION_RATIO_DEFAULT_MYSQL = 3.0
 TARGET_EXTRACT_RSS_MB = 300.0
 TARGET_EXTRACT_RSS_IDS = 1_000_000
 TARGET_AIRFLOW_OVERHEAD_S = 1.0
+# issue #24: the batch layout against the reference design (per worker) and against the search cluster's ceiling
+TARGET_BATCH_SPEEDUP = 100.0
+TARGET_BATCH_OF_SEARCH_CEILING = 0.70
+# S3 Standard list prices (us-east-1), for the cost table: PUT, COPY, POST, LIST per 1,000 requests; GB-month
+PUT_PRICE_PER_1000 = 0.005
+STORAGE_PRICE_PER_GB_MONTH = 0.023
+COST_VOLUMES = (1_000_000, 10_000_000)
 # After retention a run's ledger statements together cost at most this much more than on a small
 # ledger measured in the same rounds (the empty-ledger point shows the noise between two small ones).
 TARGET_LEDGER_AFTER_RETENTION = 1.25
@@ -134,6 +141,7 @@ def summary(figures: dict[str, Any]) -> list[dict[str, Any]]:
     if ok(scale := figures.get("scaleout")):
         for label, runs in _scaleout_groups(scale["runs"]).items():
             rows.append(("scale-out", label, " / ".join(f"{r['per_second']:,.0f}" for r in runs) + " msg/s"))
+    rows += _layout_rows(figures.get("layouts"), baseline, ceilings)
     rows += _extraction_rows(figures.get("extraction"))
     if ok(dag := figures.get("airflow")):
         per_task = dag["overhead_per_mapped_task_s"]
@@ -155,6 +163,73 @@ def summary(figures: dict[str, Any]) -> list[dict[str, Any]]:
     for phase, error in (figures.get("errors") or {}).items():
         rows.append((phase, "error", error.strip().splitlines()[-1][:160], "", False))
     return [_row(*row) for row in rows]
+
+
+def layout_figures(run: dict[str, Any]) -> dict[str, Any]:
+    """One layout's run as rates per message: messages/s, CPU ms by stage, PUTs per 1,000, bytes stored."""
+    done = max(run["completed"], 1)
+    return {
+        "per_s": run["completed"] / run["process_seconds"],
+        "cpu_ms": 1000 * run["process_cpu_seconds"] / done,
+        "cpu_ms_by_stage": {stage: 1000 * v["cpu_seconds"] / done for stage, v in sorted(run["stages"].items())},
+        "puts_per_1000": 1000 * run["put_requests"] / done,
+        "bytes_per_message": run["stored_bytes"] / done,
+    }
+
+
+def _layout_rows(layouts: Any, baseline: Any, ceilings: Any) -> list[tuple[Any, ...]]:
+    if not ok(layouts):
+        return []
+    rows: list[tuple[Any, ...]] = []
+    for layout in ("message", "batch"):
+        if layout not in layouts:
+            continue
+        f = layout_figures(layouts[layout])
+        stages = ", ".join(f"{stage} {ms:.2f}" for stage, ms in f["cpu_ms_by_stage"].items())
+        measured = (
+            f"{f['per_s']:,.0f} msg/s; {f['cpu_ms']:.2f} ms CPU per message ({stages}); "
+            f"{f['puts_per_1000']:,.1f} PUT per 1,000 messages; {f['bytes_per_message']:,.0f} B stored per message"
+        )
+        rows.append(("layouts", f"{layout} layout, one worker, {layouts['size']:,} messages", measured))
+    if "batch" not in layouts:
+        return rows
+    batch = layout_figures(layouts["batch"])
+    if ok(baseline):
+        speedup = batch["per_s"] / baseline["per_s"]
+        measured = f"{speedup:,.0f}x ({batch['per_s']:,.0f} vs {baseline['per_s']:.1f} msg/s)"
+        target = f">= {TARGET_BATCH_SPEEDUP:.0f}x"
+        rows.append(
+            ("layouts", "batch layout over the reference design", measured, target, speedup >= TARGET_BATCH_SPEEDUP)
+        )
+    if ok(ceilings):
+        search = ceilings["chunk_read"]["per_second"]
+        share = batch["per_s"] / search
+        measured = (
+            f"{share:.0%} ({batch['per_s']:,.0f} msg/s vs {search:,.0f} messages/s read with their related searches)"
+        )
+        target, met = f">= {TARGET_BATCH_OF_SEARCH_CEILING:.0%}", share >= TARGET_BATCH_OF_SEARCH_CEILING
+        rows.append(("layouts", "batch layout vs the search cluster's ceiling", measured, target, met))
+    return rows
+
+
+def cost_table(layouts: dict[str, Any]) -> list[str]:
+    """Markdown rows: S3 PUT requests and their price per day, and the storage a day adds, per layout and volume."""
+    lines = [
+        "| layout | messages/day | PUT requests/day | PUT price/day | stored/day | storage price/month of one day |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for layout in ("message", "batch"):
+        if layout not in layouts:
+            continue
+        f = layout_figures(layouts[layout])
+        for volume in COST_VOLUMES:
+            puts = f["puts_per_1000"] * volume / 1000
+            stored_gb = f["bytes_per_message"] * volume / 1e9
+            lines.append(
+                f"| {layout} | {volume:,} | {puts:,.0f} | ${puts / 1000 * PUT_PRICE_PER_1000:,.2f} | "
+                f"{stored_gb:,.2f} GB | ${stored_gb * STORAGE_PRICE_PER_GB_MONTH:,.3f} |"
+            )
+    return lines
 
 
 def _row(phase: str, figure: str, measured: str, target: str = "", met: bool | None = None) -> dict[str, Any]:
@@ -337,6 +412,17 @@ def render_docs(results: dict[str, Any]) -> str:
         verdict = {True: "MET", False: "**MISSED**", None: "—"}[row["met"]]
         lines.append(f"| {row['phase']} | {row['figure']} | {row['measured']} | {row['target'] or '—'} | {verdict} |")
     lines += [f"\n- {note}" if number == 0 else f"- {note}" for number, note in enumerate(results.get("notes", []))]
+    if ok(layouts := results.get("layouts")):
+        lines += [
+            "",
+            "## What each archive layout costs",
+            "",
+            f"From the `layouts` phase above (one window of {layouts['size']:,} messages in each layout), at S3 "
+            f"Standard list prices (us-east-1: ${PUT_PRICE_PER_1000} per 1,000 PUTs, ${STORAGE_PRICE_PER_GB_MONTH} "
+            "per GB-month); manifests, LIST and GET requests left out:",
+            "",
+            *cost_table(layouts),
+        ]
     lines += [
         "",
         "What each phase measures: `bench/run.py`. Designs measured and rejected: "

@@ -1,11 +1,11 @@
 """The benchmark run: start the services, load the data, measure each part in a worker, report.
 
 Phases, in order: the reference design (baseline) → the pipeline at three sizes → each stage's
-ceiling → scale-out over N worker processes → Airflow's ``dag.test()`` → the ledger's statements as
-it grows and after retention → extraction of the large window against a bare PIT loop → the
-dashboard's queries on a year of ledger. A phase that fails is reported as such; the others still
-run. The figures go to ``bench/results/<UTC time>-<profile>.json``; a full run of every phase also
-renders docs/performance.md from them.
+ceiling → both archive layouts over one window → scale-out over N worker processes → Airflow's
+``dag.test()`` → the ledger's statements as it grows and after retention → extraction of the large
+window against a bare PIT loop → the dashboard's queries on a year of ledger. A phase that fails is
+reported as such; the others still run. The figures go to ``bench/results/<UTC time>-<profile>.json``;
+a full run of every phase also renders docs/performance.md from them.
 """
 
 from __future__ import annotations
@@ -296,6 +296,37 @@ def _ceilings(bench: Bench) -> dict[str, Any]:
     return result
 
 
+# each layout's objects, by how their keys end (docs/archive.md, "Layouts")
+LAYOUT_SUFFIXES = {"message": ".json", "batch": ".jsonl.gz"}
+
+
+def _layouts(bench: Bench) -> dict[str, Any]:
+    """Both archive layouts export the same window on one worker at the same injected latencies: messages/s,
+    CPU per message by stage, PUT requests and bytes stored per message. The in-memory S3 server has no
+    multipart upload, so batch objects stay under one 8 MiB part (``s3.batch_object_max_bytes``)."""
+    day, size = bench.profile.scaling_days[-1], bench.profile.scaling_sizes[-1]
+    prefix = f"{_config().s3.prefix}/dt={day:%Y-%m-%d}/"
+    results: dict[str, Any] = {"size": size, "day": day.date().isoformat()}
+    for layout, suffix in LAYOUT_SUFFIXES.items():
+        config = bench.config(f"layout-{layout}", s3={"layout": layout, "batch_object_max_bytes": 8 * 2**20})
+        env = {"MESSAGE_EXPORT_CONFIG": str(config)}
+        bench.say(f"layouts: {layout}, window {day:%Y-%m-%d} ({size:,} messages) exported again on one worker")
+        run_id = f"layouts-{layout}"
+        batches = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env)["batch_ids"]
+        puts_before = bench.s3.put_requests()
+        run = bench.worker("process_batches", {"batch_ids": batches, "run_id": run_id}, env)
+        run["put_requests"] = bench.s3.put_requests() - puts_before
+        run["objects"], run["stored_bytes"] = bench.s3.stored(prefix, suffix)
+        results[layout] = run
+        done = max(run["completed"], 1)
+        per_message = (
+            f"{1000 * run['process_cpu_seconds'] / done:.2f} ms CPU, {1000 * run['put_requests'] / done:.1f} PUTs "
+            f"per 1,000, {run['stored_bytes'] / done:,.0f} B stored"
+        )
+        bench.say(f"  {run['completed'] / run['process_seconds']:.0f} msg/s; per message {per_message}")
+    return results
+
+
 def _scale_out(bench: Bench) -> dict[str, Any]:
     """N worker processes (N mapped-task slots) process one window's batches at once, for each N."""
     profile, cpus, es, s3 = bench.profile, os.cpu_count() or 1, bench.es, bench.s3
@@ -510,6 +541,7 @@ PHASES: dict[str, Callable[[Bench], Any]] = {
     "baseline": _baseline,
     "pipeline": _pipeline,
     "ceilings": _ceilings,
+    "layouts": _layouts,
     "scaleout": _scale_out,
     "airflow": _airflow,
     "ledger": _ledger,

@@ -179,6 +179,20 @@ class S3Stack:
         self.proxy.faults.clear()
         self.proxy.faults.add_latency(fixed_ms=latency.fixed_ms, jitter_ms=latency.jitter_ms)
 
+    def stored(self, prefix: str, suffix: str) -> tuple[int, int]:
+        """How many objects whose keys end with ``suffix`` are under ``prefix``, and their bytes (read from the
+        server directly)."""
+        objects = stored = 0
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if obj["Key"].endswith(suffix):
+                    objects, stored = objects + 1, stored + obj["Size"]
+        return objects, stored
+
+    def put_requests(self) -> int:
+        """PUT requests the latency proxy has passed on since its counters were last reset."""
+        return self.proxy.faults.counters().by_method.get("PUT", {}).get("requests", 0)
+
     def mean_object_size(self, prefix: str) -> int:
         """Mean size of up to 1,000 objects under ``prefix`` (read from the server directly)."""
         page = self.client.list_objects_v2(Bucket=BUCKET, Prefix=prefix, MaxKeys=1000)

@@ -4,11 +4,12 @@
 Archives each UTC day of Elasticsearch messages to S3 — one JSON document per message with its
 history, status and audit records — and records every message, batch and job in MySQL.
 
-`ensure_schema` → `resolve_window` → `extract` → `process_batch` × N → `retry_failed` → `finalize`
-→ `purge_ledger` (ledger retention), plus `trigger_next_window` when the chain is behind.
+`ensure_schema` → `resolve_window` → `extract` → `process_batch` × N → `retry_failed` →
+`announce_late_days` → `finalize` → `purge_ledger` (ledger retention), plus `trigger_next_window`
+when the chain is behind.
 Trigger with params to (re-)export one day.
-Each completed day gets a manifest and an event on the archive's asset, `s3://{bucket}/{prefix}`
-(see docs/archive.md, "Reading the archive").
+Each completed day gets a manifest and an event on the archive's asset, `s3://{bucket}/{prefix}`,
+from the run that completes it (see docs/archive.md, "Reading the archive").
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from message_export.assets import archive_asset
+from message_export.assets import archive_asset, late_days_alias
 from message_export.config import load_batch_task_settings
 from message_export.names import DAG_ID
 from message_export.notifications import RunNotifier
 
 # The archive's S3 location, from the config file's s3 section (a local read, nothing remote).
 ARCHIVE = archive_asset()
+LATE_DAYS = late_days_alias()  # one event on ARCHIVE per day a retry completed after its own run
 # How many process_batch tasks run at once: the process_batch section's pool and per-run cap, if set.
 BATCH_TASK_CAPS = load_batch_task_settings().task_arguments()
 # A task's final failure sends one message to the channels of the config's notifications section
@@ -102,6 +104,13 @@ def message_export() -> None:
 
         return pipeline.retry_failed(window, get_current_context()["run_id"])
 
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[LATE_DAYS])
+    def announce_late_days(window: dict | None) -> dict:
+        from message_export import pipeline
+
+        events = get_current_context()["outlet_events"][LATE_DAYS]
+        return pipeline.announce_late_days(window, announce=lambda extra: events.add(ARCHIVE, extra=extra))
+
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=1, outlets=[ARCHIVE], on_success_callback=RunNotifier("success"))
     def finalize(window: dict | None) -> dict:
         from message_export import pipeline
@@ -131,7 +140,7 @@ def message_export() -> None:
     processed = process_batch.expand(batch_id=batches)
     retried = retry_failed(window)
     ensure_schema() >> window
-    processed >> retried >> finalize(window) >> purge_ledger()
+    processed >> retried >> announce_late_days(window) >> finalize(window) >> purge_ledger()
     batches >> next_window_due(window) >> trigger_next_window
 
 

@@ -88,8 +88,11 @@ def _first_day() -> date:
 def _write_config(first_day: date) -> Path:
     import yaml
 
+    from devstack.archive_layout import apply_archive_layout
+
     config = yaml.safe_load((REPO / "include/config/message_export.yaml").read_text())
     config["start_date"] = first_day.isoformat()
+    print(f"» archive layout: {apply_archive_layout(config)} (ARCHIVE_LAYOUT=message|batch make airflow)")
     path = HOME / "message_export.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -250,11 +253,30 @@ def reset() -> int:
     return 0
 
 
+def fetch(message_id: str) -> int:
+    """Print one archived message of the running `make airflow` stack, read as the fetch command reads it."""
+    if not message_id:
+        raise SystemExit("name the message: make fetch ID=<message id>")
+    config = HOME / "message_export.yaml"
+    if not config.exists():
+        raise SystemExit("no `make airflow` stack here yet: start one with `make airflow`")
+    es_url = f"http://127.0.0.1:{_port('ES_LOCAL_PORT', 9200)}"
+    s3_url = f"http://127.0.0.1:{_port('S3_LOCAL_PORT', 5050)}"
+    os.environ.update({**_connections(es_url, s3_url), "MESSAGE_EXPORT_CONFIG": str(config)})
+    sys.path.insert(0, str(REPO / "plugins"))
+    from message_export.fetch import main as fetch_main
+
+    return fetch_main([message_id])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop", "reset"], nargs="?", default="start")
-    action = parser.parse_args(argv).action
-    return {"start": start, "stop": stop_running, "reset": reset}[action]()
+    parser.add_argument("action", choices=["start", "stop", "reset", "fetch"], nargs="?", default="start")
+    parser.add_argument("message_id", nargs="?", default="", help="fetch: the message id")
+    args = parser.parse_args(argv)
+    if args.action == "fetch":
+        return fetch(args.message_id)
+    return {"start": start, "stop": stop_running, "reset": reset}[args.action]()
 
 
 if __name__ == "__main__":

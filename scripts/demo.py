@@ -71,7 +71,11 @@ def main() -> int:
             s3_credentials=("demo-access-key", "demo-secret-key"),
         )
     )
+    from devstack.archive_layout import apply_archive_layout
+
     config = yaml.safe_load((REPO / "include/config/message_export.yaml").read_text())
+    layout = apply_archive_layout(config)
+    print(f"» archive layout: {layout} (ARCHIVE_LAYOUT=message|batch make demo)")
     (DEMO / "message_export.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     start = datetime.combine(config["start_date"], datetime.min.time(), tzinfo=UTC)
@@ -133,8 +137,15 @@ def main() -> int:
         for job_id, begins, ends, status, total, done, failed, nxt in cursor.fetchall():
             window = f"{begins:%Y-%m-%d} → {ends:%Y-%m-%d}"
             print(f"{job_id:>4}  {window:<24} {status:<10} {total:>6} {done:>8} {failed:>6}  {nxt:%Y-%m-%d}")
-        cursor.execute("SELECT s3_path FROM message_tracking WHERE status='completed' ORDER BY s3_path LIMIT 3")
-        paths = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT message_id, s3_path, archive_offset, archive_length FROM message_tracking "
+            "WHERE status='completed' ORDER BY s3_path, archive_offset LIMIT 3"
+        )
+        located = cursor.fetchall()
+        paths = [
+            path if offset is None else f"{path} (bytes {offset}-{offset + length - 1})"
+            for _mid, path, offset, length in located
+        ]
     import boto3
 
     s3 = boto3.client(
@@ -148,12 +159,15 @@ def main() -> int:
     print(f"\n{count} objects in s3://message-archive/messages/, e.g.:")
     for path in paths:
         print(f"  {path}")
-    if paths:
-        key = paths[0].split("/", 3)[3]
-        body = json.loads(s3.get_object(Bucket="message-archive", Key=key)["Body"].read())
+    if located:
+        from message_export.fetch import fetch_message
+
+        message_id = located[0][0].decode("utf-8", "surrogatepass")
+        body = json.loads(fetch_message(message_id))  # the ledger says where; one (Range) GET reads it
         print(
             f"\n{paths[0]}: message_id={body['message_id']!r}, "
-            f"{len(body['history'])} history, {len(body['status'])} status, {len(body['audit'])} audit records"
+            f"{len(body['history'])} history, {len(body['status'])} status, {len(body['audit'])} audit records\n"
+            f"  read back with: PYTHONPATH=plugins python -m message_export.fetch {message_id!r}"
         )
     print(
         f"\nledger: MySQL database '{DATABASE}' on {mysql_host}:{mysql_port} (tables job_runs, batch_progress, "

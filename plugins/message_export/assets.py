@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetAlias
 
 from message_export.config import load_archive_settings
 
@@ -25,3 +25,13 @@ def archive_uri(config_file: Path | str | None = None) -> str:
 def archive_asset(config_file: Path | str | None = None) -> Asset:
     """Return the archive's Asset (name and URI: its S3 location)."""
     return Asset(uri=archive_uri(config_file))
+
+
+# The alias through which announce_late_days emits one event on the archive asset per day completed late
+# (a task emits at most one event per asset it names; through an alias, one per distinct ``extra``).
+LATE_DAYS_ALIAS = "message_export_late_days"
+
+
+def late_days_alias() -> AssetAlias:
+    """Return the alias of the events of days completed late (each an event on :func:`archive_asset`)."""
+    return AssetAlias(LATE_DAYS_ALIAS)

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from message_export.batching import chunked
 from message_export.config import ExportConfig
 from message_export.documents import RelatedDocument, build_archive_document, message_day
-from message_export.hooks.archive import ArchiveObject, MessageArchiveHook
+from message_export.hooks.archive import MessageArchiveHook
 from message_export.hooks.opensearch import OpenSearchMessageHook
 from message_export.hooks.search import MessageSearchHook
 from message_export.hooks.search_base import MessageSearch
-from message_export.keys import archive_key, s3_uri
+from message_export.layouts import ArchiveDocument, Written, archive_layout
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import ClaimedMessage, MessageOutcome
 from message_export.throttle import RequestThrottle, shared_throttle
@@ -33,6 +33,9 @@ class ExportSummary:
     bytes_written: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    superseded: int = 0
+    """messages of a batch object not recorded because another worker took some of them over (the ones
+    still held are set failed for retry_failed; the others are the new owner's)"""
 
     def add(self, outcomes: Sequence[MessageOutcome], bytes_written: int) -> None:
         for outcome in outcomes:
@@ -106,37 +109,62 @@ def _search_engine(config: ExportConfig) -> MessageSearch:
 class MessageExporter:
     """Turns leased messages into archived objects and ledger updates, a chunk at a time.
 
-    Per chunk: one ``_mget`` for the messages, one search per related index, concurrent PUTs,
-    one bulk ledger update. Memory is bounded by the chunk size, whatever the batch size.
+    Per chunk: one ``_mget`` for the messages, one search per related index, the documents handed to
+    the archive layout (concurrent PUTs, or members of the pass's batch object), one bulk ledger
+    update of the outcomes that are final. Memory is bounded by the chunk size, whatever the batch size.
     """
 
     def __init__(self, config: ExportConfig, services: ExportServices, run_metadata: Mapping[str, str]) -> None:
         self._config = config
         self._services = services
         self._metadata = dict(run_metadata)
+        self._layout = archive_layout(config, services)
 
     def export(self, claimed: Sequence[ClaimedMessage], lease_token: str) -> ExportSummary:
         """Export ``claimed`` messages held under ``lease_token``; record every outcome."""
         summary = ExportSummary(claimed=len(claimed))
         started = time.monotonic()
         tracking = self._services.tracking
+        writer = self._layout.open_pass(self._metadata)
         for index, chunk in enumerate(chunked(list(claimed), self._config.fetch_chunk_size)):
             if index:
                 tracking.renew_lease(lease_token, self._config.lease_seconds)
             try:
-                outcomes, written = self._export_chunk(chunk)
+                failed, documents = self._read_chunk(chunk)
+                written = Written(failed) + writer.add(documents)
             except Exception as error:  # noqa: BLE001 - recorded per message, retried by retry_failed
                 log.warning("chunk of %d messages failed as a whole: %s", len(chunk), error)
                 reason = f"{type(error).__name__}: {error}"
-                outcomes, written = [MessageOutcome.failed(m, reason) for m in chunk], 0
-            tracking.record_results(lease_token, outcomes)
-            summary.add(outcomes, written)
+                written = Written([MessageOutcome.failed(m, reason) for m in chunk])
+            self._record(lease_token, written, summary)
+        self._record(lease_token, writer.close(), summary)
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _export_chunk(self, chunk: Sequence[ClaimedMessage]) -> tuple[list[MessageOutcome], int]:
-        cfg = self._config
-        es_cfg = cfg.elasticsearch
+    def _record(self, lease_token: str, written: Written, summary: ExportSummary) -> None:
+        """Record what the layout wrote: outcomes one by one, a batch object's all together or none."""
+        tracking = self._services.tracking
+        recorded = list(written.outcomes)
+        if written.outcomes:
+            tracking.record_results(lease_token, written.outcomes)
+        for stored in written.objects:
+            if tracking.record_whole_object(lease_token, stored.outcomes):
+                recorded += stored.outcomes
+                continue
+            # another worker took some of its messages over: the ones still ours are retried, and the object,
+            # which no row will reference, is removed once its day completes
+            reason = (
+                f"not recorded in {stored.uri}: another worker took over some of that object's messages; "
+                "retry_failed will archive it again"
+            )
+            tracking.record_results(lease_token, [MessageOutcome.failed(o.message, reason) for o in stored.outcomes])
+            summary.superseded += len(stored.outcomes)
+            log.warning("%s: %d messages %s", stored.uri, len(stored.outcomes), reason)
+        summary.add(recorded, sum(o.body_bytes or 0 for o in recorded if o.status == "completed"))
+
+    def _read_chunk(self, chunk: Sequence[ClaimedMessage]) -> tuple[list[MessageOutcome], list[ArchiveDocument]]:
+        """Read a chunk's messages and related documents; return the misses and the documents to archive."""
+        es_cfg = self._config.elasticsearch
         search = self._services.search
         ids = [m.message_id for m in chunk]
         messages = search.fetch_messages(es_cfg.message_index, ids)
@@ -144,12 +172,12 @@ class MessageExporter:
             section: search.fetch_related(index, es_cfg.related_id_field, ids, es_cfg.timestamp_field)
             for section, index in es_cfg.related.items()
         }
-        outcomes: list[MessageOutcome] = []
-        pending: list[tuple[ClaimedMessage, ArchiveObject]] = []
+        failed: list[MessageOutcome] = []
+        documents: list[ArchiveDocument] = []
         for message in chunk:
             source = messages.get(message.message_id, f"not returned by _mget from '{es_cfg.message_index}'")
             if isinstance(source, str):
-                outcomes.append(MessageOutcome.failed(message, source))
+                failed.append(MessageOutcome.failed(message, source))
                 continue
             body = build_archive_document(
                 message.message_id,
@@ -158,15 +186,5 @@ class MessageExporter:
                 es_cfg.timestamp_field,
             )
             day = message_day(source, es_cfg.timestamp_field, fallback=message.window_start.date())
-            pending.append((message, ArchiveObject(archive_key(cfg.s3.prefix, day, message.message_id), body)))
-        results = self._services.archive.put_objects(cfg.s3.bucket, [obj for _, obj in pending], self._metadata)
-        written = 0
-        for (message, obj), result in zip(pending, results, strict=True):
-            if result.ok:
-                outcomes.append(
-                    MessageOutcome.archived(message, s3_uri(cfg.s3.bucket, obj.key), len(obj.body), obj.sha256)
-                )
-                written += len(obj.body)
-            else:
-                outcomes.append(MessageOutcome.failed(message, result.error or "S3 put failed"))
-        return outcomes, written
+            documents.append(ArchiveDocument(message, day, body))
+        return failed, documents

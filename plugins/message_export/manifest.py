@@ -4,8 +4,9 @@ One gzip JSON Lines object per day at ``{prefix}/_manifests/dt=YYYY-MM-DD/manife
 outside the day's data prefix, so counting ``{prefix}/dt=YYYY-MM-DD/`` still counts messages only,
 and under a ``_``-prefixed folder, which Athena, Hive and Spark skip when they read the table.
 Line 1 is the day (``"type": "day"``: window, totals, reconciliation figures); every further line is
-one archived object (``"type": "object"``: key, message id, size, SHA-256 of the body), ordered by
-message id (its UTF-8 bytes). The bytes depend only on the ledger's content: sorted keys, compact
+one archived message (``"type": "object"``: key, message id, size, SHA-256 of the body, and in the batch
+layout the byte ``offset`` and ``length`` of its gzip member in that key), ordered by message id (its
+UTF-8 bytes). The bytes depend only on the ledger's content: sorted keys, compact
 separators, ASCII escapes, and a gzip header without file name or timestamp, so writing the same
 day again writes the same bytes.
 """
@@ -36,6 +37,9 @@ class ManifestEntry:
     message_id: str
     size: int | None
     sha256: str | None
+    offset: int | None = None
+    """the byte range of the message's gzip member in a batch object (``None``: the object is the message)"""
+    length: int | None = None
 
 
 def manifest_key(prefix: str, day: date) -> str:
@@ -56,15 +60,16 @@ def day_line(day: Mapping[str, Any]) -> bytes:
 
 
 def entry_line(entry: ManifestEntry) -> bytes:
-    return _line(
-        {
-            "type": "object",
-            "key": entry.key,
-            "message_id": entry.message_id,
-            "size": entry.size,
-            "sha256": entry.sha256,
-        }
-    )
+    record: dict[str, Any] = {
+        "type": "object",
+        "key": entry.key,
+        "message_id": entry.message_id,
+        "size": entry.size,
+        "sha256": entry.sha256,
+    }
+    if entry.offset is not None:  # a member of a batch object: one Range GET of offset and length reads it
+        record["offset"], record["length"] = entry.offset, entry.length
+    return _line(record)
 
 
 def manifest_lines(day: Mapping[str, Any], entries: Iterable[ManifestEntry]) -> Iterator[bytes]:

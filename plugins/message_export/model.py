@@ -45,7 +45,8 @@ class ClaimedMessage:
 @dataclass(frozen=True)
 class MessageOutcome:
     """The result of one attempt: ``completed`` with its ``s3_path`` (and the body's size and
-    SHA-256, for the day's manifest) or ``failed`` with a reason."""
+    SHA-256, for the day's manifest; in the batch layout also the byte range of its gzip member in
+    that object) or ``failed`` with a reason."""
 
     message: ClaimedMessage
     status: str
@@ -53,12 +54,29 @@ class MessageOutcome:
     error: str | None = None
     body_bytes: int | None = None
     body_sha256: bytes | None = None
+    archive_offset: int | None = None
+    archive_length: int | None = None
 
     @classmethod
     def archived(
-        cls, message: ClaimedMessage, s3_path: str, body_bytes: int | None = None, body_sha256: bytes | None = None
+        cls,
+        message: ClaimedMessage,
+        s3_path: str,
+        body_bytes: int | None = None,
+        body_sha256: bytes | None = None,
+        *,
+        archive_offset: int | None = None,
+        archive_length: int | None = None,
     ) -> MessageOutcome:
-        return cls(message, COMPLETED, s3_path=s3_path, body_bytes=body_bytes, body_sha256=body_sha256)
+        return cls(
+            message,
+            COMPLETED,
+            s3_path=s3_path,
+            body_bytes=body_bytes,
+            body_sha256=body_sha256,
+            archive_offset=archive_offset,
+            archive_length=archive_length,
+        )
 
     @classmethod
     def failed(cls, message: ClaimedMessage, error: str) -> MessageOutcome:
@@ -68,12 +86,15 @@ class MessageOutcome:
 @dataclass(frozen=True)
 class ArchivedMessage:
     """A completed message as the ledger recorded it (size and checksum are ``None`` for messages
-    archived before the ledger kept them)."""
+    archived before the ledger kept them; offset and length are ``None`` unless the message is one
+    gzip member of a batch object)."""
 
     message_id: str
     s3_path: str
     body_bytes: int | None
     body_sha256: bytes | None
+    archive_offset: int | None = None
+    archive_length: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from message_export.config import ExportConfig
@@ -27,6 +27,8 @@ class DayFigures:
     failed: int
     source_count: int | None
     archived_objects: int | None
+    layout_figures: Mapping[str, Any] = field(default_factory=dict)
+    """what the archive layout adds to the reconciliation (the batch layout: objects, unreferenced objects)"""
 
 
 def _object_key(s3_path: str) -> str:
@@ -41,6 +43,8 @@ def _entries(archived: Iterator[ArchivedMessage]) -> Iterator[ManifestEntry]:
             message_id=message.message_id,
             size=message.body_bytes,
             sha256=None if message.body_sha256 is None else message.body_sha256.hex(),
+            offset=message.archive_offset,
+            length=message.archive_length,
         )
 
 
@@ -66,7 +70,11 @@ def publish_day(config: ExportConfig, services: ExportServices, job: Job, figure
             "bytes": totals.body_bytes,
             "without_checksum": totals.without_checksum,
         },
-        "reconciliation": {"source_count": figures.source_count, "archived_objects": figures.archived_objects},
+        "reconciliation": {
+            "source_count": figures.source_count,
+            "archived_objects": figures.archived_objects,
+            **figures.layout_figures,
+        },
     }
     key = manifest_key(prefix, day)
     started = time.monotonic()

@@ -28,6 +28,7 @@ def test_pipeline_shape(dagbag):
         "extract",
         "process_batch",
         "retry_failed",
+        "announce_late_days",
         "finalize",
         "purge_ledger",
         "next_window_due",
@@ -37,8 +38,10 @@ def test_pipeline_shape(dagbag):
     assert downstream["ensure_schema"] == {"resolve_window"}
     assert downstream["extract"] == {"process_batch", "next_window_due"}
     assert downstream["process_batch"] == {"retry_failed"}
-    assert downstream["retry_failed"] == {"finalize"}
+    assert downstream["retry_failed"] == {"announce_late_days"}
+    assert downstream["announce_late_days"] == {"finalize"}
     assert dag.task_dict["retry_failed"].trigger_rule == "all_done"
+    assert dag.task_dict["announce_late_days"].trigger_rule == "all_done"
     assert dag.task_dict["finalize"].trigger_rule == "all_done"
     # retention runs only after a completed day: a leaf that succeeded after a failed finalize
     # would mark the run successful
@@ -73,6 +76,7 @@ def test_dag_file_stays_a_table_of_contents():
 def test_finalize_announces_the_archive_asset_located_from_the_config(dagbag):
     from airflow.sdk import Asset
 
+    from message_export.assets import late_days_alias
     from message_export.config import load_config
 
     config = load_config()
@@ -80,8 +84,9 @@ def test_finalize_announces_the_archive_asset_located_from_the_config(dagbag):
     location = f"s3://{config.s3.bucket}/{config.s3.prefix}"
     assert finalize.outlets == [Asset(location)]
     assert (finalize.outlets[0].name, finalize.outlets[0].uri) == (location, location)
-    others = [task.task_id for task in dagbag.dags["message_export"].tasks if task.outlets and task is not finalize]
-    assert others == []
+    others = [task for task in dagbag.dags["message_export"].tasks if task.outlets and task is not finalize]
+    # the days a retry completed late are announced through an alias: each an event on the same asset
+    assert [(task.task_id, task.outlets) for task in others] == [("announce_late_days", [late_days_alias()])]
 
 
 def _parse_with_config(tmp_path, monkeypatch, text: str) -> DagBag:

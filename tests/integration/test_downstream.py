@@ -18,6 +18,7 @@ import pytest
 
 from tests.fixtures.export_stack import BUCKET, MANIFESTS, REPO, Stack
 from tests.fixtures.messages import day_of_messages
+from tests.fixtures.services import BOTH_LAYOUTS
 
 CONSUMER = "load_archived_days"
 ASSET = "s3://message-archive/messages"  # the archive asset: name and URI are its S3 location
@@ -227,6 +228,45 @@ def test_failed_day_writes_no_manifest_and_emits_no_event(stack: Stack):
     assert result.state == "failed" and result.states_of("finalize") == ["failed"]
     assert len(archive_events()) == before
     assert MANIFEST not in stack.object_keys()
+
+
+@BOTH_LAYOUTS
+def test_a_day_completed_late_is_announced_by_the_run_that_completes_it(stack: Stack, consumer: Any):
+    """A day whose failed messages a later run's retry_failed archives gets its manifest and one event then,
+    from that run; a run after it does not announce it again."""
+    late, today = date(2024, 10, 1), date(2024, 10, 2)
+    messages, related = day_of_messages(late, 30)
+    stack.index_messages(messages, related)
+    stack.index_messages(*day_of_messages(today, 10))
+    # run 1: every PUT of the day refused; its retries are due after this run's retry budget
+    stack.write_config(**{"retry.backoff_seconds": 3, "retry.time_budget_seconds": 1, "max_attempts": 5})
+    stack.services.s3_proxy.faults.add_error(403, path_pattern=r"/messages/dt(=|%3D)2024-10-01/", methods=["PUT"])
+    before = len(archive_events())
+    first = stack.run_dag(logical_date=None, conf={"start_date": "2024-10-01"})
+    assert first.state == "failed" and first.states_of("finalize") == ["failed"]
+    assert f"{MANIFESTS}dt=2024-10-01/manifest.jsonl.gz" not in stack.object_keys()
+    assert len(archive_events()) == before
+    # run 2 exports the next day; its retry_failed archives the late day's messages
+    stack.services.s3_proxy.faults.clear()
+    stack.write_config(**{"retry.backoff_seconds": 3, "retry.time_budget_seconds": 20, "max_attempts": 5})
+    second = stack.run_dag(logical_date=None, conf={"start_date": "2024-10-02"})
+    assert second.state == "success", second.task_states
+    assert [job["status"] for job in stack.jobs()] == ["completed", "completed"]
+    events = archive_events()[before:]
+    by_day = {event.extra["dt"]: event for event in events}
+    assert sorted(by_day) == ["2024-10-01", "2024-10-02"] and len(events) == 2
+    late_event = by_day["2024-10-01"].extra
+    assert (by_day["2024-10-01"].source_task_id, late_event["completed_late"]) == ("announce_late_days", True)
+    assert late_event["counts"]["archived"] == 30 and late_event["counts"]["failed"] == 0
+    assert late_event["manifest"] == f"s3://{BUCKET}/{MANIFESTS}dt=2024-10-01/manifest.jsonl.gz"
+    head, *entries = stack.manifest("2024-10-01")
+    assert head["counts"]["archived"] == len(entries) == 30
+    assert queued_for(CONSUMER) == 1  # queued once per asset; its run receives both days' events
+    # once per completion: the next run does not announce it again
+    third = stack.run_dag(logical_date=None, conf={"start_date": "2024-10-02"})
+    assert third.state == "success", third.task_states
+    assert [event.extra["dt"] for event in archive_events()[before + 2 :]] == ["2024-10-02"]
+    stack.assert_manifests(sample_ids=sorted(messages)[:5])
 
 
 def test_ensure_schema_adds_the_checksum_columns_to_an_older_ledger(stack: Stack):

@@ -190,11 +190,65 @@ def test_a_versioned_ledger_applies_only_the_migrations_it_lacks(stack: Stack):
     stack.query("ALTER TABLE message_tracking DROP COLUMN body_bytes")
     pipeline.ensure_schema()
     assert indexes(stack, "batch_progress") == CURRENT_BATCH_PROGRESS
-    assert versions(stack)[-1][::2] == (5, "migrated")
+    assert [row[::2] for row in versions(stack) if row[0] == 5] == [(5, "migrated")]
     assert stack.query(
         "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
         "AND TABLE_NAME = 'message_tracking' AND COLUMN_NAME = 'body_bytes'"
     ) == [(0,)]
+
+
+BYTE_RANGE = ("archive_offset", "archive_length")
+
+
+def byte_range_columns(stack: Stack) -> list[tuple]:
+    return stack.query(
+        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'message_tracking' AND COLUMN_NAME IN %s "
+        "ORDER BY COLUMN_NAME",
+        (BYTE_RANGE,),
+    )
+
+
+def test_a_ledger_at_version_5_gets_the_batch_layouts_byte_ranges_as_a_new_one_has_them(stack: Stack):
+    """Migration 0006 on a versioned ledger created before it: the columns exactly as the baseline has them,
+    the rows kept with null ranges (the message layout's), the version recorded as migrated."""
+    from message_export import pipeline
+
+    drop_ledger(stack)
+    pipeline.ensure_schema()
+    fresh = byte_range_columns(stack)
+    assert [column[0] for column in fresh] == sorted(BYTE_RANGE)
+    stack.query("ALTER TABLE message_tracking " + ", ".join(f"DROP COLUMN {name}" for name in BYTE_RANGE))
+    stack.query(f"DELETE FROM {VERSION_TABLE} WHERE version = 6")
+    stack.query(
+        "INSERT INTO message_tracking (message_id, job_id, batch_id, status, start_date, s3_path) "
+        "VALUES ('kept-1', 1, 1, 'completed', '2024-09-30', 's3://archive/kept-1.json')"
+    )
+    pipeline.ensure_schema()
+    pipeline.ensure_schema()  # idempotent
+    assert byte_range_columns(stack) == fresh
+    assert [row[::2] for row in versions(stack) if row[0] == 6] == [(6, "migrated")]
+    assert stack.query("SELECT archive_offset, archive_length FROM message_tracking") == [(None, None)]
+
+
+def test_a_ledger_at_version_6_marks_its_completed_days_announced(stack: Stack):
+    """Migration 0007: the completed days an older ledger holds were announced by their own finalize (or
+    never will be): they are marked, so the upgrade announces no history; a failed day stays due."""
+    from message_export import pipeline
+
+    drop_ledger(stack)
+    pipeline.ensure_schema()
+    stack.query("ALTER TABLE job_runs DROP COLUMN completion_announced_at")
+    stack.query(f"DELETE FROM {VERSION_TABLE} WHERE version = 7")
+    stack.query(
+        "INSERT INTO job_runs (start_date, end_date, status) VALUES ('2024-09-29', '2024-09-30', 'completed'), "
+        "('2024-09-30', '2024-10-01', 'failed')"
+    )
+    pipeline.ensure_schema()
+    pipeline.ensure_schema()  # idempotent
+    announced = stack.query("SELECT status, completion_announced_at IS NOT NULL FROM job_runs ORDER BY start_date")
+    assert announced == [("completed", 1), ("failed", 0)]
+    assert [row[::2] for row in versions(stack) if row[0] == 7] == [(7, "migrated")]
 
 
 def test_a_version_table_without_its_ledger_is_refused_with_what_to_do(stack: Stack):

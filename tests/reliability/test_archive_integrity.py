@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -115,3 +116,30 @@ def test_the_put_carries_the_sha256_the_ledger_keeps(archive: MessageArchiveHook
     assert "x-amz-checksum-crc32" not in headers
     assert headers["x-amz-server-side-encryption"] == b"AES256"
     assert headers["x-amz-meta-dag-run-id"] == b"manual__integrity"
+
+
+def test_a_batch_object_corrupted_in_flight_is_refused_and_nothing_is_stored(
+    proxy: S3FaultProxy, memory_s3: str, archive: MessageArchiveHook
+) -> None:
+    """The batch layout's single PUT carries the object's SHA-256 — the one its key names: a body changed on
+    the way is refused (its messages fail, retry_failed writes them again) and no object exists under the key."""
+    import io
+
+    from message_export.gzip_members import MemberFramer, batch_object_key
+    from message_export.hooks.archive import ArchiveError
+
+    framer, data = MemberFramer(), bytearray()
+    for n in range(20):
+        member, _ = framer.frame(b'{"message_id": "m-%d", "text": "x"}' % n)
+        data += member
+    key = batch_object_key(uuid.uuid4().hex[:8], date(2024, 10, 1), framer.digest())
+    proxy.faults.corrupt_bodies(methods=["PUT"], count=1)
+    with pytest.raises(ArchiveError, match="BadDigest"):
+        archive.upload_object(
+            BUCKET, key, io.BytesIO(bytes(data)), len(data), framer.digest(), "application/gzip", METADATA
+        )
+    direct = s3_client(memory_s3)
+    assert direct.list_objects_v2(Bucket=BUCKET, Prefix=key)["KeyCount"] == 0
+    body = bytes(data)
+    archive.upload_object(BUCKET, key, io.BytesIO(body), len(body), framer.digest(), "application/gzip", METADATA)
+    assert direct.get_object(Bucket=BUCKET, Key=key)["Body"].read() == bytes(data)

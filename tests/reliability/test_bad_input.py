@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.export_stack import Stack
 from tests.fixtures.messages import day_of_messages, iso
-from tests.fixtures.services import BOTH_ENGINES
+from tests.fixtures.services import BOTH_ENGINES, BOTH_LAYOUTS
 
 LOGICAL = datetime(2024, 10, 2, tzinfo=UTC)
 NOON = iso(datetime(2024, 10, 1, 12, tzinfo=UTC))
@@ -49,6 +49,7 @@ HOSTILE_IDS = [
 
 
 @BOTH_ENGINES
+@BOTH_LAYOUTS
 def test_hostile_ids_round_trip_to_the_right_object_row_and_body(stack: Stack, report):
     messages = {mid: {"timestamp": NOON, "text": f"body of {mid!r}"} for mid in HOSTILE_IDS}
     related = [
@@ -59,14 +60,16 @@ def test_hostile_ids_round_trip_to_the_right_object_row_and_body(stack: Stack, r
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
     stack.assert_invariants(HOSTILE_IDS)  # exact ids as rows, one object each, bodies equal
-    tracking = stack.tracking()
     for i, mid in enumerate(HOSTILE_IDS):
-        body = json.loads(stack.body(tracking[mid]["s3_path"].split("/", 3)[3]))
+        body = json.loads(stack.archived_body(mid))
         assert body["message_id"] == mid
         assert body["history"] == [{"message_id": mid, "timestamp": NOON, "n": i}]
-    report.update(stack.archive_figures(HOSTILE_IDS), faults_injected=f"{len(HOSTILE_IDS)} hostile ids")
+    report.update(
+        stack.archive_figures(HOSTILE_IDS), faults_injected=f"{len(HOSTILE_IDS)} hostile ids", layout=stack.layout
+    )
 
 
+@BOTH_LAYOUTS
 def test_awkward_documents(stack: Stack):
     nested: dict = {"leaf": "deep"}
     for _ in range(100):
@@ -88,8 +91,7 @@ def test_awkward_documents(stack: Stack):
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
     stack.assert_invariants(messages)  # the window's messages only; no object for orphans
-    big = stack.tracking()["big"]["s3_path"].split("/", 3)[3]
-    assert len(stack.body(big)) > 10 * 1024 * 1024
+    assert len(stack.archived_body("big")) > 10 * 1024 * 1024
 
 
 def _config_text(stack: Stack) -> str:

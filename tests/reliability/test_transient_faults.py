@@ -11,7 +11,7 @@ import MySQLdb
 
 from tests.fixtures.export_stack import Stack
 from tests.fixtures.messages import day_of_messages
-from tests.fixtures.services import BOTH_ENGINES
+from tests.fixtures.services import BOTH_ENGINES, BOTH_LAYOUTS
 from tests.reliability.conftest import ledger_session
 
 
@@ -30,7 +30,7 @@ def assert_absorbed(stack: Stack, ids: set[str], report: dict, faults_injected: 
     stack.assert_invariants(ids, check_bodies=check_bodies)
     figures = stack.archive_figures(ids)
     assert figures["lost"] == 0 and figures["duplicated"] == 0 and figures["extra_attempts"] == 0
-    report.update(figures, faults_injected=faults_injected)
+    report.update(figures, faults_injected=faults_injected, layout=stack.layout)
 
 
 @BOTH_ENGINES
@@ -52,24 +52,35 @@ def test_elasticsearch_429_5xx_and_dropped_connections_are_retried(stack: Stack,
     )
 
 
+# The faults of one run, per layout: the batch layout makes one PUT per batch, and botocore gives each PUT 8
+# attempts, so it meets every kind of fault but fewer of them than 300 PUTs of the message layout can absorb.
+S3_FAULTS = {"message": (15, 5, 5, 10), "batch": (2, 1, 1, 2)}
+
+
+@BOTH_LAYOUTS
 def test_s3_throttling_errors_drops_and_lost_responses_are_retried(stack: Stack, report):
     ids = seed(stack, 300)
+    slowdowns, internal, dropped, lost = S3_FAULTS[stack.layout]
     faults = stack.services.s3_proxy.faults
-    faults.add_error(503, methods=["PUT"], count=15)  # SlowDown
-    faults.add_error(500, methods=["PUT"], count=5)  # InternalError
-    faults.drop_connections(methods=["PUT"], count=5)
-    faults.lose_responses(methods=["PUT"], count=10)  # the PUT lands, the reply does not
+    faults.add_error(503, methods=["PUT"], count=slowdowns)  # SlowDown
+    faults.add_error(500, methods=["PUT"], count=internal)  # InternalError
+    faults.drop_connections(methods=["PUT"], count=dropped)
+    faults.lose_responses(methods=["PUT"], count=lost)  # the PUT lands, the reply does not
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
     counters = faults.counters()
-    assert (counters.errors, counters.drops, counters.lost_responses) == (20, 5, 10)
+    assert (counters.errors, counters.drops, counters.lost_responses) == (slowdowns + internal, dropped, lost)
     # every body exact: re-PUTs after lost responses wrote the same bytes; botocore's retries absorbed it all
-    assert_absorbed(stack, ids, report, "S3: 15×503 SlowDown, 5×500, 5 dropped, 10 lost responses")
+    assert_absorbed(
+        stack, ids, report, f"S3: {slowdowns}×503 SlowDown, {internal}×500, {dropped} dropped, {lost} lost responses"
+    )
 
 
+@BOTH_LAYOUTS
 def test_lost_s3_response_is_neither_failure_nor_rewrite_with_other_bytes(stack: Stack):
     ids = seed(stack, 40)
-    stack.services.s3_proxy.faults.lose_responses(methods=["PUT"], count=40)  # every first reply is lost
+    # every first reply is lost: 40 PUTs of messages, or the one batch object's
+    stack.services.s3_proxy.faults.lose_responses(methods=["PUT"], count=40 if stack.layout == "message" else 1)
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
     assert {r["attempts"] for r in stack.tracking().values()} == {1}
@@ -150,14 +161,17 @@ def test_elasticsearch_timeouts_are_retried(stack: Stack, report):
     assert_absorbed(stack, ids, report, "ES: 3 requests answered after the 1 s client timeout", check_bodies=30)
 
 
+@BOTH_LAYOUTS
 def test_s3_timeouts_are_retried(stack: Stack, report):
     ids = seed(stack, 100)
     stack.write_config(**{"s3.read_timeout": 1.0})
     faults = stack.services.s3_proxy.faults
-    faults.add_latency(3000, methods=["PUT"], count=4)  # 4 PUTs answered after the client's 1 s read timeout
+    slow = 4 if stack.layout == "message" else 2  # the batch layout makes 2 object PUTs and the manifest's
+    faults.add_latency(3000, methods=["PUT"], count=slow)  # PUTs answered after the client's 1 s read timeout
     result = stack.run_dag(logical_date=LOGICAL)
     assert result.state == "success", result.task_states
-    # each timed-out PUT was sent again: more PUTs reached S3 than there are messages
-    assert faults.counters().by_method["PUT"]["requests"] >= len(ids) + 4
+    # each timed-out PUT was sent again: more PUTs reached S3 than the run has objects
+    objects = len(ids) if stack.layout == "message" else 2
+    assert faults.counters().by_method["PUT"]["requests"] >= objects + slow
     # the slow PUTs landed late; their retries wrote the same bytes
-    assert_absorbed(stack, ids, report, "S3: 4 PUTs answered after the 1 s read timeout")
+    assert_absorbed(stack, ids, report, f"S3: {slow} PUTs answered after the 1 s read timeout")

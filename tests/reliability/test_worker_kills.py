@@ -9,6 +9,7 @@ import pytest
 
 from tests.fixtures.export_stack import Stack, prepare_window
 from tests.fixtures.messages import day_of_messages
+from tests.fixtures.services import BOTH_LAYOUTS
 from tests.reliability.conftest import ledger_session, wait_until
 
 BATCH = 50  # the test config's batch_size
@@ -25,8 +26,13 @@ def batch_rows(stack: Stack, batch_id: int) -> dict[str, dict]:
     return {m: r for m, r in stack.tracking().items() if r["batch_id"] == batch_id}
 
 
-def puts(stack: Stack) -> int:
-    return stack.services.s3_proxy.faults.counters().by_method.get("PUT", {}).get("forwarded", 0)
+def puts(stack: Stack, outcome: str = "forwarded") -> int:
+    return stack.services.s3_proxy.faults.counters().by_method.get("PUT", {}).get(outcome, 0)
+
+
+def batch_puts(stack: Stack) -> int:
+    """The PUTs one batch makes: one per message, or one object for the whole batch."""
+    return 1 if stack.layout == "batch" else BATCH
 
 
 def assert_batch_done(stack: Stack, batch_id: int, *, max_attempts: int) -> None:
@@ -42,22 +48,27 @@ def assert_batch_done(stack: Stack, batch_id: int, *, max_attempts: int) -> None
 
 # the kill points are the ledger's and S3's, not the search engine's: Elasticsearch serves all of them (an
 # OpenSearch batch's fetches are test_scheduled_run_exports_first_window_and_closes_job[opensearch]'s)
+@BOTH_LAYOUTS
 @pytest.mark.parametrize("kill_point", ["after_claim", "during_puts", "after_puts_before_ledger_update"])
 def test_sigkilled_batch_is_finished_by_its_retry(stack: Stack, services, start_worker, kill_point, report):
     ids, batch_ids = seed_and_extract(stack)
     batch_id = batch_ids[0]
     proxy = stack.services.s3_proxy.faults
-    proxy.add_latency(fixed_ms=40)
+    # the batch layout's one PUT is slow enough to be killed in flight
+    proxy.add_latency(fixed_ms=1500 if stack.layout == "batch" and kill_point == "during_puts" else 40)
     blocker = None
     worker = start_worker(batch_id)
     wait_until(lambda: any(r["status"] == "in_progress" for r in batch_rows(stack, batch_id).values()), what="claim")
     if kill_point == "during_puts":
-        wait_until(lambda: puts(stack) >= 10, what="some PUTs")
+        if stack.layout == "batch":
+            wait_until(lambda: puts(stack, "requests") >= 1, what="the batch object's PUT under way")
+        else:
+            wait_until(lambda: puts(stack) >= 10, what="some PUTs")
     elif kill_point == "after_puts_before_ledger_update":
         # hold the batch's rows so the worker's bulk update waits, then kill it once every PUT landed
         blocker = ledger_session(services)
         blocker.cursor().execute("SELECT message_id FROM message_tracking WHERE batch_id = %s FOR UPDATE", (batch_id,))
-        wait_until(lambda: puts(stack) >= BATCH, what="all PUTs")
+        wait_until(lambda: puts(stack) >= batch_puts(stack), what="all PUTs")
         assert {r["status"] for r in batch_rows(stack, batch_id).values()} == {"in_progress"}
     worker.kill()
     if blocker is not None:
@@ -71,10 +82,9 @@ def test_sigkilled_batch_is_finished_by_its_retry(stack: Stack, services, start_
     batch_ids_in_s3 = {m for m in ids if m in batch_rows(stack, batch_id)}
     figures = stack.archive_figures(batch_ids_in_s3)
     assert figures["lost"] == 0 and figures["duplicated"] == 0
-    rows = stack.tracking()
     for mid in batch_ids_in_s3:
-        assert json.loads(stack.body(rows[mid]["s3_path"].split("/", 3)[3])) == stack.expected_document(mid)
-    report.update(figures, faults_injected=f"SIGKILL {kill_point}")
+        assert json.loads(stack.archived_body(mid)) == stack.expected_document(mid)
+    report.update(figures, faults_injected=f"SIGKILL {kill_point}", layout=stack.layout)
 
 
 def test_batch_killed_while_tracking_its_staged_ids_is_tracked_whole_by_its_retry(
@@ -125,6 +135,7 @@ def test_batch_killed_while_tracking_its_staged_ids_is_tracked_whole_by_its_retr
     report.update(figures, faults_injected="SIGKILL while its first claim tracked the batch's staged ids")
 
 
+@BOTH_LAYOUTS
 def test_zombie_and_replacement_running_together_are_harmless(stack: Stack, start_worker, report):
     ids, batch_ids = seed_and_extract(stack)
     batch_id = batch_ids[0]
@@ -136,16 +147,19 @@ def test_zombie_and_replacement_running_together_are_harmless(stack: Stack, star
     mine = {m for m in ids if m in batch_rows(stack, batch_id)}
     figures = stack.archive_figures(mine)
     assert figures["lost"] == 0 and figures["duplicated"] == 0
-    report.update(figures, faults_injected="same batch run twice concurrently")
+    report.update(figures, faults_injected="same batch run twice concurrently", layout=stack.layout)
 
 
+@BOTH_LAYOUTS
 def test_stale_worker_that_wakes_up_cannot_overwrite_newer_state(stack: Stack, start_worker, report):
     ids, batch_ids = seed_and_extract(stack)
     batch_id = batch_ids[0]
     proxy = stack.services.s3_proxy.faults
     proxy.add_latency(fixed_ms=30)
     stale = start_worker(batch_id, "stale")
-    wait_until(lambda: puts(stack) >= 1, what="the stale worker's first PUT")
+    # the batch layout's one PUT is paused in flight; the message layout's after its first PUT landed
+    started = "requests" if stack.layout == "batch" else "forwarded"
+    wait_until(lambda: puts(stack, started) >= 1, what="the stale worker's first PUT")
     stale.pause()  # e.g. a long GC pause or a network partition: Airflow declares it a zombie
     proxy.clear()
     fresh = start_worker(batch_id, "fresh").finish()
@@ -160,4 +174,4 @@ def test_stale_worker_that_wakes_up_cannot_overwrite_newer_state(stack: Stack, s
     assert_batch_done(stack, batch_id, max_attempts=2)
     figures = stack.archive_figures({m for m in ids if m in after})
     assert figures["lost"] == 0 and figures["duplicated"] == 0
-    report.update(figures, faults_injected="stale worker paused, replaced, resumed into S3 errors")
+    report.update(figures, faults_injected="stale worker paused, replaced, resumed into S3 errors", layout=stack.layout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlglot import exp
 
 from message_export.config import ExportConfig, load_config
 from message_export.documents import build_archive_document
+from message_export.gzip_members import batch_object_key
 from message_export.keys import archive_key, day_prefix, s3_uri
 from message_export.manifest import manifest_key
 
@@ -75,8 +77,18 @@ def test_location_and_projection_follow_the_configs_key_layout(table: exp.Create
         partition = template.replace("${dt}", day.isoformat())
         assert partition == s3_uri(bucket, day_prefix(prefix, day))
         assert s3_uri(bucket, archive_key(prefix, day, "a/b c")).startswith(partition)
+        # a batch-layout object of the day is in the same partition, read as text by its .gz extension
+        batch_key = batch_object_key(prefix, day, hashlib.sha256(b"object").digest())
+        assert s3_uri(bucket, batch_key).startswith(partition) and batch_key.endswith(".gz")
         # and the day's manifest is outside it
         assert not s3_uri(bucket, manifest_key(prefix, day)).startswith(partition)
+
+
+def test_both_layouts_are_read_as_text_one_json_document_per_line(table: exp.Create):
+    """TextInputFormat splits on lines and decompresses .gz by extension: a message-layout object is one
+    line, a batch-layout object's gzip members one stream of lines; no layout needs a table of its own."""
+    text = table.sql(dialect="athena")
+    assert "org.apache.hadoop.mapred.TextInputFormat" in text
 
 
 def test_example_query_reads_the_table_by_partition():

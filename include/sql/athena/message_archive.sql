@@ -1,4 +1,7 @@
--- Amazon Athena (AWS Glue Data Catalog) table over the archive: one row per archived message.
+-- Amazon Athena (AWS Glue Data Catalog) table over the archive: one row per archived message, in both
+-- layouts (s3.layout). TextInputFormat reads one JSON document per line: a message-layout object
+-- ({id}.json) is one line; a batch-layout object (part-{sha256}.jsonl.gz) is gzip JSON Lines, decompressed
+-- by its .gz extension (its concatenated gzip members are one gzip stream), one line per message.
 -- Run it in Athena (not in the ledger's MySQL). Partitions come from partition projection on dt, so
 -- no Glue crawler and no MSCK REPAIR TABLE: a day is queryable as soon as its objects exist.
 -- LOCATION, storage.location.template and the projection range follow include/config/message_export.yaml

@@ -1,4 +1,4 @@
--- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0005; a later change
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0007; a later change
 -- to the ledger is a new migration there, never an edit here.
 -- One row per batch of a job; counts are derived from message_tracking, never incremented.
 -- Extraction stages a window's ids and gives each batch a range of them in message_id order

@@ -1,4 +1,4 @@
--- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0005; a later change
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0007; a later change
 -- to the ledger is a new migration there, never an edit here.
 -- One row per one-day export window [start_date, end_date) in UTC.
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS job_runs (
     last_error VARCHAR(2000) NULL,
     -- added to older ledgers by migrations/0003_add_ledger_purged_at.sql: keep the two identical
     ledger_purged_at DATETIME(6) NULL COMMENT 'when retention removed the day''s message_tracking rows',
+    -- NULL while a completed day's manifest and asset event are still due (a day completed late, by a
+    -- later run's retry_failed); added to older ledgers by migrations/0007_add_completion_announced_at.sql
+    completion_announced_at DATETIME(6) NULL COMMENT 'when the completed day''s manifest and asset event were published',
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
     PRIMARY KEY (job_id),

@@ -1,4 +1,4 @@
--- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0005; a later change
+-- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0007; a later change
 -- to the ledger is a new migration there, never an edit here.
 -- One row per message. message_id is VARBINARY so ids compare byte for byte, exactly as
 -- Elasticsearch stores them (no case folding, no trailing-space padding, no Unicode collation).
@@ -18,6 +18,10 @@ CREATE TABLE IF NOT EXISTS message_tracking (
     -- migrations/0001_add_message_checksums.sql, so keep the two definitions identical.
     body_bytes INT UNSIGNED NULL COMMENT 'size of the archived JSON body',
     body_sha256 BINARY(32) NULL COMMENT 'SHA-256 of the archived JSON body',
+    -- the batch layout's byte range of the message's gzip member in s3_path (NULL: the object is the
+    -- message); older ledgers get them from migrations/0006_add_archive_byte_ranges.sql, keep them identical
+    archive_offset BIGINT UNSIGNED NULL COMMENT 'batch layout: byte offset of the message''s gzip member in s3_path',
+    archive_length INT UNSIGNED NULL COMMENT 'batch layout: byte length of the message''s gzip member',
     created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
     PRIMARY KEY (message_id),

@@ -107,6 +107,11 @@ class ArchiveSettings(StrictSection):
     acl: Literal["bucket-owner-full-control", "private"] | None = None
     max_concurrency: int = Field(32, ge=1, le=256)
     read_timeout: float = Field(60.0, gt=0)
+    # how messages become objects: one object each, or one indexed gzip object per batch pass
+    # (docs/archive.md, "Layouts"); chosen once, in message_export.layouts.archive_layout
+    layout: Literal["message", "batch"] = "message"
+    batch_object_max_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024, le=4 * 1024 * 1024 * 1024)
+    batch_object_max_messages: int = Field(100_000, ge=1, le=1_000_000)
 
     @field_validator("bucket")
     @classmethod

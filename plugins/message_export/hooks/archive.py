@@ -1,4 +1,4 @@
-"""S3: one JSON object per message, written concurrently through one shared client."""
+"""S3: the archive's objects (one per message, or one per batch pass), written through one shared client."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import boto3
 import botocore
+from airflow.exceptions import AirflowException
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
@@ -24,7 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.handlers import add_expect_header
 from botocore.utils import determine_content_length
 
+from message_export.gzip_members import MemberError, http_range, read_member
 from message_export.heap import settle
+from message_export.model import ArchivedMessage
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +138,9 @@ class MessageArchiveHook(S3Hook):
     carries the body's SHA-256 (``x-amz-checksum-sha256``, algorithm ``SHA256``): S3 rejects a
     body that changed on the way (``BadDigest``) and keeps the checksum with the object (``HEAD``
     with ``ChecksumMode=ENABLED``), equal to the ledger's ``body_sha256``; botocore then computes no
-    CRC32 of its own. Objects are only ever put — never deleted — and their bodies are
-    deterministic, so a repeated PUT (after a lost response or a retried task) stores the same
-    bytes again.
+    CRC32 of its own. Bodies are deterministic, so a repeated PUT (after a lost response or a
+    retried task) stores the same bytes again; the only objects ever deleted are the batch layout's
+    that no ledger row references (:meth:`delete_keys`, called by ``finalize`` once a day completes).
 
     Encryption, KMS key and ACL are the provider's ``extra_args``: every upload sends them, this
     hook's and ``S3Hook``'s own (``load_bytes``, ``load_file``, ...). The client is the provider's
@@ -275,6 +278,98 @@ class MessageArchiveHook(S3Hook):
             raise ArchiveError(
                 f"S3 bucket '{bucket}': could not count the objects under '{prefix}' with AWS connection "
                 f"'{self.aws_conn_id}': {_client_error_text(error)}; check the bucket and s3:ListBucket on the prefix"
+            ) from None
+
+    def list_keys(self, bucket: str, prefix: str) -> set[str]:
+        """Return the keys of the objects under ``prefix``."""
+        paginator = self.get_conn().get_paginator("list_objects_v2")
+        try:
+            return {
+                obj["Key"]
+                for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+                for obj in page.get("Contents", [])
+            }
+        except (ClientError, BotoCoreError) as error:
+            raise ArchiveError(
+                f"S3 bucket '{bucket}': could not list the objects under '{prefix}' with AWS connection "
+                f"'{self.aws_conn_id}': {_client_error_text(error)}; check the bucket and s3:ListBucket on the prefix"
+            ) from None
+
+    def delete_keys(self, bucket: str, keys: Sequence[str]) -> None:
+        """Delete ``keys`` (batches of 1,000 through ``S3Hook.delete_objects``); raise :class:`ArchiveError`."""
+        try:
+            self.delete_objects(bucket, list(keys))
+        except (ClientError, BotoCoreError, AirflowException) as error:
+            raise ArchiveError(
+                f"S3 bucket '{bucket}': could not delete {len(keys)} objects with AWS connection "
+                f"'{self.aws_conn_id}': {_client_error_text(error)}; check s3:DeleteObject on the prefix"
+            ) from None
+
+    def read_object(self, bucket: str, key: str, byte_range: str | None = None) -> bytes:
+        """Return the object's bytes, or only ``byte_range`` of them (an HTTP ``Range``: one ranged GET)."""
+        arguments: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if byte_range is not None:
+            arguments["Range"] = byte_range
+        try:
+            return self.get_conn().get_object(**arguments)["Body"].read()
+        except (ClientError, BotoCoreError) as error:
+            raise ArchiveError(
+                f"S3 bucket '{bucket}': could not read '{key}'{f' ({byte_range})' if byte_range else ''} with AWS "
+                f"connection '{self.aws_conn_id}': {_client_error_text(error)}; check s3:GetObject on the prefix"
+            ) from None
+
+    def read_archived(self, message: ArchivedMessage) -> bytes:
+        """Return an archived message's JSON document with one GET: the whole object in the message layout,
+        its gzip member's byte range (a Range GET) in the batch layout; raise :class:`ArchiveError` when
+        the bytes are not the document the ledger recorded (size or SHA-256)."""
+        bucket, key = message.s3_path.removeprefix("s3://").split("/", 1)
+        if message.archive_offset is None or message.archive_length is None:
+            body = self.read_object(bucket, key)
+        else:
+            byte_range = http_range(message.archive_offset, message.archive_length)
+            member = self.read_object(bucket, key, byte_range)
+            try:
+                body = read_member(member)
+            except MemberError as error:
+                raise ArchiveError(f"{message.s3_path} ({byte_range}): {error}") from None
+        if message.body_sha256 is not None and hashlib.sha256(body).digest() != message.body_sha256:
+            raise ArchiveError(
+                f"{message.s3_path}: the bytes read for message {message.message_id!r} do not have the SHA-256 the "
+                "ledger recorded; re-export its day with reprocess=true"
+            )
+        return body
+
+    def upload_object(
+        self,
+        bucket: str,
+        key: str,
+        spool: IO[bytes],
+        size: int,
+        sha256: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+    ) -> None:
+        """Upload a seekable file of ``size`` bytes whose SHA-256 is ``sha256``: one PUT carrying the checksum for S3
+        to verify (as every message's PUT does) up to one part, a multipart upload (:meth:`upload_stream`) beyond;
+        raise :class:`ArchiveError` when it cannot be stored."""
+        if size > STREAM_PART_BYTES:
+            self.upload_stream(bucket, key, spool, content_type, metadata)
+            return
+        extra = {"ContentType": content_type, **self.extra_args, "Metadata": dict(metadata)}
+        arguments = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": spool.read(),
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": base64.b64encode(sha256).decode("ascii"),
+            **extra,
+        }
+        try:
+            self.get_conn().put_object(**arguments)
+        except (ClientError, BotoCoreError) as error:
+            raise ArchiveError(
+                f"S3 bucket '{bucket}': could not write '{key}' with AWS connection '{self.aws_conn_id}': "
+                f"{_client_error_text(error)}; check s3:PutObject on the prefix"
             ) from None
 
     def upload_stream(

@@ -30,8 +30,9 @@ from message_export.resources import DeploymentError, include_path, load_sql
 log = logging.getLogger(__name__)
 
 BASELINE_TABLES = ("create_job_runs", "create_batch_progress", "create_message_tracking")
-# the last migration the baseline's create_*.sql already hold; never changes
-BASELINE_VERSION = 5
+# the last migration the baseline's create_*.sql already hold: a migration is folded into the baseline
+# (its columns added to create_*.sql) together with this number, never one without the other
+BASELINE_VERSION = 7
 LEDGER_TABLES = frozenset({"job_runs", "batch_progress", "message_tracking"})
 VERSION_TABLE = "ledger_schema_migrations"
 LOCK_TIMEOUT_SECONDS = 120

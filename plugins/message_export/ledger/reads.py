@@ -44,16 +44,42 @@ class LedgerReads(LedgerWrites):
         while True:
             params = {"job_id": job_id, "after": after, "limit": page_size}
             rows = self.fetch_rows("reads/archived_messages_page", params)
-            for message_id, s3_path, body_bytes, body_sha256 in rows:
+            for message_id, s3_path, body_bytes, body_sha256, offset, length in rows:
                 yield ArchivedMessage(
                     id_text(message_id),
                     id_text(s3_path),
                     _optional_int(body_bytes),
                     None if body_sha256 is None else bytes(body_sha256),
+                    _optional_int(offset),
+                    _optional_int(length),
                 )
             if len(rows) < page_size:
                 return
             after = bytes(rows[-1][0])
+
+    def object_references(self, job_id: int) -> dict[str, int]:
+        """Return every ``s3_path`` the job's rows point at, with how many completed messages it holds."""
+        rows = self.fetch_rows("reads/job_object_references", {"job_id": job_id})
+        return {id_text(s3_path): int(completed) for s3_path, completed in rows}
+
+    def message_location(self, message_id: str) -> tuple[str, ArchivedMessage | None] | None:
+        """Return a tracked message's status and, once it was archived, where: its object and, in the batch
+        layout, its member's byte range (one Range GET reads it). ``None``: the id is not tracked."""
+        rows = self.fetch_rows("reads/message_location", {"message_id": id_bytes(message_id)})
+        if not rows:
+            return None
+        mid, s3_path, body_bytes, body_sha256, offset, length, status = rows[0]
+        if s3_path is None:
+            return id_text(status), None
+        archived = ArchivedMessage(
+            id_text(mid),
+            id_text(s3_path),
+            _optional_int(body_bytes),
+            None if body_sha256 is None else bytes(body_sha256),
+            _optional_int(offset),
+            _optional_int(length),
+        )
+        return id_text(status), archived
 
     # -- days -----------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any
 
+from message_export.ledger.connection import INSERT_CHUNK
 from message_export.ledger.errors import TrackingError
 from message_export.ledger.staging import LedgerStaging
 from message_export.ledger.values import aware, id_bytes, id_text, naive_utc
@@ -56,6 +57,15 @@ class LedgerWrites(LedgerStaging):
         if values.get("next_run_date") is not None:
             values["next_run_date"] = naive_utc(values["next_run_date"])
         self.execute_statement("ledger/close_job", {"job_id": job_id, **values})
+
+    def unannounced_days(self, exclude_job_id: int, limit: int = 31) -> list[Job]:
+        """Return completed days whose manifest and asset event are still due (completed late), oldest first."""
+        rows = self.fetch_rows("ledger/unannounced_days", {"job_id": exclude_job_id, "limit": limit})
+        return [Job(int(job_id), Window(aware(start), aware(end)), "completed", True) for job_id, start, end in rows]
+
+    def mark_announced(self, job_id: int) -> bool:
+        """Record that a late day's manifest and event were published; ``False`` if another run already did."""
+        return self.execute_statement("ledger/mark_announced", {"job_id": job_id}) > 0
 
     def refresh_settled_job(self, job_id: int) -> None:
         """Recount a closed job whose messages a later retry settled."""
@@ -172,24 +182,49 @@ class LedgerWrites(LedgerStaging):
 
     def record_results(self, lease_token: str, outcomes: Sequence[MessageOutcome]) -> None:
         """Record outcomes in bulk, fenced by ``lease_token``."""
-        self.execute_rows(
-            "ledger/record_results",
-            [
-                (
-                    id_bytes(o.message.message_id),
-                    o.message.job_id,
-                    o.message.batch_id,
-                    naive_utc(o.message.window_start),
-                    o.status,
-                    o.s3_path,
-                    o.error,
-                    lease_token,
-                    o.body_bytes,
-                    o.body_sha256,
+        self.execute_rows("ledger/record_results", self._result_rows(lease_token, outcomes))
+
+    def record_whole_object(self, lease_token: str, outcomes: Sequence[MessageOutcome]) -> bool:
+        """Record the outcomes of one batch object's messages in one transaction, only if ``lease_token`` still
+        holds every one of them; return whether it did (``False``: nothing was recorded)."""
+        lock, record = load_sql("ledger/lock_held_messages"), load_sql("ledger/record_results")
+        ids = [id_bytes(o.message.message_id) for o in outcomes]
+        rows = self._result_rows(lease_token, outcomes)
+
+        def work(cursor: Any) -> bool:
+            held = 0
+            for start in range(0, len(ids), INSERT_CHUNK):
+                cursor.execute(
+                    lock, {"lease_token": lease_token, "message_ids": tuple(ids[start : start + INSERT_CHUNK])}
                 )
-                for o in outcomes
-            ],
-        )
+                held += len(cursor.fetchall())
+            if held != len(ids):
+                return False
+            for start in range(0, len(rows), INSERT_CHUNK):
+                cursor.executemany(record, rows[start : start + INSERT_CHUNK])
+            return True
+
+        return bool(ids) and self.run_transaction(work)
+
+    @staticmethod
+    def _result_rows(lease_token: str, outcomes: Sequence[MessageOutcome]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                id_bytes(o.message.message_id),
+                o.message.job_id,
+                o.message.batch_id,
+                naive_utc(o.message.window_start),
+                o.status,
+                o.s3_path,
+                o.error,
+                lease_token,
+                o.body_bytes,
+                o.body_sha256,
+                o.archive_offset,
+                o.archive_length,
+            )
+            for o in outcomes
+        ]
 
     # -- retention: the message rows of old completed days ---------------------------------------
 

@@ -6,14 +6,14 @@ also takes its config and services (keyword-only; by default read from the confi
 from it), so a benchmark or a unit test hands it the ones it wants.
 
 In the order a run calls them: ``start`` (ensure_schema, resolve_window, next_window_due),
-``extraction`` (extract), ``batches`` (process_batch, retry_failed), ``closing`` (finalize,
-purge_ledger).
+``extraction`` (extract), ``batches`` (process_batch, retry_failed), ``closing`` (announce_late_days,
+finalize, purge_ledger).
 """
 
 from __future__ import annotations
 
 from message_export.pipeline.batches import process_batch, retry_failed
-from message_export.pipeline.closing import finalize, purge_ledger
+from message_export.pipeline.closing import announce_late_days, finalize, purge_ledger
 from message_export.pipeline.extraction import extract
 from message_export.pipeline.failures import explain_failures
 from message_export.pipeline.run_context import DagRunInfo
@@ -21,6 +21,7 @@ from message_export.pipeline.start import ensure_schema, next_window_due, resolv
 
 __all__ = [
     "DagRunInfo",
+    "announce_late_days",
     "ensure_schema",
     "explain_failures",
     "extract",

@@ -17,7 +17,7 @@ from message_export.export import ExportServices
 from message_export.heap import freeze_startup_objects
 from message_export.hooks.archive import ArchiveError
 from message_export.hooks.search_errors import SearchError
-from message_export.keys import day_prefix
+from message_export.layouts import ArchiveLayout, DayObjects, archive_layout
 from message_export.ledger.errors import TrackingError
 from message_export.metrics import ExportMetrics
 from message_export.model import Job
@@ -52,7 +52,9 @@ def _record_chain_position(metrics: ExportMetrics, config: ExportConfig, service
     metrics.chain_position(behind)
 
 
-def _measure_day(config: ExportConfig, services: ExportServices, job: Job) -> DayMeasurements:
+def _measure_day(
+    config: ExportConfig, services: ExportServices, job: Job, layout: ArchiveLayout
+) -> tuple[DayMeasurements, DayObjects | None]:
     """Take the figures finalize judges the day by: the ledger's counts, the source's, the archive's."""
     tracking = services.tracking
     counts = tracking.job_counts(job.job_id)
@@ -61,18 +63,26 @@ def _measure_day(config: ExportConfig, services: ExportServices, job: Job) -> Da
     source_count = _reconciliation_figure(
         unmeasured, lambda: services.search.count_window(settings.message_index, settings.timestamp_field, job.window)
     )
-    archived_objects = _reconciliation_figure(
-        unmeasured,
-        lambda: services.archive.count_objects(config.s3.bucket, day_prefix(config.s3.prefix, job.window.day)),
-    )
+    objects: DayObjects | None = None
+    try:
+        objects = layout.measure_day(job)
+    except ArchiveError as error:
+        unmeasured.append(f"reconciliation count unavailable: {error}")
+    if objects is not None and objects.unreferenced:
+        log.warning(
+            "%s: %d batch objects under the day's prefix are referenced by no ledger row (left by a dead or "
+            "fenced-out writer, or replaced by a re-run); removed once the day completes",
+            job.window.day,
+            len(objects.unreferenced),
+        )
     return DayMeasurements(
         counts=counts,
         extraction_completed=job.extraction_completed,
         source_count=source_count,
-        archived_objects=archived_objects,
+        archived_objects=None if objects is None else objects.archived_objects,
         failures=tracking.job_failures(job.job_id, limit=10) if counts["failed"] else (),
         unmeasured=tuple(unmeasured),
-    )
+    ), objects
 
 
 @explain_failures
@@ -96,18 +106,29 @@ def finalize(
     left_staged = tracking.track_staged_ids(job.job_id)  # every id the staging table held is tracked
     if left_staged:
         log.warning("%d ids of batches nothing claimed are tracked now (pending)", left_staged)
-    figures = _measure_day(config, services, job)
+    layout = archive_layout(config, services)
+    figures, objects = _measure_day(config, services, job, layout)
     verdict = judge_day(figures)
     counts = figures.counts
     published: dict[str, Any] | None = None
     if verdict.status == "completed":
         day = DayFigures(
-            figures.tracked, counts["completed"], counts["failed"], figures.source_count, figures.archived_objects
+            figures.tracked,
+            counts["completed"],
+            counts["failed"],
+            figures.source_count,
+            figures.archived_objects,
+            dict(objects.figures) if objects is not None else {},
         )
         try:
             published = publish_day(config, services, job, day)
         except ArchiveError as error:
             verdict = verdict.with_problem(f"manifest not written: {error}")
+    if verdict.status == "completed" and objects is not None:
+        try:
+            layout.tidy_day(job, objects)
+        except ArchiveError as error:  # the day is archived; the leftovers wait for its next run
+            log.warning("%s: unreferenced batch objects not removed: %s", job.window.day, error)
     status = verdict.status
     tracking.close_job(
         job.job_id,
@@ -147,6 +168,51 @@ def finalize(
         "completed": counts["completed"],
         "manifest": published.get("manifest"),
     }
+
+
+@explain_failures
+@freeze_startup_objects
+def announce_late_days(
+    window: Mapping[str, Any] | None,
+    announce: Callable[[dict[str, Any]], None],
+    *,
+    config: ExportConfig | None = None,
+    services: ExportServices | None = None,
+) -> dict[str, Any]:
+    """Publish the days a retry completed after their own run had closed them as failed: each gets its
+    manifest and, through ``announce``, its asset event — once per completion, from the run that
+    completed it (or the first run after it whose task got this far).
+    """
+    window = require_window(window, "announce_late_days")  # no window: retry_failed did not run either
+    config, services = configured(config, services)
+    tracking = services.tracking
+    own_job = int(window["job_id"])
+    layout = archive_layout(config, services)
+    announced: list[str] = []
+    for job in tracking.unannounced_days(own_job):
+        figures, objects = _measure_day(config, services, job, layout)
+        verdict = judge_day(figures)
+        if verdict.problems:
+            log.warning("%s completed late but is not announced: %s", job.window.day, "; ".join(verdict.problems))
+            continue
+        counts = figures.counts
+        day = DayFigures(
+            figures.tracked,
+            counts["completed"],
+            counts["failed"],
+            figures.source_count,
+            figures.archived_objects,
+            dict(objects.figures) if objects is not None else {},
+        )
+        published = publish_day(config, services, job, day)
+        if objects is not None:
+            layout.tidy_day(job, objects)
+        if tracking.mark_announced(job.job_id):
+            announce({**published, "reprocess": False, "completed_late": True})
+            announced.append(job.window.day.isoformat())
+    if announced:
+        log.info("announced %d days completed late: %s", len(announced), ", ".join(announced))
+    return {"announced": announced}
 
 
 @explain_failures
