@@ -1,5 +1,6 @@
 -- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0007; a later change
--- to the ledger is a new migration there, never an edit here.
+-- to the ledger is a new migration there first, then folded in here with the same definitions
+-- (BASELINE_VERSION in ledger/migrations.py moves with it; docs/ledger.md, Migrations).
 -- One row per batch of a job; counts are derived from message_tracking, never incremented.
 -- Extraction stages a window's ids and gives each batch a range of them in message_id order
 -- (first_staged_id, end_staged_id, staged); the batch's ids enter message_tracking when it is first

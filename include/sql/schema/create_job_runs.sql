@@ -1,5 +1,6 @@
 -- Part of the ledger's baseline schema, which holds include/sql/migrations 0001-0007; a later change
--- to the ledger is a new migration there, never an edit here.
+-- to the ledger is a new migration there first, then folded in here with the same definitions
+-- (BASELINE_VERSION in ledger/migrations.py moves with it; docs/ledger.md, Migrations).
 -- One row per one-day export window [start_date, end_date) in UTC.
 CREATE TABLE IF NOT EXISTS job_runs (
     job_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
