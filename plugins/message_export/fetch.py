@@ -17,25 +17,7 @@ from typing import IO
 from message_export.config import ExportConfig
 from message_export.export import ExportServices
 from message_export.hooks.archive import ArchiveError
-from message_export.model import ArchivedMessage
-
-
-class MessageNotArchived(LookupError):
-    """The ledger has no archived copy of the message; the text says what it knows."""
-
-
-def locate_message(message_id: str, services: ExportServices) -> ArchivedMessage:
-    """Return where ``message_id`` is archived; raise :class:`MessageNotArchived` saying why it is not."""
-    found = services.tracking.message_location(message_id)
-    if found is None:
-        raise MessageNotArchived(
-            f"message {message_id!r} is not tracked in the ledger: never extracted, or its day's rows were removed "
-            "by retention (the day's manifest lists it)"
-        )
-    status, archived = found
-    if archived is None:
-        raise MessageNotArchived(f"message {message_id!r} is tracked but not archived yet (status {status})")
-    return archived
+from message_export.ledger.errors import MessageNotArchived
 
 
 def fetch_message(
@@ -46,7 +28,7 @@ def fetch_message(
         from message_export.config import load_config
 
         services = ExportServices.from_config(config or load_config())
-    return services.archive.read_archived(locate_message(message_id, services))
+    return services.archive.read_archived(services.tracking.archived_message(message_id))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +49,7 @@ def _run(args: argparse.Namespace, out: IO[bytes]) -> int:
 
     services = ExportServices.from_config(load_config())
     try:
-        archived = locate_message(args.message_id, services)
+        archived = services.tracking.archived_message(args.message_id)
         if args.where:
             where = json.dumps(
                 {

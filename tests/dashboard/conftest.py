@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from devstack.connections import aws_connection
 from devstack.local_airflow import AirflowClient, AirflowStack
+from devstack.s3.moto_server import ACCESS_KEY, SECRET_KEY, create_bucket, s3_client
 from tests.conftest import REPO
 from tests.dashboard.ledger_fixtures import (
+    ARCHIVE_BUCKET,
     DashboardLedger,
     connection_json_as,
     dashboard_ledger,
@@ -77,10 +81,17 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def dashboard_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardStack]:
+def dashboard_stack(tmp_path_factory: pytest.TempPathFactory, s3_servers: Any) -> Iterator[DashboardStack]:
     now = datetime.now(UTC)
     home = tmp_path_factory.mktemp("dashboard-airflow")
-    with dashboard_ledger(recent_shape(now), now.date() - timedelta(days=1)) as ledger:
+    moto, _ = s3_servers
+    create_bucket(moto.url, ARCHIVE_BUCKET)
+    archive = s3_client(moto.url)
+
+    def put_object(key: str, body: bytes) -> None:
+        archive.put_object(Bucket=ARCHIVE_BUCKET, Key=key, Body=body)
+
+    with dashboard_ledger(recent_shape(now), now.date() - timedelta(days=1), put_object) as ledger:
         config = Path(home) / "message_export.yaml"
         config.write_text(
             f"start_date: {ledger.shape.first_day - timedelta(days=3)}\n"
@@ -98,6 +109,8 @@ def dashboard_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashbo
                     f"AIRFLOW_CONN_{ledger.conn_id.upper()}": connection_json_as(ledger.database, user, password),
                     "MESSAGE_EXPORT_CONFIG": str(config),
                     "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([DAGS_BUNDLE]),
+                    # the archive, for a message's document (the dashboard reads; it never writes)
+                    "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws_connection(moto.url, ACCESS_KEY, SECRET_KEY)),
                 },
                 all_admins=False,
                 users={user: password for user, (password, _) in USERS.items()},

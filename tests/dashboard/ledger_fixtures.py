@@ -3,10 +3,11 @@ written through the tracking hook's own write path (open, track, claim, record).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,6 +17,7 @@ import MySQLdb
 
 from devstack.connections import mysql_connection
 from devstack.ledger_generator import LedgerShape, generate_ledger
+from message_export.gzip_members import batch_object_key, gzip_member
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import MessageOutcome
 from message_export.windows import Window
@@ -36,7 +38,23 @@ HOSTILE_IDS = (
     "café",  # NFC: a different id
     "trailing  ",
 )
+ARCHIVE_BUCKET = "message-archive"
 HOSTILE_REASON = '<img src=x onerror="alert(1)"> failed: <b>not</b> found'
+
+
+@dataclass(frozen=True)
+class ArchivedSample:
+    """An archived message of the hostile day: its document and where the ledger says it is."""
+
+    message_id: str
+    document: bytes
+    s3_uri: str
+    offset: int | None = None
+    length: int | None = None
+
+
+# writes one object into the archive bucket (key, bytes); None: the ledger only, no archive
+ObjectWriter = Callable[[str, bytes], None] | None
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,8 @@ class DashboardLedger:
     hostile_day: date
     archived_id: str
     archived_uri: str
+    # the hostile day's other archived message: a gzip member inside a batch-layout object
+    member: ArchivedSample
 
     @contextmanager
     def admin_cursor(self) -> Iterator[Any]:
@@ -67,8 +87,31 @@ def connection_json(database: str) -> str:
     return json.dumps(mysql_connection(MYSQL, database))
 
 
-def _write_hostile_day(hook: MessageTrackingHook, day: date) -> tuple[str, str]:
-    """A running day whose failures carry hostile ids and reasons; return one archived id and its URI."""
+def _archive_samples(day: date, put_object: ObjectWriter) -> tuple[ArchivedSample, ArchivedSample]:
+    """archived-1 as a message-layout object of its own; archived-2 as the second gzip member of a
+    batch-layout object (the first member is another document, so its byte range starts past 0)."""
+    prefix = f"messages/dt={day.isoformat()}"
+    whole = ArchivedSample(
+        "archived-1",
+        json.dumps({"message_id": "archived-1", "body": "first archived ✓"}).encode(),
+        f"s3://{ARCHIVE_BUCKET}/{prefix}/archived-1.json",
+    )
+    document = json.dumps({"message_id": "archived-2", "body": '<b>"second"</b> & café'}).encode()
+    first, second = gzip_member(b'{"message_id": "earlier"}'), gzip_member(document)
+    data = first + second
+    key = batch_object_key("messages", day, hashlib.sha256(data).digest())
+    member = ArchivedSample("archived-2", document, f"s3://{ARCHIVE_BUCKET}/{key}", len(first), len(second))
+    if put_object is not None:
+        put_object(f"{prefix}/archived-1.json", whole.document)
+        put_object(key, data)
+    return whole, member
+
+
+def _write_hostile_day(
+    hook: MessageTrackingHook, day: date, put_object: ObjectWriter
+) -> tuple[ArchivedSample, ArchivedSample]:
+    """A running day whose failures carry hostile ids and reasons, and two archived messages (one in each
+    archive layout, written to the archive when ``put_object`` is given)."""
     job = hook.open_job(Window.for_day(day), "manual__hostile")
     batches = hook.ensure_batches(job.job_id, [0, 1])
     ids = [*HOSTILE_IDS, "archived-1", "archived-2", "waiting-1"]
@@ -77,19 +120,31 @@ def _write_hostile_day(hook: MessageTrackingHook, day: date) -> tuple[str, str]:
     token = uuid.uuid4().hex
     claimed = {m.message_id: m for m in hook.claim_batch(batches[0], token, 600, 5)}
     claimed.update({m.message_id: m for m in hook.claim_batch(batches[1], token, 600, 5)})
-    uri = f"s3://message-archive/messages/dt={day.isoformat()}/archived-1.json"
+    whole, member = _archive_samples(day, put_object)
     outcomes = [MessageOutcome.failed(claimed[mid], HOSTILE_REASON) for mid in HOSTILE_IDS]
-    outcomes.append(MessageOutcome.archived(claimed["archived-1"], uri))
-    outcomes.append(MessageOutcome.archived(claimed["archived-2"], uri.replace("-1", "-2")))
+    for sample in (whole, member):
+        outcomes.append(
+            MessageOutcome.archived(
+                claimed[sample.message_id],
+                sample.s3_uri,
+                len(sample.document),
+                hashlib.sha256(sample.document).digest(),
+                archive_offset=sample.offset,
+                archive_length=sample.length,
+            )
+        )
     hook.record_results(token, outcomes)
     # waiting-1 stays leased (in progress): the day is still running
     hook.refresh_batches(list(batches.values()))
-    return "archived-1", uri
+    return whole, member
 
 
 @contextmanager
-def dashboard_ledger(shape: LedgerShape, hostile_day: date) -> Iterator[DashboardLedger]:
-    """Create a database, fill it, point ``AIRFLOW_CONN_DASHBOARD_LEDGER`` at it; drop it afterwards."""
+def dashboard_ledger(
+    shape: LedgerShape, hostile_day: date, put_object: ObjectWriter = None
+) -> Iterator[DashboardLedger]:
+    """Create a database, fill it, point ``AIRFLOW_CONN_DASHBOARD_LEDGER`` at it; drop it afterwards.
+    With ``put_object`` the hostile day's archived messages are written to the archive too."""
     name = f"message_export_dash_{uuid.uuid4().hex[:10]}"
     admin = MySQLdb.connect(host=MYSQL["host"], port=MYSQL["port"], user=MYSQL["user"], passwd=MYSQL["password"])
     with admin.cursor() as cursor:
@@ -106,8 +161,10 @@ def dashboard_ledger(shape: LedgerShape, hostile_day: date) -> Iterator[Dashboar
             generate_ledger(conn, shape)
         finally:
             conn.close()
-        archived_id, uri = _write_hostile_day(hook, hostile_day)
-        yield DashboardLedger(name, CONN_ID, connection_json(name), shape, hostile_day, archived_id, uri)
+        whole, member = _write_hostile_day(hook, hostile_day, put_object)
+        yield DashboardLedger(
+            name, CONN_ID, connection_json(name), shape, hostile_day, whole.message_id, whole.s3_uri, member
+        )
     finally:
         hook.close()
         if previous is None:

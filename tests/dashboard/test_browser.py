@@ -3,6 +3,7 @@ opened inside the Airflow UI after logging in through the UI's own login form.""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -60,6 +61,26 @@ def test_page_inside_the_ui_shows_progress_and_hostile_ids_literally(
         "uri => document.querySelector('#find-answer .find-result')?.textContent === 'archived at ' + uri",
         arg=ledger.archived_uri,
     )
+    assert frame.locator("#find-answer .where-bytes").text_content() == "the whole object"
+
+    # a batch-layout message: its object, byte range, and its document read back through the page
+    member = ledger.member
+    frame.fill("#find-id", member.message_id)
+    frame.click("#find-form button")
+    frame.wait_for_function(
+        "uri => document.querySelector('#find-answer .where-uri')?.textContent === uri", arg=member.s3_uri
+    )
+    last = member.offset + member.length - 1
+    assert (
+        frame.locator("#find-answer .where-bytes")
+        .text_content()
+        .startswith(f"bytes {member.offset:,} to {last:,} of the object (bytes={member.offset}-{last})")
+    )
+    assert frame.locator("#find-answer .where-command").text_content() == "python -m message_export.fetch archived-2"
+    frame.click("#find-answer button.show-document")
+    shown = frame.wait_for_selector("#find-answer pre.document:not([hidden])")
+    assert json.loads(shown.text_content()) == json.loads(member.document)  # markup shown as text, not HTML
+    assert frame.locator("#find-answer pre.document b").count() == 0
 
 
 def test_the_page_is_in_the_ui_navigation(ui: object, dashboard_stack: DashboardStack) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -186,3 +188,34 @@ def test_trends_join_each_day_with_airflows_record_of_its_run(dashboard_stack: D
         assert point["duration_seconds"] is None  # never started: no duration to show
     others = [p for p in points if p["status"] in ("completed", "failed") and p["day"] != str(day)]
     assert others and all(p["duration_seconds"] is None and p["days_behind"] is None for p in others)
+
+
+def test_an_archived_message_says_its_object_and_byte_range_in_either_layout(dashboard_stack: DashboardStack) -> None:
+    client, ledger = dashboard_stack.client(), dashboard_stack.ledger
+    whole = client.json("get", f"{PREFIX}/api/messages", params={"message_id": ledger.archived_id})["where"]
+    assert whole["layout"] == "message" and whole["s3_uri"] == ledger.archived_uri
+    assert (whole["offset"], whole["length"], whole["range"]) == (None, None, None)
+    assert whole["fetch_command"] == "python -m message_export.fetch archived-1"
+    member = ledger.member
+    where = client.json("get", f"{PREFIX}/api/messages", params={"message_id": member.message_id})["where"]
+    assert where["layout"] == "batch" and where["s3_uri"] == member.s3_uri
+    assert (where["offset"], where["length"]) == (member.offset, member.length) and member.offset > 0
+    assert where["range"] == f"bytes={member.offset}-{member.offset + member.length - 1}"
+    assert (where["size"], where["sha256"]) == (len(member.document), hashlib.sha256(member.document).hexdigest())
+    failed = client.json("get", f"{PREFIX}/api/messages", params={"message_id": HOSTILE_IDS[0]})
+    assert failed["where"] is None
+
+
+def test_an_archived_document_is_read_back_exactly_from_either_layout(dashboard_stack: DashboardStack) -> None:
+    client, ledger = dashboard_stack.client("viewer"), dashboard_stack.ledger
+    for message_id, document in ((ledger.archived_id, None), (ledger.member.message_id, ledger.member.document)):
+        answer = client.get(f"{PREFIX}/api/messages/document", params={"message_id": message_id})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        assert json.loads(answer.content)["message_id"] == message_id
+        if document is not None:
+            assert answer.content == document  # the member's bytes, through one Range GET
+    not_yet = client.get(f"{PREFIX}/api/messages/document", params={"message_id": HOSTILE_IDS[0]})
+    assert not_yet.status_code == 404 and "tracked but not archived yet (status failed)" in not_yet.json()["detail"]
+    unknown = client.get(f"{PREFIX}/api/messages/document", params={"message_id": "no-such-message"})
+    assert unknown.status_code == 404 and "is not tracked in the ledger" in unknown.json()["detail"]

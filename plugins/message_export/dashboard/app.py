@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from message_export.config import ConfigError
 from message_export.dashboard.airflow_runs import run_times
@@ -24,7 +24,8 @@ from message_export.dashboard.cursors import MAX_CURSOR_LENGTH
 from message_export.dashboard.permissions import abilities
 from message_export.dashboard.reader import MAX_ROWS_PER_PAGE, DashboardReader
 from message_export.dashboard.trends import MAX_TREND_DAYS
-from message_export.ledger.errors import TrackingError
+from message_export.hooks.archive import ArchiveError
+from message_export.ledger.errors import MessageNotArchived, TrackingError
 from message_export.names import DAG_ID
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -126,6 +127,18 @@ def create_app() -> FastAPI:
         """A point per day of the last ``days`` due days, oldest first: archived and failed messages,
         the last run's duration and how long after the day ended its export finished."""
         return _answer(lambda: _reader().trends(days, run_times))
+
+    @app.get("/api/messages/document")
+    def document(message_id: Annotated[str, Query(min_length=1, max_length=512)]) -> Response:
+        """The message's archived JSON document, exactly the bytes archived (one Range GET in the batch
+        layout), checked against the SHA-256 the ledger recorded."""
+        try:
+            body = _answer(lambda: _reader().document(message_id))
+        except MessageNotArchived as error:
+            raise HTTPException(status_code=404, detail=str(error)) from None
+        except ArchiveError as error:
+            raise HTTPException(status_code=502, detail=f"the archive could not be read: {error}") from None
+        return Response(body, media_type="application/json", headers=SECURITY_HEADERS)
 
     @app.get("/api/messages")
     def message(message_id: Annotated[str, Query(min_length=1, max_length=512)]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -13,8 +14,11 @@ from message_export.config import ExportConfig, load_config
 from message_export.dashboard.calendar import ONE_DAY, check_per_page, day_page, last_due_day
 from message_export.dashboard.cursors import failure_id_after, failures_cursor, first_batch_number
 from message_export.dashboard.trends import RunTimes, trend_days, trend_points
+from message_export.gzip_members import http_range
+from message_export.hooks.archive import MessageArchiveHook
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.ledger.records import BatchRecord, DayRecord, FailedMessage, StatusCounts
+from message_export.model import ArchivedMessage
 from message_export.names import DAG_ID
 
 MAX_ROWS_PER_PAGE = 500
@@ -219,10 +223,19 @@ class DashboardReader:
             "(the day's manifest in the archive still lists it)"
         )
 
+    def document(self, message_id: str) -> bytes:
+        """The archived JSON document of ``message_id``, read as the fetch command reads it: one ledger
+        lookup, one (Range) GET, checked against the SHA-256 the ledger recorded."""
+        with self._ledger() as ledger:
+            archived = ledger.archived_message(message_id)
+        archive = MessageArchiveHook(self.config.connections.aws, read_timeout=self.config.s3.read_timeout)
+        return archive.read_archived(archived)
+
     def message(self, message_id: str) -> dict[str, Any]:
-        """Where ``message_id`` is archived, or why it is not."""
+        """Where ``message_id`` is archived (its object and, in the batch layout, its byte range), or why not."""
         with self._ledger() as ledger:
             found = ledger.find_message(message_id)
+            location = ledger.message_location(message_id) if found is not None and found.s3_path else None
         if found is None:
             return {
                 "message_id": message_id,
@@ -249,7 +262,23 @@ class DashboardReader:
             "dag_run_id": found.dag_run_id,
             "run_url": run_grid_path(found.dag_run_id),
             "answer": answer,
+            "where": _where_json(location[1]) if location is not None and location[1] is not None else None,
         }
+
+
+def _where_json(archived: ArchivedMessage) -> dict[str, Any]:
+    """The object and bytes that hold an archived message's document, and the command that reads it."""
+    in_batch = archived.archive_offset is not None and archived.archive_length is not None
+    return {
+        "s3_uri": archived.s3_path,
+        "layout": "batch" if in_batch else "message",
+        "offset": archived.archive_offset,
+        "length": archived.archive_length,
+        "range": http_range(archived.archive_offset, archived.archive_length) if in_batch else None,  # type: ignore[arg-type]
+        "size": archived.body_bytes,
+        "sha256": None if archived.body_sha256 is None else archived.body_sha256.hex(),
+        "fetch_command": f"python -m message_export.fetch {shlex.quote(archived.message_id)}",
+    }
 
 
 def _with_counts(record: DayRecord, counts: StatusCounts) -> DayRecord:

@@ -21,6 +21,10 @@ class TrackingError(RuntimeError):
     retryable: ClassVar[bool] = False
 
 
+class MessageNotArchived(LookupError):
+    """The ledger has no archived copy of a message; the text says what it knows."""
+
+
 class TrackingUnavailableError(TrackingError):
     """The ledger database could not be reached; a later attempt may succeed."""
 

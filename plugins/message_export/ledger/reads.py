@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
-from message_export.ledger.errors import NO_SUCH_TABLE, mysql_error_code
+from message_export.ledger.errors import NO_SUCH_TABLE, MessageNotArchived, mysql_error_code
 from message_export.ledger.records import (
     BatchRecord,
     DayRecord,
@@ -80,6 +80,19 @@ class LedgerReads(LedgerWrites):
             _optional_int(length),
         )
         return id_text(status), archived
+
+    def archived_message(self, message_id: str) -> ArchivedMessage:
+        """Return where ``message_id`` is archived; raise :class:`MessageNotArchived` saying why it is not."""
+        found = self.message_location(message_id)
+        if found is None:
+            raise MessageNotArchived(
+                f"message {message_id!r} is not tracked in the ledger: never extracted, or its day's rows were removed "
+                "by retention (the day's manifest lists it)"
+            )
+        status, archived = found
+        if archived is None:
+            raise MessageNotArchived(f"message {message_id!r} is tracked but not archived yet (status {status})")
+        return archived
 
     # -- days -----------------------------------------------------------------------------------
 

@@ -400,9 +400,66 @@ async function findMessage(event) {
       el("div", { class: "find-result", text: data.answer }),
     );
     if (data.found) box.append(el("div", { text: `Day ${data.day}, ${data.attempts} attempt(s), run ` }, runLink(data.dag_run_id)));
+    if (data.where) box.append(whereBlock(data.message_id, data.where));
   } catch (error) {
     box.textContent = `Search failed: ${error.message}`;
   }
+}
+
+// Where an archived message's document is: its object, and in the batch layout the byte range of its
+// gzip member (one HTTP Range GET reads it); its size and SHA-256; the command that reads it back; and
+// the document itself, read through the dashboard exactly as the command reads it.
+function whereBlock(messageId, where) {
+  const bytes =
+    where.layout === "batch"
+      ? `bytes ${num(where.offset)} to ${num(where.offset + where.length - 1)} of the object (${where.range}): one gzip member, ${num(where.length)} bytes`
+      : "the whole object";
+  const block = el(
+    "div",
+    { class: "where" },
+    figure("Object", el("span", { class: "literal where-uri", text: where.s3_uri })),
+    figure("Bytes", el("span", { class: "where-bytes", text: bytes })),
+    figure("Document", document.createTextNode(`${num(where.size)} bytes, SHA-256 ${where.sha256 ?? "not recorded"}`)),
+    figure("Read it back", el("code", { class: "literal where-command", text: where.fetch_command })),
+  );
+  const shown = el("pre", { class: "document", hidden: "" });
+  const button = el("button", {
+    type: "button",
+    class: "small show-document",
+    text: "Show the document",
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        const response = await fetch(`api/messages/document?message_id=${encodeURIComponent(messageId)}`, { credentials: "same-origin" });
+        const text = await response.text();
+        if (!response.ok) {
+          let detail = text;
+          try {
+            detail = JSON.parse(text).detail ?? text;
+          } catch (error) {
+            /* not JSON: shown as it came */
+          }
+          throw new Error(`${response.status}: ${detail}`);
+        }
+        // the archived bytes, laid out for reading; the text is inserted as text, never as HTML
+        let pretty = text;
+        try {
+          pretty = JSON.stringify(JSON.parse(text), null, 2);
+        } catch (error) {
+          /* shown as archived */
+        }
+        shown.textContent = pretty;
+        shown.hidden = false;
+        button.hidden = true;
+      } catch (error) {
+        shown.textContent = `The document could not be read: ${error.message}`;
+        shown.hidden = false;
+        button.disabled = false;
+      }
+    },
+  });
+  block.append(button, shown);
+  return block;
 }
 
 // -- who is looking ------------------------------------------------------------------------------
