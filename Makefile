@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# make airflow's executor: local (LocalExecutor) or celery (CeleryExecutor, Redis broker, two workers)
+EXECUTOR ?= local
+CELERY_CONCURRENCY ?= 2
 
 .PHONY: demo airflow airflow-stop airflow-reset test test-quick lint bench bench-quick venv services mwaa-bundle docs clean
 
@@ -11,8 +14,10 @@ demo: venv services
 	$(BIN)/python -m scripts.demo
 
 ## airflow: the local stack and a real Airflow 3.3.1 (UI on http://127.0.0.1:8080, admin/admin); Ctrl-C stops it
+##          EXECUTOR=celery: the CeleryExecutor as on MWAA, two workers of CELERY_CONCURRENCY slots
 airflow: venv services
-	$(BIN)/python -m scripts.airflow_local start
+	@if [ "$(EXECUTOR)" = celery ]; then ./scripts/ensure_redis.sh; fi
+	$(BIN)/python -m scripts.airflow_local start --executor $(EXECUTOR) --concurrency $(CELERY_CONCURRENCY)
 
 ## airflow-stop: stop a running `make airflow` from another shell
 airflow-stop: venv

@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Self
 
+import psutil
 import requests
 
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -381,24 +382,51 @@ class AirflowStack:
         self._write_pid_file()
         self.wait_for_worker(name, timeout)
 
-    def signal_worker(self, name: str, signum: int, *, whole_group: bool) -> int:
-        """Send ``signum`` to the Celery worker ``name``: its main process (a container's stop) or its whole
-        process group, task processes included (a container that dies); return the main process id."""
-        proc = self.processes[name]
-        if whole_group:
-            os.killpg(proc.pid, signum)
-        else:
-            os.kill(proc.pid, signum)
-        return proc.pid
+    def signal_worker(self, name: str, signum: int, *, whole_container: bool) -> list[int]:
+        """Send ``signum`` to the Celery worker ``name``: to its main process only (a container being stopped),
+        or to every process it runs (a container that dies): its pool, and the task processes, which Airflow's
+        supervisor puts in process groups of their own. Return the process ids signalled."""
+        main = psutil.Process(self.processes[name].pid)
+        targets = [main, *main.children(recursive=True)] if whole_container else [main]
+        signalled = []
+        for process in targets:
+            try:
+                process.send_signal(signum)
+                signalled.append(process.pid)
+            except psutil.NoSuchProcess:
+                continue
+        return signalled
+
+    def worker_of(self, pid: int) -> str | None:
+        """The Celery worker whose process tree holds ``pid`` (a task process, say), if any."""
+        mains = {proc.pid: name for name, proc in self.processes.items() if name in self.worker_names}
+        try:
+            process = psutil.Process(pid)
+            lineage = [process, *process.parents()]
+        except psutil.NoSuchProcess:
+            return None
+        return next((mains[p.pid] for p in lineage if p.pid in mains), None)
 
     def wait_for_exit(self, name: str, timeout: float) -> int:
-        """Wait for the process ``name`` to exit and for its group to be gone; return its exit code."""
+        """Wait for the process ``name`` to exit and for its process group to be gone; return its exit code."""
         proc = self.processes[name]
         code = proc.wait(timeout=timeout)
         deadline = time.monotonic() + timeout
         while _group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         return code
+
+    def _worker_descendants(self) -> list[psutil.Process]:
+        found = []
+        for name in self.worker_names:
+            proc = self.processes.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                found += psutil.Process(proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+        return found
 
     def _write_pid_file(self) -> None:
         self.pid_file.write_text(json.dumps({name: proc.pid for name, proc in self.processes.items()}))
@@ -421,8 +449,15 @@ class AirflowStack:
         raise AirflowStackError(f"Airflow was not healthy after {timeout:.0f}s; see the logs in {self.logs}")
 
     def stop(self, grace: float = 20) -> None:
-        """Stop exactly the processes this stack started (their whole process groups)."""
+        """Stop exactly the processes this stack started (their whole process groups, and the task processes of
+        the Celery workers, which sit in groups of their own)."""
+        task_processes = self._worker_descendants()
         stop_process_groups({name: proc.pid for name, proc in self.processes.items()}, grace)
+        for process in task_processes:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:  # gone with its worker, as it should be
+                continue
         for proc in self.processes.values():
             try:
                 proc.wait(timeout=1)

@@ -2,7 +2,9 @@
 
 Starts the Elasticsearch-compatible server (sample messages for the last days), an S3 server (moto), the
 ledger database on the local MariaDB/MySQL, and Airflow's api-server, scheduler, dag-processor and
-triggerer (LocalExecutor, metadata in the local PostgreSQL). Everything lives under ``.airflow/``: the
+triggerer (metadata in the local PostgreSQL) with the LocalExecutor or, with ``--executor celery``, the
+CeleryExecutor as MWAA runs it: the machine's Redis as broker (``REDIS_URL``), the metadata database as result
+backend and two Celery workers of ``--concurrency`` slots each. Everything lives under ``.airflow/``: the
 Airflow home, the config, and every log in ``.airflow/logs/``. Ctrl-C — or ``make airflow-stop`` from
 another shell — stops exactly what it started. Running it again reuses the metadata database, the ledger
 and the Airflow history; ``make airflow-reset`` throws them away.
@@ -35,6 +37,8 @@ BUCKET = "message-archive"
 DAYS = 4  # sample data: the three days before today (due) and today (not yet due)
 PER_DAY = 1000
 USER, PASSWORD = "admin", "admin"
+# the broker of --executor celery: the machine's Redis, started by scripts/ensure_redis.sh
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _port(name: str, default: int) -> int:
@@ -120,8 +124,8 @@ def _archived_before_restart() -> int:
         db.close()
 
 
-def start() -> int:
-    from devstack.local_airflow import AirflowStack
+def start(executor: str = "local", concurrency: int = 2) -> int:
+    from devstack.local_airflow import PROCESSES, AirflowStack, CeleryWorkers
     from devstack.s3.moto_server import MotoS3Server, create_bucket
     from devstack.sample_data import SampleSpec, seed
     from devstack.search.server import EsCompatServer
@@ -165,7 +169,11 @@ def start() -> int:
     archived = _archived_before_restart()
     env = _connections(search_server.url, s3_server.url)
     env["MESSAGE_EXPORT_CONFIG"] = str(_write_config(first_day))
-    print("» starting Airflow 3 (api-server, scheduler, dag-processor, triggerer); logs in .airflow/logs/")
+    celery = CeleryWorkers(REDIS_URL, workers=2, concurrency=concurrency) if executor == "celery" else None
+    workers = f", Celery workers {' and '.join(celery.names())} ({concurrency} slots each)" if celery else ""
+    print(f"» starting Airflow 3 (api-server, scheduler, dag-processor, triggerer{workers}); logs in .airflow/logs/")
+    processes = ", ".join([*PROCESSES, *(celery.names() if celery else []), "tasks/"])
+    wiring = f"CeleryExecutor, broker {REDIS_URL}, result backend: the metadata database" if celery else "LocalExecutor"
     stack = AirflowStack(
         HOME,
         dags_folder=REPO / "dags",
@@ -177,6 +185,7 @@ def start() -> int:
         database=METADATA_DB,
         logs=LOGS,
         fast=False,
+        celery=celery,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -188,7 +197,8 @@ def start() -> int:
             f"\nAirflow UI: {stack.base_url}   log in as {USER} / {PASSWORD}\n"
             f"  DAG message_export (paused): unpause it to export the due days from {first_day}, or trigger a day.\n"
             f"  ledger: MySQL database '{LEDGER_DB}'; archive: s3://{BUCKET}/messages/ at {s3_server.url}\n"
-            f"  logs: {LOGS}/ (api-server, scheduler, dag-processor, triggerer, tasks/)\n"
+            f"  executor: {wiring}\n"
+            f"  logs: {LOGS}/ ({processes})\n"
             "  Ctrl-C or `make airflow-stop` stops everything; `make airflow-reset` starts from scratch."
         )
         if archived:
@@ -253,8 +263,12 @@ def reset() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["start", "stop", "reset"], nargs="?", default="start")
-    action = parser.parse_args(argv).action
-    return {"start": start, "stop": stop_running, "reset": reset}[action]()
+    parser.add_argument("--executor", choices=["local", "celery"], default="local", help="Airflow's executor")
+    parser.add_argument("--concurrency", type=int, default=2, help="task slots per Celery worker")
+    args = parser.parse_args(argv)
+    if args.action == "start":
+        return start(args.executor, args.concurrency)
+    return {"stop": stop_running, "reset": reset}[args.action]()
 
 
 if __name__ == "__main__":
