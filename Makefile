@@ -6,6 +6,8 @@ PYTEST_ARGS ?=
 # make airflow's executor: local (LocalExecutor) or celery (CeleryExecutor, Redis broker, two workers)
 EXECUTOR ?= local
 CELERY_CONCURRENCY ?= 2
+# the Celery broker: redis (the machine's Redis) or sqs (moto's SQS, in the local S3 server's process)
+BROKER ?= redis
 
 .PHONY: demo airflow airflow-stop airflow-reset test test-quick lint bench bench-quick venv services mwaa-bundle docs clean
 
@@ -14,10 +16,11 @@ demo: venv services
 	$(BIN)/python -m scripts.demo
 
 ## airflow: the local stack and a real Airflow 3.3.1 (UI on http://127.0.0.1:8080, admin/admin); Ctrl-C stops it
-##          EXECUTOR=celery: the CeleryExecutor as on MWAA, two workers of CELERY_CONCURRENCY slots
+##          EXECUTOR=celery: the CeleryExecutor as on MWAA, two workers of CELERY_CONCURRENCY slots, BROKER=redis|sqs
 airflow: venv services
-	@if [ "$(EXECUTOR)" = celery ]; then ./scripts/ensure_redis.sh; fi
-	$(BIN)/python -m scripts.airflow_local start --executor $(EXECUTOR) --concurrency $(CELERY_CONCURRENCY)
+	@if [ "$(EXECUTOR)" = celery ] && [ "$(BROKER)" = redis ]; then ./scripts/ensure_redis.sh; fi
+	$(BIN)/python -m scripts.airflow_local start --executor $(EXECUTOR) --concurrency $(CELERY_CONCURRENCY) \
+		--broker $(BROKER)
 
 ## airflow-stop: stop a running `make airflow` from another shell
 airflow-stop: venv

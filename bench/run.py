@@ -3,7 +3,8 @@
 Phases, in order: the reference design (baseline) → the pipeline at three sizes → each stage's
 ceiling → scale-out over N worker processes → Airflow's ``dag.test()`` → the ledger's statements as
 it grows and after retention → extraction of the large window against a bare PIT loop → the
-dashboard's queries on a year of ledger. A phase that fails is reported as such; the others still
+dashboard's queries on a year of ledger → the real DAG under the CeleryExecutor with 1, 2 and 4 task
+slots (bench/celery_scaleout.py). A phase that fails is reported as such; the others still
 run. The figures go to ``bench/results/<UTC time>-<profile>.json``; a full run of every phase also
 renders docs/performance.md from them.
 """
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import dashboard_queries
+from bench import celery_scaleout, dashboard_queries
 from bench.environment import REPO
 from bench.measure import CpuMeter, mysqld_pid
 from bench.profiles import FULL, QUICK, Profile
@@ -515,4 +516,5 @@ PHASES: dict[str, Callable[[Bench], Any]] = {
     "ledger": _ledger,
     "extraction": _extraction,
     "dashboard": _dashboard,
+    "celery": celery_scaleout.measure,
 }

@@ -3,8 +3,9 @@
 Starts the Elasticsearch-compatible server (sample messages for the last days), an S3 server (moto), the
 ledger database on the local MariaDB/MySQL, and Airflow's api-server, scheduler, dag-processor and
 triggerer (metadata in the local PostgreSQL) with the LocalExecutor or, with ``--executor celery``, the
-CeleryExecutor as MWAA runs it: the machine's Redis as broker (``REDIS_URL``), the metadata database as result
-backend and two Celery workers of ``--concurrency`` slots each. Everything lives under ``.airflow/``: the
+CeleryExecutor as MWAA runs it: the machine's Redis as broker (``REDIS_URL``) or, with ``--broker sqs``, moto's SQS
+(served by the local S3 server's moto), the metadata database as result backend and two Celery workers of
+``--concurrency`` slots each. Everything lives under ``.airflow/``: the
 Airflow home, the config, and every log in ``.airflow/logs/``. Ctrl-C — or ``make airflow-stop`` from
 another shell — stops exactly what it started. Running it again reuses the metadata database, the ledger
 and the Airflow history; ``make airflow-reset`` throws them away.
@@ -124,7 +125,16 @@ def _archived_before_restart() -> int:
         db.close()
 
 
-def start(executor: str = "local", concurrency: int = 2) -> int:
+def _broker(broker: str, s3_url: str) -> tuple[str, dict[str, str]]:
+    """The Celery broker URL and transport options: Redis, or kombu's SQS transport against moto's SQS."""
+    if broker == "redis":
+        return REDIS_URL, {}
+    # moto serves every AWS API on one port: the S3 server's moto is an SQS endpoint too
+    host_port = s3_url.removeprefix("http://")
+    return f"sqs://local:local@{host_port}/", {"region": "us-east-1", "is_secure": "False", "polling_interval": "1"}
+
+
+def start(executor: str = "local", concurrency: int = 2, broker: str = "redis") -> int:
     from devstack.local_airflow import PROCESSES, AirflowStack, CeleryWorkers
     from devstack.s3.moto_server import MotoS3Server, create_bucket
     from devstack.sample_data import SampleSpec, seed
@@ -169,11 +179,16 @@ def start(executor: str = "local", concurrency: int = 2) -> int:
     archived = _archived_before_restart()
     env = _connections(search_server.url, s3_server.url)
     env["MESSAGE_EXPORT_CONFIG"] = str(_write_config(first_day))
-    celery = CeleryWorkers(REDIS_URL, workers=2, concurrency=concurrency) if executor == "celery" else None
+    broker_url, transport_options = _broker(broker, s3_server.url)
+    celery = None
+    if executor == "celery":
+        celery = CeleryWorkers(broker_url, workers=2, concurrency=concurrency, transport_options=transport_options)
     workers = f", Celery workers {' and '.join(celery.names())} ({concurrency} slots each)" if celery else ""
     print(f"» starting Airflow 3 (api-server, scheduler, dag-processor, triggerer{workers}); logs in .airflow/logs/")
     processes = ", ".join([*PROCESSES, *(celery.names() if celery else []), "tasks/"])
-    wiring = f"CeleryExecutor, broker {REDIS_URL}, result backend: the metadata database" if celery else "LocalExecutor"
+    wiring = "LocalExecutor"
+    if celery:
+        wiring = f"CeleryExecutor, broker {broker_url}, result backend: the metadata database"
     stack = AirflowStack(
         HOME,
         dags_folder=REPO / "dags",
@@ -265,9 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["start", "stop", "reset"], nargs="?", default="start")
     parser.add_argument("--executor", choices=["local", "celery"], default="local", help="Airflow's executor")
     parser.add_argument("--concurrency", type=int, default=2, help="task slots per Celery worker")
+    parser.add_argument("--broker", choices=["redis", "sqs"], default="redis", help="the Celery broker")
     args = parser.parse_args(argv)
     if args.action == "start":
-        return start(args.executor, args.concurrency)
+        return start(args.executor, args.concurrency, args.broker)
     return {"stop": stop_running, "reset": reset}[args.action]()
 
 
