@@ -328,11 +328,11 @@ class AirflowStack:
             raise
         return self
 
-    def _spawn(self, name: str, env: Mapping[str, str], command: list[str] | None = None) -> None:
+    def _spawn(self, name: str, env: Mapping[str, str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
         try:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *(command or [name])],
+                [sys.executable, "-m", "airflow", *self._command(name)],
                 env=dict(env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -354,9 +354,14 @@ class AirflowStack:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
         }
+        self._spawn(name, worker_env)
+
+    def _command(self, name: str) -> list[str]:
+        """The ``airflow`` subcommand that runs the process ``name``."""
+        if self.celery is None or name not in self.worker_names:
+            return [name]
         command = ["celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", self.queue]
-        command += ["--concurrency", str(self.celery.concurrency), "--without-mingle", "--without-gossip"]
-        self._spawn(name, worker_env, command)
+        return [*command, "--concurrency", str(self.celery.concurrency), "--without-mingle", "--without-gossip"]
 
     def wait_for_worker(self, name: str, timeout: float = 120) -> None:
         """Wait until the worker ``name`` says it is ready to take tasks (Celery's "ready." line in its log)."""
