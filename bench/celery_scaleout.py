@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import psutil
+
 from bench.environment import REPO
 from bench.measure import CpuMeter, mysqld_pid
 from devstack.local_airflow import AirflowStack, CeleryWorkers
@@ -67,8 +69,9 @@ def measure(bench: Bench) -> dict[str, Any]:
                 bench.say(
                     f"  {workers} worker(s) x {slots} slot(s): {run['messages']:,} messages, batches over "
                     f"{run['wall_seconds']:.1f}s = {run['per_second']:.0f} msg/s ({speed_up:.2f}x one process); "
-                    f"run {run['run_seconds']:.1f}s; machine {run['cores_used']['machine_busy']:.2f} "
-                    f"of {os.cpu_count()} cores busy"
+                    f"run {run['run_seconds']:.1f}s; cores: Celery workers {run['cores_used']['celery_workers']:.2f}, "
+                    f"Airflow's services {run['cores_used']['airflow_services']:.2f}, machine "
+                    f"{run['cores_used']['machine_busy']:.2f} of {os.cpu_count()}"
                 )
     return {"day": day.date().isoformat(), "size": size, "single_process": single, "runs": runs}
 
@@ -107,6 +110,7 @@ def _restart_workers(stack: AirflowStack, celery: CeleryWorkers) -> None:
 def _celery_run(bench: Bench, stack: AirflowStack, day: datetime, size: int, workers: int, slots: int) -> dict:
     api = stack.client()
     meter = CpuMeter(_parts(bench))
+    airflow_before = _airflow_cpu(stack)
     started = time.perf_counter()
     run = api.json(
         "post",
@@ -117,6 +121,9 @@ def _celery_run(bench: Bench, stack: AirflowStack, day: datetime, size: int, wor
     finished = api.wait_for_run(DAG_ID, run_id, timeout=1800)
     run_seconds = time.perf_counter() - started
     cpu = meter.stop()
+    airflow_after = _airflow_cpu(stack)
+    before = airflow_before
+    airflow_cores = {name: (after - before.get(name, 0.0)) / run_seconds for name, after in airflow_after.items()}
     if finished["state"] != "success":
         raise RuntimeError(f"the Celery run with {workers}x{slots} slots ended {finished['state']}")
     path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/process_batch/listMapped"
@@ -140,8 +147,35 @@ def _celery_run(bench: Bench, stack: AirflowStack, day: datetime, size: int, wor
         "per_second": messages / wall,
         "run_seconds": run_seconds,
         "mean_task_seconds": sum(ti["duration"] or 0 for ti in mapped) / len(mapped),
-        "cores_used": {"machine_busy": _busy(cpu), **{name: _share(cpu, name) for name in _parts(bench)}},
+        "cores_used": {
+            "machine_busy": _busy(cpu),
+            # over the run's wall time: the Celery workers with their task processes, and Airflow's other processes
+            "celery_workers": sum(value for name, value in airflow_cores.items() if name in stack.worker_names),
+            "airflow_services": sum(value for name, value in airflow_cores.items() if name not in stack.worker_names),
+            **{name: _share(cpu, name) for name in _parts(bench)},
+        },
     }
+
+
+def _airflow_cpu(stack: AirflowStack) -> dict[str, float]:
+    """CPU seconds so far of each of the stack's processes with everything under it: a Celery worker's pool
+    processes and the task processes they forked and reaped."""
+    seconds = {}
+    for name, proc in stack.processes.items():
+        total = 0.0
+        try:
+            main = psutil.Process(proc.pid)
+            tree = [main, *main.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for process in tree:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+        seconds[name] = total
+    return seconds
 
 
 def _parts(bench: Bench) -> dict[str, int | None]:

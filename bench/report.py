@@ -304,9 +304,10 @@ def _celery_text(figures: dict[str, Any]) -> list[str]:
             f"  {run['workers']} worker(s) x {run['slots_per_worker']} = {run['slots']} slot(s): "
             f"{run['per_second']:,.0f} msg/s ({run['per_second'] / single['per_second']:.2f}x one process), "
             f"{run['batches']} batches, {run['mean_task_seconds']:.1f} s per task, run {run['run_seconds']:.0f} s; "
-            f"machine {cores['machine_busy']:.2f} of {figures.get('machine', {}).get('cpu_count')} cores busy "
-            f"(ES server {cores.get('es_server', 0):.2f}, S3 server {cores.get('s3_server', 0):.2f}, "
-            f"mysqld {cores.get('mysqld', 0):.2f})"
+            f"cores: Celery workers {cores.get('celery_workers', 0):.2f}, Airflow's services "
+            f"{cores.get('airflow_services', 0):.2f}, ES server {cores.get('es_server', 0):.2f}, S3 server "
+            f"{cores.get('s3_server', 0):.2f}, mysqld {cores.get('mysqld', 0):.2f}, "
+            f"machine {cores['machine_busy']:.2f} of {figures.get('machine', {}).get('cpu_count')}"
         )
     return lines
 

@@ -103,8 +103,9 @@ def test_a_mapped_task_s_log_from_a_worker_reads_through_the_rest_api(deployment
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(deployment: Deployment, seeded, daily_run):
-    """SIGKILL to a worker's whole process group (a replaced container dies) while its task processes upload:
-    the scheduler finds their heartbeats gone, and Airflow's retry on the other worker takes the batches over."""
+    """SIGKILL to a worker and every process it runs, its task processes included (a replaced container dies),
+    while it uploads: the scheduler finds their heartbeats gone, and Airflow's retries on the other worker take
+    the batches over."""
     ledger, airflow = deployment.ledger, deployment.airflow
     proxy = ledger.services.s3_proxy
     proxy.faults.add_latency(fixed_ms=1500, methods=["PUT"])  # batches stay in flight for seconds
@@ -129,6 +130,13 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(deployment: Depl
         # found by the short heartbeat timeout, not by Airflow's default 300 s
         noticed = datetime.fromisoformat(first["end_date"]) - killed_at
         assert noticed < timedelta(seconds=HEARTBEAT_TIMEOUT + 60), noticed
+    # the scheduler's own account of it
+    detected = [
+        line
+        for line in (airflow.logs / "scheduler.log").read_text(errors="replace").splitlines()
+        if "Detected a task instance without a heartbeat" in line and f"'Hostname': '{victim}'" in line
+    ]
+    assert len(detected) >= len(held), detected
     others = [ti for ti in deployment.mapped(run_id) if ti["map_index"] not in held]
     assert {(ti["state"], ti["try_number"]) for ti in others} == {("success", 1)}, others
     deployment.wait_until_quiet()
@@ -159,6 +167,7 @@ def test_a_worker_s_warm_shutdown_finishes_its_batches(deployment: Deployment, s
     finally:
         airflow.start_worker(stopping)
     assert code == 0
+    assert "Warm shutdown" in (airflow.logs / f"{stopping}.log").read_text(errors="replace")
     assert run["state"] == "success", deployment.task_states(run_id)
     mapped = {ti["map_index"]: ti for ti in deployment.mapped(run_id)}
     for map_index in held:
