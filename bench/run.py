@@ -134,7 +134,9 @@ def main(argv: list[str], workdir: Path) -> int:
         profile = replace(profile, extraction_ids=args.extraction_ids)
     every_phase = set(phases) == set(PHASES)
     started_at = datetime.now(UTC)
-    output = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}-{profile.name}{'' if every_phase else '-partial'}.json"
+    # a run of the celery phase alone is kept: docs/celery.md's capacity guidance rests on it
+    kept = "" if every_phase else "-celery" if phases == ["celery"] else "-partial"
+    output = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}-{profile.name}{kept}.json"
     latency = {"elasticsearch": profile.es_latency, "s3": profile.s3_latency}
     raw: dict[str, Any] = {
         "generated_at": started_at.isoformat(timespec="seconds"),
