@@ -43,7 +43,8 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## bench: side-by-side benchmark (what it measures: docs/performance.md); bench-quick finishes in ~2 minutes
+## bench: side-by-side benchmark (what it measures: docs/performance.md; the celery phase: docs/celery.md);
+##        bench-quick finishes in ~2 minutes, plus ~2 for its celery phase (a real Airflow)
 bench: venv services
 	$(BIN)/python -m bench
 
