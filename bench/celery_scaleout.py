@@ -11,7 +11,6 @@ start to last end, as Airflow records them); the run's wall time, Airflow's task
 from __future__ import annotations
 
 import os
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -99,9 +98,7 @@ def _single_process(bench: Bench, day: datetime, size: int, config: dict[str, st
 def _restart_workers(stack: AirflowStack, celery: CeleryWorkers) -> None:
     """Stop every worker (warm shutdown: they are idle), then start ``celery``'s."""
     for name in stack.worker_names:
-        stack.signal_worker(name, signal.SIGTERM, whole_container=False)
-        stack.wait_for_exit(name, timeout=60)
-        del stack.processes[name]
+        stack.stop_worker(name, timeout=60)
     stack.celery = celery
     for name in stack.worker_names:
         stack.start_worker(name)

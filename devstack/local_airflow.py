@@ -402,6 +402,15 @@ class AirflowStack:
                 continue
         return signalled
 
+    def stop_worker(self, name: str, timeout: float = 120) -> int:
+        """Stop the Celery worker ``name`` as a container is stopped (SIGTERM: Celery's warm shutdown lets its
+        running tasks finish) and forget it; return its exit code."""
+        self.signal_worker(name, signal.SIGTERM, whole_container=False)
+        code = self.wait_for_exit(name, timeout)
+        del self.processes[name]
+        self._write_pid_file()
+        return code
+
     def worker_of(self, pid: int) -> str | None:
         """The Celery worker whose process tree holds ``pid`` (a task process, say), if any."""
         mains = {proc.pid: name for name, proc in self.processes.items() if name in self.worker_names}
