@@ -19,8 +19,8 @@ demo: venv services
 ##          EXECUTOR=celery: the CeleryExecutor as on MWAA, two workers of CELERY_CONCURRENCY slots, BROKER=redis|sqs
 airflow: venv services
 	@if [ "$(EXECUTOR)" = celery ] && [ "$(BROKER)" = redis ]; then ./scripts/ensure_redis.sh; fi
-	$(BIN)/python -m scripts.airflow_local start --executor $(EXECUTOR) --concurrency $(CELERY_CONCURRENCY) \
-		--broker $(BROKER)
+	AIRFLOW_LOCAL_EXECUTOR=$(EXECUTOR) AIRFLOW_LOCAL_BROKER=$(BROKER) AIRFLOW_LOCAL_CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
+		$(BIN)/python -m scripts.airflow_local start
 
 ## airflow-stop: stop a running `make airflow` from another shell
 airflow-stop: venv

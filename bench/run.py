@@ -3,8 +3,7 @@
 Phases, in order: the reference design (baseline) → the pipeline at three sizes → each stage's
 ceiling → scale-out over N worker processes → Airflow's ``dag.test()`` → the ledger's statements as
 it grows and after retention → extraction of the large window against a bare PIT loop → the
-dashboard's queries on a year of ledger → the real DAG under the CeleryExecutor with 1, 2 and 4 task
-slots (bench/celery_scaleout.py). A phase that fails is reported as such; the others still
+dashboard's queries on a year of ledger. A phase that fails is reported as such; the others still
 run. The figures go to ``bench/results/<UTC time>-<profile>.json``; a full run of every phase also
 renders docs/performance.md from them.
 """
@@ -518,5 +517,5 @@ PHASES: dict[str, Callable[[Bench], Any]] = {
     "ledger": _ledger,
     "extraction": _extraction,
     "dashboard": _dashboard,
-    "celery": celery_scaleout.measure,
+    "celery": celery_scaleout.measure,  # the real DAG under the CeleryExecutor with 1, 2 and 4 task slots
 }

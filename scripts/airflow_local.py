@@ -2,10 +2,11 @@
 
 Starts the Elasticsearch-compatible server (sample messages for the last days), an S3 server (moto), the
 ledger database on the local MariaDB/MySQL, and Airflow's api-server, scheduler, dag-processor and
-triggerer (metadata in the local PostgreSQL) with the LocalExecutor or, with ``--executor celery``, the
-CeleryExecutor as MWAA runs it: the machine's Redis as broker (``REDIS_URL``) or, with ``--broker sqs``, moto's SQS
-(served by the local S3 server's moto), the metadata database as result backend and two Celery workers of
-``--concurrency`` slots each. Everything lives under ``.airflow/``: the
+triggerer (metadata in the local PostgreSQL) with the LocalExecutor or, with ``AIRFLOW_LOCAL_EXECUTOR=celery``,
+the CeleryExecutor as MWAA runs it: the machine's Redis as broker (``REDIS_URL``) or, with
+``AIRFLOW_LOCAL_BROKER=sqs``, moto's SQS (served by the local S3 server's moto), the metadata database as result
+backend and two Celery workers of ``AIRFLOW_LOCAL_CELERY_CONCURRENCY`` slots each (default 2). Everything lives
+under ``.airflow/``: the
 Airflow home, the config, and every log in ``.airflow/logs/``. Ctrl-C — or ``make airflow-stop`` from
 another shell — stops exactly what it started. Running it again reuses the metadata database, the ledger
 and the Airflow history; ``make airflow-reset`` throws them away.
@@ -38,7 +39,7 @@ BUCKET = "message-archive"
 DAYS = 4  # sample data: the three days before today (due) and today (not yet due)
 PER_DAY = 1000
 USER, PASSWORD = "admin", "admin"
-# the broker of --executor celery: the machine's Redis, started by scripts/ensure_redis.sh
+# the Celery broker by default: the machine's Redis, started by scripts/ensure_redis.sh
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -134,8 +135,20 @@ def _broker(broker: str, s3_url: str) -> tuple[str, dict[str, str]]:
     return f"sqs://local:local@{host_port}/", {"region": "us-east-1", "is_secure": "False", "polling_interval": "1"}
 
 
-def start(executor: str = "local", concurrency: int = 2, broker: str = "redis") -> int:
+def _choice(variable: str, choices: tuple[str, ...]) -> str:
+    """The value of the environment variable ``variable``, one of ``choices`` (the first when unset)."""
+    value = os.environ.get(variable) or choices[0]
+    if value not in choices:
+        raise SystemExit(f"{variable}={value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
+def start() -> int:
     from devstack.local_airflow import PROCESSES, AirflowStack, CeleryWorkers
+
+    executor = _choice("AIRFLOW_LOCAL_EXECUTOR", ("local", "celery"))
+    broker = _choice("AIRFLOW_LOCAL_BROKER", ("redis", "sqs"))
+    concurrency = _port("AIRFLOW_LOCAL_CELERY_CONCURRENCY", 2)
     from devstack.s3.moto_server import MotoS3Server, create_bucket
     from devstack.sample_data import SampleSpec, seed
     from devstack.search.server import EsCompatServer
@@ -278,13 +291,8 @@ def reset() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["start", "stop", "reset"], nargs="?", default="start")
-    parser.add_argument("--executor", choices=["local", "celery"], default="local", help="Airflow's executor")
-    parser.add_argument("--concurrency", type=int, default=2, help="task slots per Celery worker")
-    parser.add_argument("--broker", choices=["redis", "sqs"], default="redis", help="the Celery broker")
-    args = parser.parse_args(argv)
-    if args.action == "start":
-        return start(args.executor, args.concurrency, args.broker)
-    return {"stop": stop_running, "reset": reset}[args.action]()
+    action = parser.parse_args(argv).action
+    return {"start": start, "stop": stop_running, "reset": reset}[action]()
 
 
 if __name__ == "__main__":
