@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# make airflow's executor: local (LocalExecutor) or celery (CeleryExecutor, Redis broker, two workers)
+EXECUTOR ?= local
+CELERY_CONCURRENCY ?= 2
+# the Celery broker: redis (the machine's Redis) or sqs (moto's SQS, in the local S3 server's process)
+BROKER ?= redis
 
 .PHONY: demo airflow airflow-stop airflow-reset fetch test test-quick lint bench bench-quick venv services mwaa-bundle docs screenshots clean
 
@@ -12,8 +17,11 @@ demo: venv services
 	$(BIN)/python -m scripts.demo
 
 ## airflow: the local stack and a real Airflow 3.3.1 (UI on http://127.0.0.1:8080, admin/admin); Ctrl-C stops it
+##          EXECUTOR=celery: the CeleryExecutor as on MWAA, two workers of CELERY_CONCURRENCY slots, BROKER=redis|sqs
 airflow: venv services
-	$(BIN)/python -m scripts.airflow_local start
+	@if [ "$(EXECUTOR)" = celery ] && [ "$(BROKER)" = redis ]; then ./scripts/ensure_redis.sh; fi
+	AIRFLOW_LOCAL_EXECUTOR=$(EXECUTOR) AIRFLOW_LOCAL_BROKER=$(BROKER) AIRFLOW_LOCAL_CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
+		$(BIN)/python -m scripts.airflow_local start
 
 ## fetch: print one archived message of the running `make airflow` stack: make fetch ID=<message id>
 fetch: venv
@@ -40,7 +48,8 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## bench: side-by-side benchmark (what it measures: docs/performance.md); bench-quick finishes in ~2 minutes
+## bench: side-by-side benchmark (what it measures: docs/performance.md; the celery phase: docs/celery.md);
+##        bench-quick finishes in ~2 minutes, plus ~2 for its celery phase (a real Airflow)
 bench: venv services
 	$(BIN)/python -m bench
 

@@ -150,6 +150,12 @@ def summary(figures: dict[str, Any]) -> list[dict[str, Any]]:
         figure = "Airflow overhead per mapped task (dag.test)"
         rows.append(("airflow", figure, measured, f"<= {TARGET_AIRFLOW_OVERHEAD_S:.0f} s", met))
     rows += _ledger_rows(figures.get("ledger"))
+    if ok(celery := figures.get("celery")):
+        single = celery["single_process"]
+        rates = " / ".join(f"{run['per_second']:,.0f}" for run in celery["runs"])
+        slots = ", ".join(str(run["slots"]) for run in celery["runs"])
+        measured = f"{rates} msg/s (one process without Airflow: {single['per_second']:,.0f})"
+        rows.append(("celery", f"CeleryExecutor, {slots} task slots over two workers", measured))
     if ok(dashboard := figures.get("dashboard")):
         slowest = dashboard["slowest"]
         measured = f"{slowest['answer']}: {slowest['median_ms']:.1f} ms median, {slowest['max_ms']:.1f} ms max; "
@@ -311,7 +317,7 @@ def render_text(figures: dict[str, Any]) -> str:
         target = f"  (target {row['target']})" if row["target"] else ""
         verdict = {True: "MET", False: "MISSED", None: "-"}[row["met"]]
         lines.append(f"{verdict:<7}{row['phase']:<11} {row['figure']:<{width}}  {row['measured']}{target}")
-    for section in (_stages_text(figures), _scaleout_text(figures), _dashboard_text(figures)):
+    for section in (_stages_text(figures), _scaleout_text(figures), _celery_text(figures), _dashboard_text(figures)):
         if section:
             lines += ["", *section]
     return "\n".join(lines)
@@ -357,6 +363,30 @@ def _scaleout_text(figures: dict[str, Any]) -> list[str]:
             f"S3 server {cores.get('s3_server', 0):.2f}, S3 proxy {cores.get('s3_proxy', 0):.2f}, "
             f"mysqld {cores.get('mysqld', 0):.2f}, machine {cores['machine_busy']:.2f} of {run['cpu_count']}; "
             f"{run['cpu_ms_per_message']:.2f} ms worker CPU/msg; saturated: {run['saturated']}"
+        )
+    return lines
+
+
+def _celery_text(figures: dict[str, Any]) -> list[str]:
+    if not ok(celery := figures.get("celery")):
+        return []
+    single = celery["single_process"]
+    lines = [
+        f"the DAG under the CeleryExecutor, one window ({celery['size']:,} messages, reprocessed), rate over its "
+        f"process_batch span:",
+        f"  one process, no Airflow: {single['per_second']:,.0f} msg/s ({single['batches']} batches one after "
+        f"another); machine {single['cores_used']['machine_busy']:.2f} cores busy",
+    ]
+    for run in celery["runs"]:
+        cores = {name: value or 0 for name, value in run["cores_used"].items()}
+        lines.append(
+            f"  {run['workers']} worker(s) x {run['slots_per_worker']} = {run['slots']} slot(s): "
+            f"{run['per_second']:,.0f} msg/s ({run['per_second'] / single['per_second']:.2f}x one process), "
+            f"{run['batches']} batches, {run['mean_task_seconds']:.1f} s per task, run {run['run_seconds']:.0f} s; "
+            f"cores: Celery workers {cores.get('celery_workers', 0):.2f}, Airflow's services "
+            f"{cores.get('airflow_services', 0):.2f}, ES server {cores.get('es_server', 0):.2f}, S3 server "
+            f"{cores.get('s3_server', 0):.2f}, mysqld {cores.get('mysqld', 0):.2f}, "
+            f"machine {cores['machine_busy']:.2f} of {figures.get('machine', {}).get('cpu_count')}"
         )
     return lines
 

@@ -1,5 +1,6 @@
 """A real Airflow 3 deployment on this machine: api-server, scheduler, dag-processor and triggerer as
-four processes with the LocalExecutor and a PostgreSQL metadata database of their own.
+four processes with a PostgreSQL metadata database of their own, and either the LocalExecutor or, as on
+MWAA, the CeleryExecutor with a broker, the metadata database as result backend and several Celery workers.
 
 Used by ``make airflow`` (fixed ports, kept between runs) and by the REST-driven tests in
 ``tests/airflow`` (free ports, thrown away). Every process starts in its own session, writes its output
@@ -18,9 +19,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Self
 
+import psutil
 import requests
 
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -30,6 +33,27 @@ POSTGRES_URL = (
     f":{os.environ.get('AIRFLOW_PG_PORT', '5432')}"
 )
 RUN_FINISHED = {"success", "failed"}
+REPO = Path(__file__).resolve().parents[1]
+# each local Celery worker records its own name as a task instance's hostname (see devstack/worker_hostname.py)
+WORKER_HOSTNAME_CALLABLE = "devstack.worker_hostname.worker_hostname"
+
+
+@dataclass(frozen=True)
+class CeleryWorkers:
+    """The CeleryExecutor's side of a stack, wired as MWAA wires it: a broker, the metadata database as the
+    result backend, and ``workers`` Celery workers of ``concurrency`` task slots each, with distinct names."""
+
+    broker_url: str
+    workers: int = 2
+    concurrency: int = 2
+    # the queue the tasks go to; None: one named after the metadata database, so stacks sharing a broker
+    # never take each other's tasks
+    queue: str | None = None
+    # [celery_broker_transport_options], e.g. {"region": ...} for SQS
+    transport_options: Mapping[str, str] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return [f"celery-worker-{number}" for number in range(1, self.workers + 1)]
 
 
 class AirflowStackError(RuntimeError):
@@ -162,6 +186,7 @@ class AirflowStack:
         database: str | None = None,
         logs: Path | None = None,
         fast: bool = True,
+        celery: CeleryWorkers | None = None,
     ) -> None:
         """
         :param env: extra environment for every process (connections, the export's config path, ...).
@@ -173,6 +198,7 @@ class AirflowStack:
             multi-team mode (pass the DAG bundles' ``team_name`` in ``env``).
         :param database: the PostgreSQL metadata database (kept); ``None`` makes a throw-away one.
         :param fast: short scheduler and DAG-processor intervals, as tests want them.
+        :param celery: run the CeleryExecutor with these workers; ``None``: the LocalExecutor.
         """
         self.home = home
         self.dags_folder = dags_folder
@@ -187,7 +213,11 @@ class AirflowStack:
         self.database = database or f"airflow_test_{secrets.token_hex(5)}"
         self.logs = logs or home / "logs"
         self.fast = fast
+        self.celery = celery
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._worker_log_offsets: dict[str, int] = {}
+        # each worker's log server port, kept across a restart of the worker
+        self.worker_log_ports: dict[str, int] = {}
 
     @property
     def base_url(self) -> str:
@@ -197,15 +227,29 @@ class AirflowStack:
     def pid_file(self) -> Path:
         return self.home / "processes.json"
 
+    @property
+    def executor(self) -> str:
+        return "CeleryExecutor" if self.celery else "LocalExecutor"
+
+    @property
+    def worker_names(self) -> list[str]:
+        return self.celery.names() if self.celery else []
+
+    @cached_property
+    def queue(self) -> str:
+        """The Celery queue of this stack's tasks."""
+        return (self.celery.queue if self.celery else None) or f"airflow-{self.database}"
+
     def environment(self) -> dict[str, str]:
-        """The environment all four processes share."""
+        """The environment all of the stack's processes share."""
         jwt_secret = self._stable_secret("jwt_secret")
+        metadata_database = ensure_postgres_database(self.database)
         settings = {
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(self.plugins_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
@@ -215,7 +259,7 @@ class AirflowStack:
             ),
             "AIRFLOW__CORE__MULTI_TEAM": str(bool(self.teams)),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ensure_postgres_database(self.database),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_database,
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.base_url,
@@ -234,6 +278,18 @@ class AirflowStack:
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             }
+        if self.celery:
+            settings |= {
+                "AIRFLOW__CELERY__BROKER_URL": self.celery.broker_url,
+                # MWAA's result backend: the metadata database
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_database}",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.celery.concurrency),
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+            }
+            settings |= {
+                f"AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__{key.upper()}": value
+                for key, value in self.celery.transport_options.items()
+            }
         env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
         env.update(settings)
         env.update(self.extra_env)
@@ -251,7 +307,8 @@ class AirflowStack:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self, timeout: float = 240) -> Self:
-        """Migrate the metadata database, start the four processes and wait until the API answers."""
+        """Migrate the metadata database, start the four processes (and the Celery workers) and wait until the
+        API answers and every worker is ready."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.home / "passwords.json").write_text(json.dumps(self.users) + "\n")
@@ -272,8 +329,12 @@ class AirflowStack:
         try:
             for name in PROCESSES:
                 self._spawn(name, env)
+            for name in self.worker_names:
+                self._spawn_worker(name, env)
             self._write_pid_file()
             self._wait_for_health(timeout)
+            for name in self.worker_names:
+                self.wait_for_worker(name, timeout)
         except BaseException:
             self.stop()
             raise
@@ -298,7 +359,7 @@ class AirflowStack:
         log = (self.logs / f"{name}.log").open("ab")
         try:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", name],
+                [sys.executable, "-m", "airflow", *self._command(name)],
                 env=dict(env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -307,6 +368,106 @@ class AirflowStack:
             )
         finally:
             log.close()
+
+    def _spawn_worker(self, name: str, env: Mapping[str, str]) -> None:
+        """One Celery worker, as a container of MWAA's runs it: its own Celery hostname, its own recorded task
+        hostname, and (on a shared machine) its own log server port."""
+        if self.celery is None:
+            raise AirflowStackError(f"no Celery worker {name!r}: this stack runs the {self.executor}")
+        port = self.worker_log_ports.setdefault(name, free_port())
+        worker_env = dict(env) | {
+            "AIRFLOW_LOCAL_WORKER_HOSTNAME": name,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": WORKER_HOSTNAME_CALLABLE,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+        }
+        self._spawn(name, worker_env)
+
+    def _command(self, name: str) -> list[str]:
+        """The ``airflow`` subcommand that runs the process ``name``."""
+        if self.celery is None or name not in self.worker_names:
+            return [name]
+        command = ["celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", self.queue]
+        return [*command, "--concurrency", str(self.celery.concurrency), "--without-mingle", "--without-gossip"]
+
+    def wait_for_worker(self, name: str, timeout: float = 120) -> None:
+        """Wait until the worker ``name`` says it is ready to take tasks (Celery's "ready." line in its log)."""
+        log = self.logs / f"{name}.log"
+        offset = self._worker_log_offsets.get(name, 0)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                raise AirflowStackError(f"Celery worker {name} exited with code {proc.returncode}; see {log}")
+            with log.open("rb") as output:
+                output.seek(offset)
+                if b" ready." in output.read():
+                    return
+            time.sleep(0.5)
+        raise AirflowStackError(f"Celery worker {name} not ready after {timeout:.0f}s; see {log}")
+
+    def start_worker(self, name: str, timeout: float = 120) -> None:
+        """(Re)start the Celery worker ``name``, as a replacement container starts, and wait until it is ready."""
+        log = self.logs / f"{name}.log"
+        self._worker_log_offsets[name] = log.stat().st_size if log.exists() else 0
+        self._spawn_worker(name, self.environment())
+        self._write_pid_file()
+        self.wait_for_worker(name, timeout)
+
+    def signal_worker(self, name: str, signum: int, *, whole_container: bool) -> list[int]:
+        """Send ``signum`` to the Celery worker ``name``: to its main process only (a container being stopped),
+        or to every process it runs (a container that dies): its pool, and the task processes, which Airflow's
+        supervisor puts in process groups of their own. Return the process ids signalled."""
+        main = psutil.Process(self.processes[name].pid)
+        targets = [main, *main.children(recursive=True)] if whole_container else [main]
+        signalled = []
+        for process in targets:
+            try:
+                process.send_signal(signum)
+                signalled.append(process.pid)
+            except psutil.NoSuchProcess:
+                continue
+        return signalled
+
+    def stop_worker(self, name: str, timeout: float = 120) -> int:
+        """Stop the Celery worker ``name`` as a container is stopped (SIGTERM: Celery's warm shutdown lets its
+        running tasks finish) and forget it; return its exit code."""
+        self.signal_worker(name, signal.SIGTERM, whole_container=False)
+        code = self.wait_for_exit(name, timeout)
+        del self.processes[name]
+        self._write_pid_file()
+        return code
+
+    def worker_of(self, pid: int) -> str | None:
+        """The Celery worker whose process tree holds ``pid`` (a task process, say), if any."""
+        mains = {proc.pid: name for name, proc in self.processes.items() if name in self.worker_names}
+        try:
+            process = psutil.Process(pid)
+            lineage = [process, *process.parents()]
+        except psutil.NoSuchProcess:
+            return None
+        return next((mains[p.pid] for p in lineage if p.pid in mains), None)
+
+    def wait_for_exit(self, name: str, timeout: float) -> int:
+        """Wait for the process ``name`` to exit and for its process group to be gone; return its exit code."""
+        proc = self.processes[name]
+        code = proc.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return code
+
+    def _worker_descendants(self) -> list[psutil.Process]:
+        found = []
+        for name in self.worker_names:
+            proc = self.processes.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                found += psutil.Process(proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+        return found
 
     def _write_pid_file(self) -> None:
         self.pid_file.write_text(json.dumps({name: proc.pid for name, proc in self.processes.items()}))
@@ -329,8 +490,15 @@ class AirflowStack:
         raise AirflowStackError(f"Airflow was not healthy after {timeout:.0f}s; see the logs in {self.logs}")
 
     def stop(self, grace: float = 20) -> None:
-        """Stop exactly the processes this stack started (their whole process groups)."""
+        """Stop exactly the processes this stack started (their whole process groups, and the task processes of
+        the Celery workers, which sit in groups of their own)."""
+        task_processes = self._worker_descendants()
         stop_process_groups({name: proc.pid for name, proc in self.processes.items()}, grace)
+        for process in task_processes:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:  # gone with its worker, as it should be
+                continue
         for proc in self.processes.values():
             try:
                 proc.wait(timeout=1)

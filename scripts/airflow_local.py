@@ -2,7 +2,11 @@
 
 Starts the Elasticsearch-compatible server (sample messages for the last days), an S3 server (moto), the
 ledger database on the local MariaDB/MySQL, and Airflow's api-server, scheduler, dag-processor and
-triggerer (LocalExecutor, metadata in the local PostgreSQL). Everything lives under ``.airflow/``: the
+triggerer (metadata in the local PostgreSQL) with the LocalExecutor or, with ``AIRFLOW_LOCAL_EXECUTOR=celery``,
+the CeleryExecutor as MWAA runs it: the machine's Redis as broker (``REDIS_URL``) or, with
+``AIRFLOW_LOCAL_BROKER=sqs``, moto's SQS (served by the local S3 server's moto), the metadata database as result
+backend and two Celery workers of ``AIRFLOW_LOCAL_CELERY_CONCURRENCY`` slots each (default 2). Everything lives
+under ``.airflow/``: the
 Airflow home, the config, and every log in ``.airflow/logs/``. Ctrl-C — or ``make airflow-stop`` from
 another shell — stops exactly what it started. Running it again reuses the metadata database, the ledger
 and the Airflow history; ``make airflow-reset`` throws them away.
@@ -35,6 +39,8 @@ BUCKET = "message-archive"
 DAYS = 4  # sample data: the three days before today (due) and today (not yet due)
 PER_DAY = 1000
 USER, PASSWORD = "admin", "admin"
+# the Celery broker by default: the machine's Redis, started by scripts/ensure_redis.sh
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _port(name: str, default: int) -> int:
@@ -123,8 +129,29 @@ def _archived_before_restart() -> int:
         db.close()
 
 
+def _broker(broker: str, s3_url: str) -> tuple[str, dict[str, str]]:
+    """The Celery broker URL and transport options: Redis, or kombu's SQS transport against moto's SQS."""
+    if broker == "redis":
+        return REDIS_URL, {}
+    # moto serves every AWS API on one port: the S3 server's moto is an SQS endpoint too
+    host_port = s3_url.removeprefix("http://")
+    return f"sqs://local:local@{host_port}/", {"region": "us-east-1", "is_secure": "False", "polling_interval": "1"}
+
+
+def _choice(variable: str, choices: tuple[str, ...]) -> str:
+    """The value of the environment variable ``variable``, one of ``choices`` (the first when unset)."""
+    value = os.environ.get(variable) or choices[0]
+    if value not in choices:
+        raise SystemExit(f"{variable}={value!r}: choose one of {', '.join(choices)}")
+    return value
+
+
 def start() -> int:
-    from devstack.local_airflow import AirflowStack
+    from devstack.local_airflow import PROCESSES, AirflowStack, CeleryWorkers
+
+    executor = _choice("AIRFLOW_LOCAL_EXECUTOR", ("local", "celery"))
+    broker = _choice("AIRFLOW_LOCAL_BROKER", ("redis", "sqs"))
+    concurrency = _port("AIRFLOW_LOCAL_CELERY_CONCURRENCY", 2)
     from devstack.s3.moto_server import MotoS3Server, create_bucket
     from devstack.sample_data import SampleSpec, seed
     from devstack.search.server import EsCompatServer
@@ -168,7 +195,16 @@ def start() -> int:
     archived = _archived_before_restart()
     env = _connections(search_server.url, s3_server.url)
     env["MESSAGE_EXPORT_CONFIG"] = str(_write_config(first_day))
-    print("» starting Airflow 3 (api-server, scheduler, dag-processor, triggerer); logs in .airflow/logs/")
+    broker_url, transport_options = _broker(broker, s3_server.url)
+    celery = None
+    if executor == "celery":
+        celery = CeleryWorkers(broker_url, workers=2, concurrency=concurrency, transport_options=transport_options)
+    workers = f", Celery workers {' and '.join(celery.names())} ({concurrency} slots each)" if celery else ""
+    print(f"» starting Airflow 3 (api-server, scheduler, dag-processor, triggerer{workers}); logs in .airflow/logs/")
+    processes = ", ".join([*PROCESSES, *(celery.names() if celery else []), "tasks/"])
+    wiring = "LocalExecutor"
+    if celery:
+        wiring = f"CeleryExecutor, broker {broker_url}, result backend: the metadata database"
     stack = AirflowStack(
         HOME,
         dags_folder=REPO / "dags",
@@ -180,6 +216,7 @@ def start() -> int:
         database=METADATA_DB,
         logs=LOGS,
         fast=False,
+        celery=celery,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -191,7 +228,8 @@ def start() -> int:
             f"\nAirflow UI: {stack.base_url}   log in as {USER} / {PASSWORD}\n"
             f"  DAG message_export (paused): unpause it to export the due days from {first_day}, or trigger a day.\n"
             f"  ledger: MySQL database '{LEDGER_DB}'; archive: s3://{BUCKET}/messages/ at {s3_server.url}\n"
-            f"  logs: {LOGS}/ (api-server, scheduler, dag-processor, triggerer, tasks/)\n"
+            f"  executor: {wiring}\n"
+            f"  logs: {LOGS}/ ({processes})\n"
             "  Ctrl-C or `make airflow-stop` stops everything; `make airflow-reset` starts from scratch."
         )
         if archived:

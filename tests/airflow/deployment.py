@@ -7,14 +7,14 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from devstack.local_airflow import AirflowClient, AirflowStack
+from devstack.local_airflow import AirflowClient, AirflowStack, CeleryWorkers
 from scripts.mwaa_bundle import Bundle, unpack_bundle
 from tests.fixtures.export_stack import BUCKET, PREFIX, Stack
 from tests.fixtures.messages import day_of_messages
@@ -37,14 +37,25 @@ def deploy(bundle: Bundle, dags_folder: Path, plugins_folder: Path, *, with_incl
         shutil.rmtree(dags_folder / "include")
 
 
-def start_airflow(home: Path, dags_folder: Path, plugins_folder: Path, config: Path) -> AirflowStack:
-    """Airflow over the deployed folders, with the test session's connections and this config file."""
+def start_airflow(
+    home: Path,
+    dags_folder: Path,
+    plugins_folder: Path,
+    config: Path,
+    *,
+    celery: CeleryWorkers | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> AirflowStack:
+    """Airflow over the deployed folders, with the test session's connections and this config file; with
+    ``celery``, under the CeleryExecutor with those workers; ``settings``: more ``AIRFLOW__*`` variables."""
     env = {name: os.environ[name] for name in CONNECTIONS}
     env["MESSAGE_EXPORT_CONFIG"] = str(config)
     # Airflow's own cap on a retry's wait (every task still retries, with its backoff up to the cap): the DAG's
     # 1-minute exponential backoff would keep a retried task waiting 60-120 s for nothing the tests look at
     env["AIRFLOW__CORE__MAX_TASK_RETRY_DELAY"] = str(RETRY_DELAY_CAP_SECONDS)
-    stack = AirflowStack(home, dags_folder=dags_folder, plugins_folder=plugins_folder, env=env).start()
+    env.update(settings or {})
+    stack = AirflowStack(home, dags_folder=dags_folder, plugins_folder=plugins_folder, env=env, celery=celery)
+    stack.start()
     try:
         stack.wait_for_dag(DAG_ID)
     except BaseException:
@@ -113,6 +124,18 @@ class Deployment:
         for ti in answer["task_instances"]:
             by_task.setdefault(ti["task_id"], []).append(ti)
         return by_task
+
+    def mapped(self, run_id: str, task_id: str = "process_batch") -> list[dict[str, Any]]:
+        """The mapped instances of ``task_id`` in the run, by map index."""
+        path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/listMapped"
+        answer = self.api.json("get", path, params={"limit": 1000})
+        return sorted(answer["task_instances"], key=lambda ti: ti["map_index"])
+
+    def tries(self, run_id: str, task_id: str, map_index: int) -> list[dict[str, Any]]:
+        """Every attempt of one task instance (state, hostname, try number), oldest first."""
+        path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/tries"
+        answer = self.api.json("get", path)
+        return sorted(answer["task_instances"], key=lambda ti: ti["try_number"])
 
     def task_states(self, run_id: str) -> dict[str, list[str]]:
         return {task: sorted(ti["state"] or "none" for ti in tis) for task, tis in self.task_instances(run_id).items()}
