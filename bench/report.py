@@ -187,7 +187,12 @@ def _layout_rows(layouts: Any, baseline: Any, ceilings: Any) -> list[tuple[Any, 
     if not ok(layouts):
         return []
     rows: list[tuple[Any, ...]] = []
-    for layout in ("message", "batch"):
+    labels = {
+        "message": "message layout",
+        "batch": "batch layout",
+        "batch_search_limit_off": "batch layout, search rate limit off",
+    }
+    for layout, label in labels.items():
         if layout not in layouts:
             continue
         f = layout_figures(layouts[layout])
@@ -196,7 +201,7 @@ def _layout_rows(layouts: Any, baseline: Any, ceilings: Any) -> list[tuple[Any, 
             f"{f['per_s']:,.0f} msg/s; {f['cpu_ms']:.2f} ms CPU per message ({stages}); "
             f"{f['puts_per_1000']:,.1f} PUT per 1,000 messages; {f['bytes_per_message']:,.0f} B stored per message"
         )
-        rows.append(("layouts", f"{layout} layout, one worker, {layouts['size']:,} messages", measured))
+        rows.append(("layouts", f"{label}, one worker, {layouts['size']:,} messages", measured))
     if "batch" not in layouts:
         return rows
     batch = layout_figures(layouts["batch"])
@@ -207,11 +212,14 @@ def _layout_rows(layouts: Any, baseline: Any, ceilings: Any) -> list[tuple[Any, 
         rows.append(
             ("layouts", "batch layout over the reference design", measured, target, speedup >= TARGET_BATCH_SPEEDUP)
         )
-    if ok(ceilings):
+    at_ceiling = layouts.get("batch_search_limit_off")
+    if ok(ceilings) and at_ceiling:
+        # the bare loop reads the same chunks with no rate limit: compared on those terms
         search = ceilings["chunk_read"]["per_second"]
-        share = batch["per_s"] / search
+        share = layout_figures(at_ceiling)["per_s"] / search
         measured = (
-            f"{share:.0%} ({batch['per_s']:,.0f} msg/s vs {search:,.0f} messages/s read with their related searches)"
+            f"{share:.0%} ({layout_figures(at_ceiling)['per_s']:,.0f} msg/s vs {search:,.0f} messages/s read with "
+            "their related searches, in chunks of the same size; search rate limit off)"
         )
         target, met = f">= {TARGET_BATCH_OF_SEARCH_CEILING:.0%}", share >= TARGET_BATCH_OF_SEARCH_CEILING
         rows.append(("layouts", "batch layout vs the search cluster's ceiling", measured, target, met))

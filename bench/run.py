@@ -274,7 +274,9 @@ def _pipeline(bench: Bench) -> list[dict[str, Any]]:
 
 def _ceilings(bench: Bench) -> dict[str, Any]:
     profile, config, s3 = bench.profile, _config(), bench.s3
-    chunk, concurrency, day = config.fetch_chunk_size, config.s3.max_concurrency, profile.scaling_days[-1]
+    # a batch is read a chunk at a time, and a chunk never spans two batches: the loops read what it reads
+    chunk = min(config.batch_size, config.fetch_chunk_size)
+    concurrency, day = config.s3.max_concurrency, profile.scaling_days[-1]
     try:
         body_bytes = s3.mean_object_size(f"{config.s3.prefix}/dt={day:%Y-%m-%d}/")
     except RuntimeError:
@@ -302,24 +304,43 @@ def _ceilings(bench: Bench) -> dict[str, Any]:
 LAYOUT_SUFFIXES = {"message": ".json", "batch": ".jsonl.gz"}
 
 
+# (result name, layout, what else differs from the packaged config)
+LAYOUT_RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("message", "message", {}),
+    ("batch", "batch", {}),
+    # on the search ceiling's terms: no rate limit, as the bare loop reads (the packaged 20 requests/s allow
+    # 5 chunks of four requests a second: 2,500 msg/s per worker at batch_size 500)
+    ("batch_search_limit_off", "batch", {"search_limit_off": True}),
+)
+
+
 def _layouts(bench: Bench) -> dict[str, Any]:
     """Both archive layouts export the same window on one worker at the same injected latencies: messages/s,
-    CPU per message by stage, PUT requests and bytes stored per message. The in-memory S3 server has no
-    multipart upload, so batch objects stay under one 8 MiB part (``s3.batch_object_max_bytes``)."""
+    CPU per message by stage, PUT requests and bytes stored per message; then the batch layout once more with
+    the search rate limit off, as the search ceiling's loop reads. The in-memory S3 server has no multipart
+    upload, so batch objects stay under one 8 MiB part (``s3.batch_object_max_bytes``)."""
     day, size = bench.profile.scaling_days[-1], bench.profile.scaling_sizes[-1]
-    prefix = f"{_config().s3.prefix}/dt={day:%Y-%m-%d}/"
+    packaged = _config()
+    prefix = f"{packaged.s3.prefix}/dt={day:%Y-%m-%d}/"
     results: dict[str, Any] = {"size": size, "day": day.date().isoformat()}
-    for layout, suffix in LAYOUT_SUFFIXES.items():
-        config = bench.config(f"layout-{layout}", s3={"layout": layout, "batch_object_max_bytes": 8 * 2**20})
+    for name, layout, terms in LAYOUT_RUNS:
+        suffix = LAYOUT_SUFFIXES[layout]
+        overrides: dict[str, Any] = {"s3": {"layout": layout, "batch_object_max_bytes": 8 * 2**20}}
+        if terms.get("search_limit_off"):
+            overrides["elasticsearch"] = {"max_requests_per_second": None}
+        config = bench.config(f"layout-{name}", **overrides)
         env = {"MESSAGE_EXPORT_CONFIG": str(config)}
-        bench.say(f"layouts: {layout}, window {day:%Y-%m-%d} ({size:,} messages) exported again on one worker")
-        run_id = f"layouts-{layout}"
+        bench.say(f"layouts: {name}, window {day:%Y-%m-%d} ({size:,} messages) exported again on one worker")
+        run_id = f"layouts-{name}"
         batches = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env)["batch_ids"]
         puts_before = bench.s3.put_requests()
         run = bench.worker("process_batches", {"batch_ids": batches, "run_id": run_id}, env)
         run["put_requests"] = bench.s3.put_requests() - puts_before
+        # a re-extracted window keeps its batches, so a layout's runs write the same keys (a batch object's key
+        # is its SHA-256): what is under the day's prefix is what this run stored
         run["objects"], run["stored_bytes"] = bench.s3.stored(prefix, suffix)
-        results[layout] = run
+        run["terms"] = {"batches": len(batches), **terms}
+        results[name] = run
         done = max(run["completed"], 1)
         per_message = (
             f"{1000 * run['process_cpu_seconds'] / done:.2f} ms CPU, {1000 * run['put_requests'] / done:.1f} PUTs "
