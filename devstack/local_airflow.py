@@ -477,8 +477,11 @@ class AirflowStack:
         while time.monotonic() < deadline:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
+                    log = self.logs / f"{name}.log"
+                    tail = log.read_text(errors="replace").strip().splitlines()[-15:] if log.exists() else []
                     raise AirflowStackError(
-                        f"airflow {name} exited with code {proc.returncode} during start-up; see {self.logs / name}.log"
+                        f"airflow {name} exited with code {proc.returncode} during start-up; see {log}; it ended:\n"
+                        + "\n".join(tail)
                     )
             try:
                 health = requests.get(f"{self.base_url}/api/v2/monitor/health", timeout=5)
