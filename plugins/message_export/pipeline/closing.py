@@ -52,6 +52,19 @@ def _record_chain_position(metrics: ExportMetrics, config: ExportConfig, service
     metrics.chain_position(behind)
 
 
+def _day_figures(figures: DayMeasurements, objects: DayObjects | None) -> DayFigures:
+    """What the day's manifest and asset event say of a completed day."""
+    counts = figures.counts
+    return DayFigures(
+        figures.tracked,
+        counts["completed"],
+        counts["failed"],
+        figures.source_count,
+        figures.archived_objects,
+        dict(objects.figures) if objects is not None else {},
+    )
+
+
 def _measure_day(
     config: ExportConfig, services: ExportServices, job: Job, layout: ArchiveLayout
 ) -> tuple[DayMeasurements, DayObjects | None]:
@@ -112,14 +125,7 @@ def finalize(
     counts = figures.counts
     published: dict[str, Any] | None = None
     if verdict.status == "completed":
-        day = DayFigures(
-            figures.tracked,
-            counts["completed"],
-            counts["failed"],
-            figures.source_count,
-            figures.archived_objects,
-            dict(objects.figures) if objects is not None else {},
-        )
+        day = _day_figures(figures, objects)
         try:
             published = publish_day(config, services, job, day)
         except ArchiveError as error:
@@ -195,15 +201,7 @@ def announce_late_days(
         if verdict.problems:
             log.warning("%s completed late but is not announced: %s", job.window.day, "; ".join(verdict.problems))
             continue
-        counts = figures.counts
-        day = DayFigures(
-            figures.tracked,
-            counts["completed"],
-            counts["failed"],
-            figures.source_count,
-            figures.archived_objects,
-            dict(objects.figures) if objects is not None else {},
-        )
+        day = _day_figures(figures, objects)
         published = publish_day(config, services, job, day)
         if objects is not None:
             layout.tidy_day(job, objects)
