@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from message_export.batching import chunked
 from message_export.config import ExportConfig
-from message_export.documents import RelatedDocument, build_archive_document, message_day
+from message_export.documents import build_archive_document, message_day
 from message_export.hooks.archive import MessageArchiveHook
 from message_export.hooks.opensearch import OpenSearchMessageHook
 from message_export.hooks.search import MessageSearchHook
-from message_export.hooks.search_base import MessageSearch
-from message_export.layouts import ArchiveDocument, Written, archive_layout
+from message_export.hooks.search_base import ChunkDocuments, MessageSearch
+from message_export.layouts import ArchiveDocument, ArchiveWrite, Written, archive_layout
 from message_export.ledger.hook import MessageTrackingHook
 from message_export.model import ClaimedMessage, MessageOutcome
+from message_export.read_ahead import read_ahead
 from message_export.throttle import RequestThrottle, shared_throttle
+from message_export.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 MAX_LOGGED_FAILURES = 20
+# chunks read before they are needed, and chunks' writes waiting while the next chunk is built
+READ_AHEAD_CHUNKS = 1
+WRITE_BEHIND_CHUNKS = 2
 
 
 @dataclass
@@ -107,11 +113,14 @@ def _search_engine(config: ExportConfig) -> MessageSearch:
 
 
 class MessageExporter:
-    """Turns leased messages into archived objects and ledger updates, a chunk at a time.
+    """Turns leased messages into archived objects and ledger updates, a chunk at a time, in three lanes.
 
-    Per chunk: one ``_mget`` for the messages, one search per related index, the documents handed to
-    the archive layout (concurrent PUTs, or members of the pass's batch object), one bulk ledger
-    update of the outcomes that are final. Memory is bounded by the chunk size, whatever the batch size.
+    Per chunk: one ``_mget`` for the messages and one search per related index, sent at once; the
+    documents built and framed by the archive layout; its writes (concurrent PUTs, or a full batch
+    object's upload) and one bulk ledger update of the outcomes that are final. The next chunk is read
+    while this one is built (:func:`read_ahead`), and a chunk is written and recorded while the next one
+    is built (:class:`WriteBehind`): a worker waits on the search cluster, S3 and MySQL at the same time,
+    not one after another. Memory is bounded by a few chunks, whatever the batch size.
     """
 
     def __init__(self, config: ExportConfig, services: ExportServices, run_metadata: Mapping[str, str]) -> None:
@@ -124,22 +133,52 @@ class MessageExporter:
         """Export ``claimed`` messages held under ``lease_token``; record every outcome."""
         summary = ExportSummary(claimed=len(claimed))
         started = time.monotonic()
-        tracking = self._services.tracking
         writer = self._layout.open_pass(self._metadata)
-        for index, chunk in enumerate(chunked(list(claimed), self._config.fetch_chunk_size)):
-            if index:
-                tracking.renew_lease(lease_token, self._config.lease_seconds)
-            try:
-                failed, documents = self._read_chunk(chunk)
-                written = Written(failed) + writer.add(documents)
-            except Exception as error:  # noqa: BLE001 - recorded per message, retried by retry_failed
-                log.warning("chunk of %d messages failed as a whole: %s", len(chunk), error)
-                reason = f"{type(error).__name__}: {error}"
-                written = Written([MessageOutcome.failed(m, reason) for m in chunk])
-            self._record(lease_token, written, summary)
-        self._record(lease_token, writer.close(), summary)
+        lease = LeaseRenewal(self._services.tracking, lease_token, self._config.lease_seconds)
+        chunks = chunked(list(claimed), self._config.fetch_chunk_size)
+        reading = read_ahead(((chunk, self._read(chunk)) for chunk in chunks), depth=READ_AHEAD_CHUNKS)
+        # the ledger is used on the write lane's thread only, while the export runs
+        with closing(reading) as reads, WriteBehind(depth=WRITE_BEHIND_CHUNKS, name="export-writes") as lane:
+            lane.submit(self._warm_archive_client)
+            for chunk, read in reads:
+                lane.submit(lease.renew_if_due)
+                try:
+                    if isinstance(read, Exception):
+                        raise read
+                    failed, documents = self._documents(chunk, read)
+                    writes = writer.add(documents)
+                except Exception as error:  # noqa: BLE001 - recorded per message, retried by retry_failed
+                    failed, writes = self._chunk_failed(chunk, error), []
+                lane.submit(self._write, lease_token, writes, failed, summary)
+            lane.submit(self._write, lease_token, writer.close(), [], summary)
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _warm_archive_client(self) -> None:
+        """Build the S3 client while the first chunk is read (a client that cannot be built fails the writes,
+        each with its reason, as without this)."""
+        try:
+            self._services.archive.get_conn()
+        except Exception as error:  # noqa: BLE001 - the writes meet it again and record it per message
+            log.debug("S3 client not built ahead of the first write: %s", error)
+
+    def _write(
+        self, lease_token: str, writes: Sequence[ArchiveWrite], failed: list[MessageOutcome], summary: ExportSummary
+    ) -> None:
+        """Run the layout's ``writes``; record what they wrote and the chunk's ``failed`` messages."""
+        written = Written(failed)
+        for write in writes:
+            try:
+                written += write.write()
+            except Exception as error:  # noqa: BLE001 - recorded per message, retried by retry_failed
+                written += Written(self._chunk_failed(write.messages, error))
+        self._record(lease_token, written, summary)
+
+    @staticmethod
+    def _chunk_failed(messages: Sequence[ClaimedMessage], error: Exception) -> list[MessageOutcome]:
+        log.warning("chunk of %d messages failed as a whole: %s", len(messages), error)
+        reason = f"{type(error).__name__}: {error}"
+        return [MessageOutcome.failed(m, reason) for m in messages]
 
     def _record(self, lease_token: str, written: Written, summary: ExportSummary) -> None:
         """Record what the layout wrote: outcomes one by one, a batch object's all together or none."""
@@ -162,29 +201,56 @@ class MessageExporter:
             log.warning("%s: %d messages %s", stored.uri, len(stored.outcomes), reason)
         summary.add(recorded, sum(o.body_bytes or 0 for o in recorded if o.status == "completed"))
 
-    def _read_chunk(self, chunk: Sequence[ClaimedMessage]) -> tuple[list[MessageOutcome], list[ArchiveDocument]]:
-        """Read a chunk's messages and related documents; return the misses and the documents to archive."""
+    def _read(self, chunk: Sequence[ClaimedMessage]) -> ChunkDocuments | Exception:
+        """Read a chunk's messages and related documents; a failure is returned, to fail that chunk alone."""
         es_cfg = self._config.elasticsearch
-        search = self._services.search
         ids = [m.message_id for m in chunk]
-        messages = search.fetch_messages(es_cfg.message_index, ids)
-        related: dict[str, dict[str, list[RelatedDocument]]] = {
-            section: search.fetch_related(index, es_cfg.related_id_field, ids, es_cfg.timestamp_field)
-            for section, index in es_cfg.related.items()
-        }
+        try:
+            return self._services.search.fetch_chunk(
+                es_cfg.message_index, es_cfg.related, es_cfg.related_id_field, ids, es_cfg.timestamp_field
+            )
+        except Exception as error:  # noqa: BLE001 - the chunk fails as a whole, retried by retry_failed
+            return error
+
+    def _documents(
+        self, chunk: Sequence[ClaimedMessage], read: ChunkDocuments
+    ) -> tuple[list[MessageOutcome], list[ArchiveDocument]]:
+        """Build a chunk's documents from what was read; return the misses and the documents to archive."""
+        es_cfg = self._config.elasticsearch
         failed: list[MessageOutcome] = []
         documents: list[ArchiveDocument] = []
         for message in chunk:
-            source = messages.get(message.message_id, f"not returned by _mget from '{es_cfg.message_index}'")
+            source = read.messages.get(message.message_id, f"not returned by _mget from '{es_cfg.message_index}'")
             if isinstance(source, str):
                 failed.append(MessageOutcome.failed(message, source))
                 continue
             body = build_archive_document(
                 message.message_id,
                 source,
-                {section: docs.get(message.message_id, []) for section, docs in related.items()},
+                {section: docs.get(message.message_id, []) for section, docs in read.related.items()},
                 es_cfg.timestamp_field,
             )
             day = message_day(source, es_cfg.timestamp_field, fallback=message.window_start.date())
             documents.append(ArchiveDocument(message, day, body))
         return failed, documents
+
+
+class LeaseRenewal:
+    """Renews a lease once a third of it has passed since it was taken or last renewed: twice before it would
+    expire, however long the chunks in between take below that."""
+
+    def __init__(
+        self,
+        tracking: MessageTrackingHook,
+        lease_token: str,
+        lease_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._tracking, self._token, self._seconds, self._clock = tracking, lease_token, lease_seconds, clock
+        self._renewed = clock()
+
+    def renew_if_due(self) -> None:
+        if self._clock() - self._renewed < self._seconds / 3:
+            return
+        self._tracking.renew_lease(self._token, self._seconds)
+        self._renewed = self._clock()

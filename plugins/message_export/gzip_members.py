@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-# the compression level is part of the bytes (and so of the key): keep it fixed
-GZIP_LEVEL = 6
+# The compression level is part of the bytes (and so of the key): keep it fixed. Level 1 compresses a
+# message's document in about 70% of level 6's CPU, for about 5% more bytes (decision record 0009).
+GZIP_LEVEL = 1
 BATCH_OBJECT_SUFFIX = ".jsonl.gz"
 BATCH_OBJECT_CONTENT_TYPE = "application/gzip"
 _BATCH_KEY = re.compile(r"^(?P<prefix>.*)/dt=(?P<day>\d{4}-\d{2}-\d{2})/part-(?P<digest>[0-9a-f]{64})\.jsonl\.gz$")

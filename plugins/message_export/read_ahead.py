@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -16,7 +16,7 @@ class _Failure:
         self.error = error
 
 
-def read_ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+def read_ahead(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     """Yield ``items`` while a background thread already produces up to ``depth`` more.
 
     Memory stays bounded by ``depth`` items; an exception in the producer is re-raised here; if

@@ -12,7 +12,7 @@ from typing import Any
 
 from message_export.gzip_members import is_batch_object_key, read_member
 from message_export.hooks.archive import ArchiveError
-from message_export.layouts import ArchiveDocument
+from message_export.layouts import ArchiveDocument, write_all
 from message_export.layouts.per_batch import BatchPass
 from message_export.model import ClaimedMessage
 from tests.unit.pipeline.services_fake import packaged_config
@@ -72,8 +72,8 @@ def test_a_pass_writes_one_object_whose_ranges_hold_each_document():
     archive = ReadingArchive()
     writer = open_pass(archive)
     docs = documents(50)
-    assert writer.add(docs[:20]).objects == [] and writer.add(docs[20:]).objects == []
-    [stored] = writer.close().objects
+    assert write_all(writer.add(docs[:20])).objects == [] and write_all(writer.add(docs[20:])).objects == []
+    [stored] = write_all(writer.close()).objects
     [(key, data)] = archive.objects.items()
     assert is_batch_object_key(key) and stored.uri == f"s3://message-archive/{key}"
     assert gzip.decompress(data).splitlines() == [d.body for d in docs]
@@ -88,13 +88,13 @@ def test_a_pass_writes_one_object_whose_ranges_hold_each_document():
 def test_objects_are_bounded_by_messages_and_by_bytes():
     archive = ReadingArchive()
     writer = open_pass(archive, batch_object_max_messages=20)
-    done = writer.add(documents(50))
-    done += writer.close()
+    done = write_all(writer.add(documents(50)))
+    done += write_all(writer.close())
     assert [len(obj.outcomes) for obj in done.objects] == [20, 20, 10]
     archive = ReadingArchive()
     writer = open_pass(archive, batch_object_max_bytes=1024 * 1024)
-    done = writer.add(documents(100, size=30_000))  # ~30 kB each: 34 fit under 1 MiB
-    done += writer.close()
+    done = write_all(writer.add(documents(100, size=30_000)))  # ~30 kB each: 34 fit under 1 MiB
+    done += write_all(writer.close())
     assert [len(obj.outcomes) for obj in done.objects] == [34, 34, 32]
     assert sum(len(gzip.decompress(data)) > 1024 * 1024 for data in archive.objects.values()) == 0
 
@@ -102,16 +102,16 @@ def test_objects_are_bounded_by_messages_and_by_bytes():
 def test_a_pass_over_several_days_writes_one_object_per_day():
     archive = ReadingArchive()
     writer = open_pass(archive)
-    done = writer.add(documents(5) + documents(3, day=date(2024, 9, 30)))
-    done += writer.close()
+    done = write_all(writer.add(documents(5) + documents(3, day=date(2024, 9, 30))))
+    done += write_all(writer.close())
     assert sorted(len(obj.outcomes) for obj in done.objects) == [3, 5]
     assert {key.split("/")[1] for key in archive.objects} == {"dt=2024-10-01", "dt=2024-09-30"}
 
 
 def test_an_object_s3_refuses_fails_its_messages_with_the_reason():
     writer = open_pass(ReadingArchive(fail=True))
-    writer.add(documents(4))
-    done = writer.close()
+    write_all(writer.add(documents(4)))
+    done = write_all(writer.close())
     assert done.objects == [] and [o.status for o in done.outcomes] == ["failed"] * 4
     assert all("403 AccessDenied" in (o.error or "") for o in done.outcomes)
 
@@ -125,18 +125,20 @@ def test_memory_stays_flat_while_a_big_object_is_written():
     try:
         for chunk in range(40):
             docs = documents(100, size=12_000)  # ~1.2 MB per chunk, incompressible
-            writer.add(
-                [
-                    ArchiveDocument(
-                        d.message.__class__(f"c{chunk:02d}-{d.message.message_id}", 1, 1, d.message.window_start),
-                        d.day,
-                        d.body,
-                    )
-                    for d in docs
-                ]
+            write_all(
+                writer.add(
+                    [
+                        ArchiveDocument(
+                            d.message.__class__(f"c{chunk:02d}-{d.message.message_id}", 1, 1, d.message.window_start),
+                            d.day,
+                            d.body,
+                        )
+                        for d in docs
+                    ]
+                )
             )
             del docs
-        writer.close()
+        write_all(writer.close())
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -41,6 +43,14 @@ def window_query(timestamp_field: str, window: Window) -> dict[str, Any]:
             }
         }
     }
+
+
+@dataclass(frozen=True)
+class ChunkDocuments:
+    """A chunk's messages (``id -> _source``, or why it is missing) and related documents by section."""
+
+    messages: Mapping[str, dict[str, Any] | str]
+    related: Mapping[str, Mapping[str, list[RelatedDocument]]]
 
 
 class MessageSearch(ABC):
@@ -269,6 +279,28 @@ class MessageSearch(ABC):
             else:
                 found[doc["_id"]] = f"not found in index '{index}'"
         return found
+
+    def fetch_chunk(
+        self,
+        message_index: str,
+        related: Mapping[str, str],
+        id_field: str,
+        ids: Sequence[str],
+        timestamp_field: str,
+    ) -> ChunkDocuments:
+        """Return a chunk's messages and, per section of ``related`` (section -> index), their related documents.
+
+        The ``_mget`` and the related searches are sent at once, each through the throttle (whose
+        ``max_concurrent_requests`` bounds them), so the cluster answers them side by side; the first
+        failure is raised once every request has ended.
+        """
+        with ThreadPoolExecutor(max_workers=1 + len(related), thread_name_prefix="search-chunk") as pool:
+            messages = pool.submit(self.fetch_messages, message_index, ids)
+            sections = {
+                section: pool.submit(self.fetch_related, index, id_field, ids, timestamp_field)
+                for section, index in related.items()
+            }
+            return ChunkDocuments(messages.result(), {section: read.result() for section, read in sections.items()})
 
     def fetch_related(
         self, index: str, id_field: str, ids: Sequence[str], timestamp_field: str

@@ -61,16 +61,41 @@ class DayObjects:
     """what the layout adds to the day's reconciliation figures (nothing in the message layout)"""
 
 
+class ArchiveWrite(Protocol):
+    """Framed documents on their way to S3: the I/O half of a pass, run on the export's write lane."""
+
+    @property
+    def messages(self) -> Sequence[ClaimedMessage]:
+        """The messages whose outcomes :meth:`write` gives."""
+        ...
+
+    def write(self) -> Written:
+        """Write to S3; return the outcomes (a refused write's messages failed, with the reason)."""
+        ...
+
+
 class ArchivePass(Protocol):
-    """One export pass's writer (a batch's claim, or a retry round): documents in, outcomes out."""
+    """One export pass's writer (a batch's claim, or a retry round): documents in, writes out.
 
-    def add(self, documents: Sequence[ArchiveDocument]) -> Written:
-        """Take the next documents (in message id order); return the outcomes that are final now."""
+    ``add`` and ``close`` only frame (no I/O), so the next chunk is framed while the writes they
+    returned run on another thread; writes are run in the order they were returned.
+    """
+
+    def add(self, documents: Sequence[ArchiveDocument]) -> list[ArchiveWrite]:
+        """Take the next documents (in message id order); return the writes that are ready now."""
         ...
 
-    def close(self) -> Written:
-        """Write what is still held; return the remaining outcomes."""
+    def close(self) -> list[ArchiveWrite]:
+        """Return the writes of what is still held."""
         ...
+
+
+def write_all(writes: Sequence[ArchiveWrite]) -> Written:
+    """Run ``writes`` in order; return what they wrote."""
+    written = Written()
+    for write in writes:
+        written += write.write()
+    return written
 
 
 class ArchiveLayout(Protocol):

@@ -26,7 +26,7 @@ from message_export.gzip_members import (
 )
 from message_export.hooks.archive import ArchiveError
 from message_export.keys import day_prefix, s3_uri
-from message_export.layouts import ArchiveDocument, DayObjects, StoredObject, Written
+from message_export.layouts import ArchiveDocument, ArchiveWrite, DayObjects, StoredObject, Written
 from message_export.model import ClaimedMessage, Job, MessageOutcome
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class _OpenObject:
 
 
 class BatchPass:
-    """Frames a pass's documents into objects, one open object per day; outcomes come when an object is stored."""
+    """Frames a pass's documents into objects, one open object per day; a full object becomes a write."""
 
     def __init__(self, config: ExportConfig, archive: MessageArchiveHook, metadata: Mapping[str, str]) -> None:
         s3 = config.s3
@@ -61,41 +61,62 @@ class BatchPass:
         self._metadata = dict(metadata)
         self._open: dict[date, _OpenObject] = {}
 
-    def add(self, documents: Sequence[ArchiveDocument]) -> Written:
-        done = Written()
+    def add(self, documents: Sequence[ArchiveDocument]) -> list[ArchiveWrite]:
+        sealed: list[ArchiveWrite] = []
         for document in documents:
             current = self._open.get(document.day)
             if current is not None and current.framer.is_full(len(document.body), self._max_bytes, self._max_messages):
-                done += self._store(self._open.pop(document.day))
+                sealed.append(self._seal(self._open.pop(document.day)))
                 current = None
             if current is None:
-                spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - closed in _store
+                spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 - closed by its write
                 current = self._open[document.day] = _OpenObject(document.day, spool)
             member, framed = current.framer.frame(document.body)
             current.spool.write(member)
             current.members.append((document.message, framed))
-        return done
+        return sealed
 
-    def close(self) -> Written:
-        done = Written()
-        for day in sorted(self._open):
-            done += self._store(self._open.pop(day))
-        return done
+    def close(self) -> list[ArchiveWrite]:
+        return [self._seal(self._open.pop(day)) for day in sorted(self._open)]
 
-    def _store(self, obj: _OpenObject) -> Written:
-        digest = obj.framer.digest()
-        key = batch_object_key(self._prefix, obj.day, digest)
+    def _seal(self, obj: _OpenObject) -> _StoreObject:
+        key = batch_object_key(self._prefix, obj.day, obj.framer.digest())
+        return _StoreObject(self._archive, self._bucket, key, obj, self._metadata)
+
+
+@dataclass(frozen=True)
+class _StoreObject:
+    """A sealed object: uploaded whole under its own SHA-256, then its messages' outcomes, all together."""
+
+    archive: MessageArchiveHook
+    bucket: str
+    key: str
+    obj: _OpenObject
+    metadata: Mapping[str, str]
+
+    @property
+    def messages(self) -> list[ClaimedMessage]:
+        return [message for message, _ in self.obj.members]
+
+    def write(self) -> Written:
+        obj = self.obj
         try:
             obj.spool.seek(0)
-            self._archive.upload_object(
-                self._bucket, key, obj.spool, obj.framer.size, digest, BATCH_OBJECT_CONTENT_TYPE, self._metadata
+            self.archive.upload_object(
+                self.bucket,
+                self.key,
+                obj.spool,
+                obj.framer.size,
+                obj.framer.digest(),
+                BATCH_OBJECT_CONTENT_TYPE,
+                self.metadata,
             )
         except ArchiveError as error:
             reason = f"{error} (batch object of {len(obj.members)} messages)"
             return Written([MessageOutcome.failed(message, reason) for message, _ in obj.members])
         finally:
             obj.spool.close()
-        uri = s3_uri(self._bucket, key)
+        uri = s3_uri(self.bucket, self.key)
         outcomes = [
             MessageOutcome.archived(
                 message,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from message_export.hooks.archive import ArchiveObject
 from message_export.keys import archive_key, day_prefix, s3_uri
-from message_export.layouts import ArchiveDocument, DayObjects, Written
-from message_export.model import Job, MessageOutcome
+from message_export.layouts import ArchiveDocument, ArchiveWrite, DayObjects, Written
+from message_export.model import ClaimedMessage, Job, MessageOutcome
 
 if TYPE_CHECKING:
     from message_export.config import ExportConfig
@@ -16,27 +17,48 @@ if TYPE_CHECKING:
 
 
 class MessagePass:
-    """Puts each chunk's documents at once, concurrently: every outcome is final when ``add`` returns."""
+    """Each chunk's documents become one write that puts them at once, concurrently."""
 
     def __init__(self, config: ExportConfig, archive: MessageArchiveHook, metadata: Mapping[str, str]) -> None:
         self._bucket, self._prefix = config.s3.bucket, config.s3.prefix
         self._archive = archive
         self._metadata = metadata
 
-    def add(self, documents: Sequence[ArchiveDocument]) -> Written:
-        objects = [ArchiveObject(archive_key(self._prefix, d.day, d.message.message_id), d.body) for d in documents]
-        results = self._archive.put_objects(self._bucket, objects, self._metadata)
+    def add(self, documents: Sequence[ArchiveDocument]) -> list[ArchiveWrite]:
+        if not documents:
+            return []
+        return [_PutChunk(self._archive, self._bucket, self._prefix, list(documents), self._metadata)]
+
+    def close(self) -> list[ArchiveWrite]:
+        return []
+
+
+@dataclass(frozen=True)
+class _PutChunk:
+    """One chunk's documents, one object each: every outcome is final when :meth:`write` returns."""
+
+    archive: MessageArchiveHook
+    bucket: str
+    prefix: str
+    documents: list[ArchiveDocument]
+    metadata: Mapping[str, str]
+
+    @property
+    def messages(self) -> list[ClaimedMessage]:
+        return [d.message for d in self.documents]
+
+    def write(self) -> Written:
+        documents = self.documents
+        objects = [ArchiveObject(archive_key(self.prefix, d.day, d.message.message_id), d.body) for d in documents]
+        results = self.archive.put_objects(self.bucket, objects, self.metadata)
         outcomes: list[MessageOutcome] = []
         for document, obj, result in zip(documents, objects, results, strict=True):
             if result.ok:
-                uri = s3_uri(self._bucket, obj.key)
+                uri = s3_uri(self.bucket, obj.key)
                 outcomes.append(MessageOutcome.archived(document.message, uri, len(obj.body), obj.sha256))
             else:
                 outcomes.append(MessageOutcome.failed(document.message, result.error or "S3 put failed"))
         return Written(outcomes)
-
-    def close(self) -> Written:
-        return Written()
 
 
 class MessageLayout:
