@@ -1,10 +1,12 @@
 """The pipeline as the DAG's tasks call it: schema, window, extract, ``process_batch`` × N.
 
 Every step gets the run's config and services through its ``config=`` / ``services=`` parameters;
-for processing, the services are the product's own hooks behind :class:`Timed`, which adds a
-``perf_counter``/``process_time`` pair around the calls the export makes to them (wall and CPU time
-per stage; the stages of a chunk run one after another, so the process's CPU time during a stage,
-its upload threads included, is that stage's).
+for processing, the services are the product's own hooks with the calls the export makes to them
+timed (:func:`timed_services`): wall seconds, and the CPU seconds of the thread that made the call.
+An export reads, builds and writes on several threads at once, so each call's CPU is its own thread's;
+the search reads and the message layout's PUTs, which fan out over threads, are timed where each
+request is sent. What no stage holds (building and framing the documents, thread hand-offs) is the
+process's CPU less the stages'.
 
 Airflow's overhead: the real DAG under ``dag.test()``, which runs every task instance in this process
 one after another; then the same steps again without Airflow (:func:`run_every_step`: the same window
@@ -17,7 +19,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -27,16 +28,17 @@ from message_export import pipeline
 from message_export.config import ExportConfig, load_config
 from message_export.export import ExportServices
 
-# the hook methods an export chunk calls, by the stage they belong to
+# the hook methods an export calls, by the stage they belong to (each timed on the thread it runs on)
 STAGES = {
     "search": {"fetch_messages": "es_mget", "fetch_related": "es_related"},
-    # the message layout's PUTs and the batch layout's object uploads are both the s3_put stage
-    "archive": {"put_objects": "s3_put", "upload_object": "s3_put", "upload_stream": "s3_put"},
     "tracking": dict.fromkeys(
         ("get_batch", "claim_batch", "renew_lease", "record_results", "record_whole_object", "refresh_batches"),
         "mysql",
     ),
 }
+# S3 PUTs (the message layout's, one per thread of its upload pool, and the batch layout's object uploads)
+# are timed on the S3 client itself
+CLIENT_STAGES = {"put_object": "s3_put"}
 
 
 class StageTimes(dict[str, dict[str, float]]):
@@ -52,34 +54,29 @@ class StageTimes(dict[str, dict[str, float]]):
             figures["calls"] += 1
 
 
-class Timed:
-    """A hook seen through a stopwatch: the methods named in ``stages`` are timed, the rest pass through."""
+def time_methods(target: Any, stages: dict[str, str], times: StageTimes) -> None:
+    """Time ``target``'s methods named in ``stages``, the hook's calls to its own methods included (the
+    timed method shadows the class's on the instance); CPU is the calling thread's."""
+    for name, stage in stages.items():
+        method = getattr(target, name)
 
-    def __init__(self, hook: Any, stages: dict[str, str], times: StageTimes) -> None:
-        self.hook, self.stages, self.times = hook, stages, times
-
-    def __getattr__(self, name: str) -> Any:
-        attribute, stage = getattr(self.hook, name), self.stages.get(name)
-        if stage is None:
-            return attribute
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started, cpu_started = time.perf_counter(), time.process_time()
+        def timed(*args: Any, _method: Any = method, _stage: str = stage, **kwargs: Any) -> Any:
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
-                return attribute(*args, **kwargs)
+                return _method(*args, **kwargs)
             finally:
-                self.times.add(stage, time.perf_counter() - started, time.process_time() - cpu_started)
+                times.add(_stage, time.perf_counter() - started, time.thread_time() - cpu_started)
 
-        return timed
+        setattr(target, name, timed)
 
 
 def timed_services(config: ExportConfig, times: StageTimes) -> ExportServices:
-    """The product's services for ``config``, each hook behind :class:`Timed`."""
+    """The product's services for ``config``, their calls timed by stage."""
     services = ExportServices.from_config(config)
-    return replace(
-        services,
-        **{name: Timed(getattr(services, name), stages, times) for name, stages in STAGES.items()},
-    )
+    for name, stages in STAGES.items():
+        time_methods(getattr(services, name), stages, times)
+    time_methods(services.archive.get_conn(), CLIENT_STAGES, times)
+    return services
 
 
 def open_window(day: datetime, run_id: str, config: ExportConfig, reprocess: bool = False) -> dict[str, Any]:

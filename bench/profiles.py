@@ -34,6 +34,11 @@ class Profile:
     ceiling_puts: int
     ceiling_mget_chunks: int
     ceiling_mysql_rows: int
+    layouts_messages: int
+    """Messages of the window both archive layouts export (the ``layouts`` phase)."""
+    layouts_batch_size: int = 20_000
+    """The layouts' batch size, both layouts alike: a size the batch layout is meant to run at (its
+    objects are a batch's messages; docs/archive.md advises 10,000-50,000)."""
     scaleout_workers: tuple[int, ...] = (1, 2, 4)
     big_buffer_pool_bytes: int = 2 * 2**30
     ledger_sizes: tuple[tuple[int, int], ...] = ((5, 2_000_000), (10, 2_000_000))
@@ -52,6 +57,7 @@ class Profile:
     baseline_day: ClassVar[datetime] = FIRST_DAY
     airflow_day: ClassVar[datetime] = FIRST_DAY + timedelta(days=1)
     extraction_day: ClassVar[datetime] = FIRST_DAY + timedelta(days=4)
+    layouts_day: ClassVar[datetime] = FIRST_DAY + timedelta(days=5)
 
     @property
     def airflow_messages(self) -> int:
@@ -63,6 +69,7 @@ class Profile:
             "scaling": [d.date().isoformat() for d in self.scaling_days],
         }
         days |= {"airflow": self.airflow_day.date().isoformat(), "extraction": self.extraction_day.date().isoformat()}
+        days |= {"layouts": self.layouts_day.date().isoformat()}
         return {**asdict(self), "days": days}
 
 
@@ -78,6 +85,7 @@ FULL = Profile(
     ceiling_puts=2_000,
     ceiling_mget_chunks=10,
     ceiling_mysql_rows=20_000,
+    layouts_messages=30_000,
 )
 
 QUICK = Profile(
@@ -90,5 +98,6 @@ QUICK = Profile(
     ceiling_puts=1_000,
     ceiling_mget_chunks=4,
     ceiling_mysql_rows=10_000,
+    layouts_messages=10_000,
     ledger_sizes=((1, 50_000), (3, 50_000)),
 )

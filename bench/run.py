@@ -304,12 +304,12 @@ def _ceilings(bench: Bench) -> dict[str, Any]:
 LAYOUT_SUFFIXES = {"message": ".json", "batch": ".jsonl.gz"}
 
 
-# (result name, layout, what else differs from the packaged config)
+# (result name, layout, what else differs from the packaged config besides the layout and the batch size)
 LAYOUT_RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("message", "message", {}),
     ("batch", "batch", {}),
     # on the search ceiling's terms: no rate limit, as the bare loop reads (the packaged 20 requests/s allow
-    # 5 chunks of four requests a second: 2,500 msg/s per worker at batch_size 500)
+    # 5 chunks of four requests a second: 5,000 msg/s per worker in chunks of 1,000)
     ("batch_search_limit_off", "batch", {"search_limit_off": True}),
 )
 
@@ -317,20 +317,32 @@ LAYOUT_RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 def _layouts(bench: Bench) -> dict[str, Any]:
     """Both archive layouts export the same window on one worker at the same injected latencies: messages/s,
     CPU per message by stage, PUT requests and bytes stored per message; then the batch layout once more with
-    the search rate limit off, as the search ceiling's loop reads. The in-memory S3 server has no multipart
-    upload, so batch objects stay under one 8 MiB part (``s3.batch_object_max_bytes``)."""
-    day, size = bench.profile.scaling_days[-1], bench.profile.scaling_sizes[-1]
-    packaged = _config()
+    the search rate limit off, next to the search cluster's own ceiling measured on the same ids in chunks of
+    the size a batch is read in. The window has its own day, cut into batches of the profile's
+    ``layouts_batch_size``. The in-memory S3 server has no multipart upload, so batch objects stay under
+    one 8 MiB part (``s3.batch_object_max_bytes``): a batch writes several."""
+    profile, packaged = bench.profile, _config()
+    day, size, batch_size = profile.layouts_day, profile.layouts_messages, profile.layouts_batch_size
+    chunk = min(batch_size, packaged.fetch_chunk_size)
     prefix = f"{packaged.s3.prefix}/dt={day:%Y-%m-%d}/"
-    results: dict[str, Any] = {"size": size, "day": day.date().isoformat()}
+    results: dict[str, Any] = {"size": size, "day": day.date().isoformat(), "batch_size": batch_size, "chunk": chunk}
+    es_args = {name: getattr(packaged.elasticsearch, name) for name in SEARCH_FIELDS}
+    es_args.update(es_url=bench.es.url, day=day.isoformat(), chunk_size=chunk, chunks=size // chunk)
+    bench.say(f"layouts: the search ceiling, {size // chunk} chunks of {chunk:,} read bare, window {day:%Y-%m-%d}")
+    ceiling = bench.worker("search_ceiling", es_args)
+    results["search_ceiling"] = ceiling["chunk_read"]
+    bench.say(f"  {ceiling['chunk_read']['per_second']:,.0f} messages/s read with their related searches")
     for name, layout, terms in LAYOUT_RUNS:
         suffix = LAYOUT_SUFFIXES[layout]
-        overrides: dict[str, Any] = {"s3": {"layout": layout, "batch_object_max_bytes": 8 * 2**20}}
+        overrides: dict[str, Any] = {
+            "s3": {"layout": layout, "batch_object_max_bytes": 8 * 2**20},
+            "batch_size": batch_size,
+        }
         if terms.get("search_limit_off"):
             overrides["elasticsearch"] = {"max_requests_per_second": None}
         config = bench.config(f"layout-{name}", **overrides)
         env = {"MESSAGE_EXPORT_CONFIG": str(config)}
-        bench.say(f"layouts: {name}, window {day:%Y-%m-%d} ({size:,} messages) exported again on one worker")
+        bench.say(f"layouts: {name}, window {day:%Y-%m-%d} ({size:,} messages) exported on one worker")
         run_id = f"layouts-{name}"
         batches = bench.worker("extract_again", {"day": day.isoformat(), "run_id": run_id}, env)["batch_ids"]
         puts_before = bench.s3.put_requests()

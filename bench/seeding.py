@@ -27,6 +27,9 @@ def seed_all(es_url: str, profile: Profile) -> dict[str, Any]:
     data_sets.append(
         ("airflow", profile.airflow_day, profile.airflow_messages, profile.body_bytes, profile.max_related)
     )
+    data_sets.append(
+        ("layouts", profile.layouts_day, profile.layouts_messages, profile.body_bytes, profile.max_related)
+    )
     data_sets.append(("extraction", profile.extraction_day, profile.extraction_ids, EXTRACTION_BODY_BYTES, 0))
     es = Elasticsearch(es_url, request_timeout=600)
     loaded: dict[str, Any] = {}

@@ -29,6 +29,7 @@ PHASES = {
     "extract_again": "bench.pipeline_run:extract_again",
     "process_batches": "bench.pipeline_run:process_batches",
     "ceilings": "bench.ceilings:measure_ceilings",
+    "search_ceiling": "bench.ceilings:es_read_ceilings",
     "ledger_sizes": "bench.ledger_size:run_ledger_sizes",
     "extract": "bench.extraction:run_extract",
     "pit_loop": "bench.extraction:run_pit_loop",
