@@ -3,10 +3,10 @@
 Every step gets the run's config and services through its ``config=`` / ``services=`` parameters;
 for processing, the services are the product's own hooks with the calls the export makes to them
 timed (:func:`timed_services`): wall seconds, and the CPU seconds of the thread that made the call.
-An export reads, builds and writes on several threads at once, so each call's CPU is its own thread's;
-the search reads and the message layout's PUTs, which fan out over threads, are timed where each
-request is sent. What no stage holds (building and framing the documents, thread hand-offs) is the
-process's CPU less the stages'.
+An export reads, builds and writes on several threads at once, so each call's CPU is its own thread's,
+timed where each request is sent (a chunk's four reads go out together; the message layout's PUTs
+run on an upload pool), and the stages' wall seconds overlap. What no stage holds (building and
+framing the documents, thread hand-offs) is the process's CPU less the stages'.
 
 Airflow's overhead: the real DAG under ``dag.test()``, which runs every task instance in this process
 one after another; then the same steps again without Airflow (:func:`run_every_step`: the same window
@@ -28,17 +28,27 @@ from message_export import pipeline
 from message_export.config import ExportConfig, load_config
 from message_export.export import ExportServices
 
-# the hook methods an export calls, by the stage they belong to (each timed on the thread it runs on)
+# the hook methods an export calls, by the stage they belong to: (method, stage, what its calls add);
+# "wall" adds wall seconds and a call, "cpu" the CPU seconds of the thread that made the call
 STAGES = {
-    "search": {"fetch_messages": "es_mget", "fetch_related": "es_related"},
-    "tracking": dict.fromkeys(
-        ("get_batch", "claim_batch", "renew_lease", "record_results", "record_whole_object", "refresh_batches"),
-        "mysql",
-    ),
+    "search": [("fetch_messages", "es_mget", "wall+cpu"), ("fetch_related", "es_related", "wall+cpu")],
+    # a chunk's (or an object's) S3 writes: wall time here; the CPU of each PUT on its own upload thread below
+    "archive": [("put_objects", "s3_put", "wall"), ("upload_object", "s3_put", "wall")],
+    "tracking": [
+        (name, "mysql", "wall+cpu")
+        for name in (
+            "get_batch",
+            "claim_batch",
+            "renew_lease",
+            "record_results",
+            "record_whole_object",
+            "refresh_batches",
+        )
+    ],
 }
-# S3 PUTs (the message layout's, one per thread of its upload pool, and the batch layout's object uploads)
-# are timed on the S3 client itself
-CLIENT_STAGES = {"put_object": "s3_put"}
+# each S3 PUT (the message layout's, one per thread of its upload pool, and a batch object's upload up to one
+# part), timed on the S3 client itself
+CLIENT_STAGES = [("put_object", "s3_put", "cpu")]
 
 
 class StageTimes(dict[str, dict[str, float]]):
@@ -46,26 +56,30 @@ class StageTimes(dict[str, dict[str, float]]):
 
     lock = threading.Lock()
 
-    def add(self, stage: str, seconds: float, cpu: float) -> None:
+    def add(self, stage: str, seconds: float | None, cpu: float | None) -> None:
         with self.lock:
             figures = self.setdefault(stage, {"seconds": 0.0, "cpu_seconds": 0.0, "calls": 0})
-            figures["seconds"] += seconds
-            figures["cpu_seconds"] += cpu
-            figures["calls"] += 1
+            if seconds is not None:
+                figures["seconds"] += seconds
+                figures["calls"] += 1
+            if cpu is not None:
+                figures["cpu_seconds"] += cpu
 
 
-def time_methods(target: Any, stages: dict[str, str], times: StageTimes) -> None:
+def time_methods(target: Any, stages: list[tuple[str, str, str]], times: StageTimes) -> None:
     """Time ``target``'s methods named in ``stages``, the hook's calls to its own methods included (the
-    timed method shadows the class's on the instance); CPU is the calling thread's."""
-    for name, stage in stages.items():
+    timed method shadows the class's on the instance)."""
+    for name, stage, adds in stages:
         method = getattr(target, name)
 
-        def timed(*args: Any, _method: Any = method, _stage: str = stage, **kwargs: Any) -> Any:
+        def timed(*args: Any, _method: Any = method, _stage: str = stage, _adds: str = adds, **kwargs: Any) -> Any:
             started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return _method(*args, **kwargs)
             finally:
-                times.add(_stage, time.perf_counter() - started, time.thread_time() - cpu_started)
+                seconds = time.perf_counter() - started if "wall" in _adds else None
+                cpu = time.thread_time() - cpu_started if "cpu" in _adds else None
+                times.add(_stage, seconds, cpu)
 
         setattr(target, name, timed)
 

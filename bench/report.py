@@ -51,12 +51,12 @@ def derive(raw: dict[str, Any]) -> dict[str, Any]:
     for run in filter(ok, raw.get("pipeline", [])):
         _rates(run, "completed", "completed")
         run["rss_growth_mb"] = run["peak_rss_mb"] - run["rss_before_mb"]
-        run["other_seconds"] = run["process_seconds"] - sum(v["seconds"] for v in run["stages"].values())
+        run["rest_cpu_seconds"] = run["process_cpu_seconds"] - sum(v["cpu_seconds"] for v in run["stages"].values())
     if ok(ceilings := raw.get("ceilings")):
         limits = {name: ceilings[part]["per_second"] for name, part in CEILINGS.items()}
         ceilings["slowest"] = min(limits, key=lambda name: limits[name])
         ceilings["slowest_per_s"] = limits[ceilings["slowest"]]
-        # The pipeline runs a chunk's stages one after another: the most it can do without overlap.
+        # A worker running a chunk's stages one after another could do at most this (the export overlaps them).
         serial = [limits["s3_put"], ceilings["chunk_read"]["per_second"], limits["mysql_bulk"]]
         ceilings["serial_chunk_per_s"] = 1 / sum(1 / value for value in serial)
     if ok(extraction := raw.get("extraction")):
@@ -363,10 +363,11 @@ def _stages_text(figures: dict[str, Any]) -> list[str]:
         )
         lines.append(
             f"  {run['completed']:>7,} messages: extract {run['extract_seconds']:.1f} s + process "
-            f"{run['process_seconds']:.1f} s ({stages} · other {run['other_seconds']:.1f} s), "
+            f"{run['process_seconds']:.1f} s ({stages} · rest {1000 * run['rest_cpu_seconds'] / done:.2f} ms CPU), "
             f"peak RSS {run['peak_rss_mb']:.0f} MB"
         )
-    return ["pipeline, one worker (stage: wall seconds / CPU ms per message):", *lines] if lines else []
+    heading = "pipeline, one worker (stage: wall seconds, overlapping one another / CPU ms per message):"
+    return [heading, *lines] if lines else []
 
 
 def _scaleout_text(figures: dict[str, Any]) -> list[str]:

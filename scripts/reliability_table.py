@@ -14,10 +14,11 @@ COLUMNS = ("messages", "completed", "failed", "lost", "duplicated", "extra_attem
 
 
 def render(reports: list[dict]) -> str:
-    header = "| scenario | faults injected | " + " | ".join(COLUMNS) + " |"
-    rule = "|---|---|" + "---:|" * len(COLUMNS)
+    header = "| scenario | layout | faults injected | " + " | ".join(COLUMNS) + " |"
+    rule = "|---|---|---|" + "---:|" * len(COLUMNS)
     rows = [
-        f"| {r['scenario'].removeprefix('test_').replace('_', ' ')} | {r.get('faults_injected', '')} | "
+        f"| {r['scenario'].removeprefix('test_').replace('_', ' ')} | {r.get('layout', 'message')} | "
+        f"{r.get('faults_injected', '')} | "
         + " | ".join(f"{r[c]:,}" if isinstance(r.get(c), int) else str(r.get(c, "")) for c in COLUMNS)
         + " |"
         for r in sorted(reports, key=lambda r: r["scenario"])
