@@ -12,7 +12,7 @@ from typing import Any
 
 from message_export.gzip_members import is_batch_object_key, read_member
 from message_export.hooks.archive import ArchiveError
-from message_export.layouts import ArchiveDocument, write_all
+from message_export.layouts import ArchiveDocument, ArchiveWrite, Written
 from message_export.layouts.per_batch import BatchPass
 from message_export.model import ClaimedMessage
 from tests.unit.pipeline.services_fake import packaged_config
@@ -60,6 +60,14 @@ def documents(count: int, size: int = 100, day: date = DAY) -> list[ArchiveDocum
         )
         for n in range(count)
     ]
+
+
+def write_all(writes: list[ArchiveWrite]) -> Written:
+    """Run a pass's writes in order, as the export's write lane does; return what they wrote."""
+    written = Written()
+    for write in writes:
+        written += write.write()
+    return written
 
 
 def open_pass(archive: ReadingArchive, **s3: Any) -> BatchPass:

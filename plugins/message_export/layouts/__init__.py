@@ -90,14 +90,6 @@ class ArchivePass(Protocol):
         ...
 
 
-def write_all(writes: Sequence[ArchiveWrite]) -> Written:
-    """Run ``writes`` in order; return what they wrote."""
-    written = Written()
-    for write in writes:
-        written += write.write()
-    return written
-
-
 class ArchiveLayout(Protocol):
     """What the pipeline asks of a layout."""
 
