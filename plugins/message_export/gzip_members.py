@@ -12,7 +12,6 @@ worker whose lease was taken over can never replace what the new owner wrote wit
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 import zlib
@@ -20,8 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-# The compression level is part of the bytes (and so of the key): keep it fixed. Level 1 compresses a
-# message's document in about 70% of level 6's CPU, for about 5% more bytes (decision record 0009).
+from isal import isal_zlib
+
+# The compression level is part of the bytes (and so of the key): keep it fixed. ISA-L's level 1 compresses
+# a message's document in about 13 us, zlib's level 1 in about 44 and its level 6 in about 60, for a
+# few percent more bytes than zlib's level 6 (decision record 0009).
 GZIP_LEVEL = 1
 BATCH_OBJECT_SUFFIX = ".jsonl.gz"
 BATCH_OBJECT_CONTENT_TYPE = "application/gzip"
@@ -33,8 +35,15 @@ class MemberError(ValueError):
 
 
 def gzip_member(document: bytes) -> bytes:
-    """Return the gzip member that holds ``document`` as one JSON Lines line (the document and ``\\n``)."""
-    return gzip.compress(document + b"\n", compresslevel=GZIP_LEVEL, mtime=0)
+    """Return the gzip member that holds ``document`` as one JSON Lines line (the document and ``\\n``).
+
+    Compressed by ISA-L (``isal``), whose level 1 takes about a third of zlib's CPU for as many bytes.
+    """
+    return isal_zlib.compress(document + b"\n", GZIP_LEVEL, wbits=_GZIP_WBITS)
+
+
+# zlib's window bits, +16: a gzip header (no file name, mtime 0) and trailer around the deflate stream
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
 def read_member(member: bytes) -> bytes:

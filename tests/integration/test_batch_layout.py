@@ -124,6 +124,56 @@ def test_objects_no_row_references_are_reported_and_removed_when_the_day_complet
     stack.assert_invariants(set(messages))
 
 
+@pytest.mark.parametrize("archive_layout", ["batch"])
+def test_a_batch_objects_messages_are_recorded_all_together_or_not_at_all(stack: Stack):
+    from message_export.ledger.hook import MessageTrackingHook
+    from message_export.model import MessageOutcome
+
+    messages, related = day_of_messages(date(2024, 10, 1), 30)
+    stack.index_messages(messages, related)
+    _window, [batch_id, *_] = prepare_window("2024-10-01")
+    tracking = MessageTrackingHook("mysql_default")
+    try:
+        claimed = tracking.claim_batch(batch_id, "lease-a", 600, 5)
+        uri = f"s3://{BUCKET}/{PREFIX}/dt=2024-10-01/part-0.jsonl.gz"
+        outcomes = [
+            MessageOutcome.archived(
+                m, uri, body_bytes=10, body_sha256=b"\0" * 32, archive_offset=10 * i, archive_length=10
+            )
+            for i, m in enumerate(claimed)
+        ]
+        # one message of the object is no longer the pass's: it was failed (and its lease released) meanwhile
+        tracking.record_results("lease-a", [MessageOutcome.failed(claimed[3], "taken over")])
+        assert tracking.record_whole_object("lease-a", outcomes) is False
+        rows = stack.tracking()
+        held = {m.message_id for m in claimed} - {claimed[3].message_id}
+        assert {rows[mid]["status"] for mid in held} == {"in_progress"}  # rolled back: none recorded
+        assert {rows[mid]["lease_token"] for mid in held} == {"lease-a"}
+        assert (rows[claimed[3].message_id]["status"], rows[claimed[3].message_id]["s3_path"]) == ("failed", None)
+
+        # another worker takes the batch over (the failed message is retry_failed's): the old lease records
+        # nothing, the new one, which holds every message of its object, records them all
+        retaken = tracking.claim_batch(batch_id, "lease-b", 600, 5)
+        assert {m.message_id for m in retaken} == held
+        assert tracking.record_whole_object("lease-a", outcomes[:3]) is False
+        assert {stack.tracking()[mid]["lease_token"] for mid in held} == {"lease-b"}
+        retaken_outcomes = [
+            MessageOutcome.archived(
+                m, uri, body_bytes=10, body_sha256=b"\0" * 32, archive_offset=10 * i, archive_length=10
+            )
+            for i, m in enumerate(retaken)
+        ]
+        assert tracking.record_whole_object("lease-b", retaken_outcomes) is True
+        rows = stack.tracking()
+        assert {(rows[mid]["status"], rows[mid]["s3_path"], rows[mid]["lease_token"]) for mid in held} == {
+            ("completed", uri, None)
+        }
+        assert stack.query("SELECT COUNT(*) FROM message_tracking WHERE archive_length = 10") == [(len(held),)]
+        assert tracking.record_whole_object("lease-b", retaken_outcomes) is False  # recorded once, not twice
+    finally:
+        tracking.close()
+
+
 @BOTH_LAYOUTS
 def test_rerun_and_reprocess_rewrite_the_same_bytes_and_leave_no_stray_object(stack: Stack, archive_layout: str):
     messages, related = day_of_messages(date(2024, 10, 1), 80)

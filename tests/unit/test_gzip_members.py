@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from datetime import date
 
 import pytest
@@ -53,6 +54,24 @@ def test_each_byte_range_alone_decompresses_to_exactly_its_document():
 def test_members_are_deterministic():
     assert gzip_member(b'{"a":1}') == gzip_member(b'{"a":1}')
     assert frame_all(DOCUMENTS)[0] == frame_all(DOCUMENTS)[0]
+
+
+def _sized_documents() -> list[bytes]:
+    """Documents of many sizes, up to past zlib's 32 KB window, compressible and not."""
+    sizes = sorted({*range(0, 300, 7), *(2**bits + step for bits in range(9, 17) for step in (-263, -1, 0, 1))})
+    repetitive = b'{"message_id":"m-0001","event":"delivered"},' * 2000
+    incompressible = hashlib.shake_256(b"seed").digest(70_000).replace(b"\n", b" ")
+    return [source[:size] for size in sizes for source in (repetitive, incompressible)]
+
+
+def test_every_member_is_standard_gzip_that_any_reader_decompresses_to_its_line():
+    for document in _sized_documents():
+        member = gzip_member(document)
+        assert gzip.decompress(member) == document + b"\n", f"a document of {len(document)} bytes"
+        assert zlib.decompress(member, wbits=16 + zlib.MAX_WBITS) == document + b"\n"
+        assert read_member(member) == document
+        assert member[:4] == b"\x1f\x8b\x08\x00" and member[4:8] == bytes(4)  # deflate, no name, mtime 0
+        assert gzip_member(document) == member  # deterministic
 
 
 @pytest.mark.parametrize(

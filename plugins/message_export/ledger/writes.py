@@ -14,6 +14,13 @@ from message_export.model import Batch, ClaimedMessage, Job, MessageOutcome
 from message_export.resources import load_sql
 from message_export.windows import Window
 
+# the rows an INSERT ... ON DUPLICATE KEY UPDATE affects per existing row it changes (1: inserted, 0 or 1: unchanged)
+UPSERT_UPDATED = 2
+
+
+class _NotAllHeld(Exception):
+    """Raised inside a batch object's recording to roll it back: the lease no longer holds all its messages."""
+
 
 class LedgerWrites(LedgerStaging):
     """Jobs (one per day), their batches, and the lease-fenced status of every message."""
@@ -186,25 +193,30 @@ class LedgerWrites(LedgerStaging):
 
     def record_whole_object(self, lease_token: str, outcomes: Sequence[MessageOutcome]) -> bool:
         """Record the outcomes of one batch object's messages in one transaction, only if ``lease_token`` still
-        holds every one of them; return whether it did (``False``: nothing was recorded)."""
-        lock, record = load_sql("ledger/lock_held_messages"), load_sql("ledger/record_results")
-        ids = [id_bytes(o.message.message_id) for o in outcomes]
+        holds every one of them; return whether it did (``False``: nothing was recorded).
+
+        The fenced upsert changes exactly the rows the lease holds, and MySQL counts
+        :data:`UPSERT_UPDATED` affected rows for each of them (whatever the connection's ``CLIENT_FOUND_ROWS``
+        flag): a count short of that for every message means another worker took some over, and the
+        transaction is rolled back.
+        """
+        record = load_sql("ledger/record_results")
         rows = self._result_rows(lease_token, outcomes)
 
         def work(cursor: Any) -> bool:
-            held = 0
-            for start in range(0, len(ids), INSERT_CHUNK):
-                cursor.execute(
-                    lock, {"lease_token": lease_token, "message_ids": tuple(ids[start : start + INSERT_CHUNK])}
-                )
-                held += len(cursor.fetchall())
-            if held != len(ids):
-                return False
+            affected = 0
             for start in range(0, len(rows), INSERT_CHUNK):
-                cursor.executemany(record, rows[start : start + INSERT_CHUNK])
+                affected += cursor.executemany(record, rows[start : start + INSERT_CHUNK])
+            if affected != UPSERT_UPDATED * len(rows):
+                raise _NotAllHeld
             return True
 
-        return bool(ids) and self.run_transaction(work)
+        if not rows:
+            return False
+        try:
+            return self.run_transaction(work)
+        except _NotAllHeld:
+            return False
 
     @staticmethod
     def _result_rows(lease_token: str, outcomes: Sequence[MessageOutcome]) -> list[tuple[Any, ...]]:
