@@ -5,9 +5,10 @@ concatenation of gzip members is one valid gzip stream (RFC 1952, section 2.2), 
 gzip JSON Lines (Athena, DuckDB, ``gzip -dc``), while each member alone — one HTTP Range GET of
 ``offset`` and ``length`` — decompresses to exactly one line: the message's JSON document and ``\\n``.
 
-The bytes depend only on the documents: a fixed compression level and a header without file name or
-timestamp. The object's key is its own SHA-256, so two writers of one key write the same bytes, and a
-worker whose lease was taken over can never replace what the new owner wrote with something else.
+The bytes depend only on the documents and the compressor: ISA-L (``isal``, pinned) at a fixed level and
+a header without file name or timestamp. The object's key is its own SHA-256, so two writers of one key
+write the same bytes, and a worker whose lease was taken over can never replace what the new owner wrote
+with something else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from isal import isal_zlib
 # a message's document in about 13 us, zlib's level 1 in about 44 and its level 6 in about 60, for a
 # few percent more bytes than zlib's level 6 (decision record 0009).
 GZIP_LEVEL = 1
+# zlib's window bits, +16: a gzip header (no file name, mtime 0) and trailer around the deflate stream
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 BATCH_OBJECT_SUFFIX = ".jsonl.gz"
 BATCH_OBJECT_CONTENT_TYPE = "application/gzip"
 _BATCH_KEY = re.compile(r"^(?P<prefix>.*)/dt=(?P<day>\d{4}-\d{2}-\d{2})/part-(?P<digest>[0-9a-f]{64})\.jsonl\.gz$")
@@ -37,19 +40,15 @@ class MemberError(ValueError):
 def gzip_member(document: bytes) -> bytes:
     """Return the gzip member that holds ``document`` as one JSON Lines line (the document and ``\\n``).
 
-    Compressed by ISA-L (``isal``), whose level 1 takes about a third of zlib's CPU for as many bytes.
+    Compressed by ISA-L (``isal``), whose level 1 takes about a third of zlib's CPU.
     """
     return isal_zlib.compress(document + b"\n", GZIP_LEVEL, wbits=_GZIP_WBITS)
-
-
-# zlib's window bits, +16: a gzip header (no file name, mtime 0) and trailer around the deflate stream
-_GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
 def read_member(member: bytes) -> bytes:
     """Return the document one gzip member holds (its line without the ``\\n``); raise :class:`MemberError`
     when the bytes are not exactly one complete member holding one line."""
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
     try:
         line = decompressor.decompress(member) + decompressor.flush()
     except zlib.error as error:

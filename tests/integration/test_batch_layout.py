@@ -136,12 +136,16 @@ def test_a_batch_objects_messages_are_recorded_all_together_or_not_at_all(stack:
     try:
         claimed = tracking.claim_batch(batch_id, "lease-a", 600, 5)
         uri = f"s3://{BUCKET}/{PREFIX}/dt=2024-10-01/part-0.jsonl.gz"
-        outcomes = [
-            MessageOutcome.archived(
-                m, uri, body_bytes=10, body_sha256=b"\0" * 32, archive_offset=10 * i, archive_length=10
-            )
-            for i, m in enumerate(claimed)
-        ]
+
+        def archived_in_order(messages: list) -> list[MessageOutcome]:
+            return [
+                MessageOutcome.archived(
+                    m, uri, body_bytes=10, body_sha256=b"\0" * 32, archive_offset=10 * i, archive_length=10
+                )
+                for i, m in enumerate(messages)
+            ]
+
+        outcomes = archived_in_order(claimed)
         # one message of the object is no longer the pass's: it was failed (and its lease released) meanwhile
         tracking.record_results("lease-a", [MessageOutcome.failed(claimed[3], "taken over")])
         assert tracking.record_whole_object("lease-a", outcomes) is False
@@ -157,12 +161,7 @@ def test_a_batch_objects_messages_are_recorded_all_together_or_not_at_all(stack:
         assert {m.message_id for m in retaken} == held
         assert tracking.record_whole_object("lease-a", outcomes[:3]) is False
         assert {stack.tracking()[mid]["lease_token"] for mid in held} == {"lease-b"}
-        retaken_outcomes = [
-            MessageOutcome.archived(
-                m, uri, body_bytes=10, body_sha256=b"\0" * 32, archive_offset=10 * i, archive_length=10
-            )
-            for i, m in enumerate(retaken)
-        ]
+        retaken_outcomes = archived_in_order(retaken)
         assert tracking.record_whole_object("lease-b", retaken_outcomes) is True
         rows = stack.tracking()
         assert {(rows[mid]["status"], rows[mid]["s3_path"], rows[mid]["lease_token"]) for mid in held} == {
